@@ -1,0 +1,29 @@
+# The two commands a newcomer needs: `make demo` (the yesno recipe end to end) and `make test`.
+# Each creates .venv when missing and installs the project into it; the second run is quick.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# The read-only corpus mirror beside the repository, when there is one.
+ASR_CORPORA ?= $(if $(wildcard $(CURDIR)/../shared/corpora),$(abspath $(CURDIR)/../shared/corpora),)
+export ASR_CORPORA
+
+.PHONY: install demo test clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+demo: install
+	cd egs/yesno && PATH="$(abspath $(BIN)):$$PATH" ./run.sh
+
+test: install
+	$(BIN)/python -m pytest -q tests
+
+clean:
+	rm -rf egs/*/data egs/*/exp egs/*/mfcc egs/*/fbank

@@ -1,0 +1,156 @@
+"""Audio input: files (wav/flac/ogg/mp3 through libsndfile), headerless raw PCM, and Kaldi pipes.
+
+Every loader returns float32 mono samples in [-1, 1] at the requested sample rate, shape (num_samples,).
+Anything that cannot be read raises AudioError with the file named.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shlex
+import subprocess
+from dataclasses import dataclass
+
+import numpy as np
+import soundfile as sf
+
+from asr.errors import AudioError
+
+
+@dataclass(frozen=True)
+class RawFormat:
+    """Headerless PCM: what the file does not say about itself (AN4: 16 kHz, PCM_16, big-endian)."""
+
+    sample_rate: int
+    subtype: str = "PCM_16"
+    endian: str = "LITTLE"  # LITTLE | BIG
+    channels: int = 1
+
+
+def is_pipe(spec: str) -> bool:
+    return spec.rstrip().endswith("|")
+
+
+def read_audio(spec: str, raw: RawFormat | None = None) -> tuple[np.ndarray, int]:
+    """Read a wav.scp value (path or `command |`) as it is: float32 (frames, channels) and its rate."""
+    spec = spec.strip()
+    if is_pipe(spec):
+        sox_raw = _sox_raw_input(spec)
+        if sox_raw is not None:  # a sox raw->wav pipe: read its input file natively
+            return read_audio(_sox_raw_input_path(spec), sox_raw)
+        cmd = spec[:-1].strip()
+        proc = subprocess.run(cmd, shell=True, capture_output=True)
+        if proc.returncode != 0:
+            msg = proc.stderr.decode(errors="replace").strip().splitlines()
+            raise AudioError(f"{cmd}: pipe failed with exit {proc.returncode}" + (f": {msg[-1]}" if msg else ""))
+        source: object = io.BytesIO(proc.stdout)
+        name = cmd
+    else:
+        source = name = spec
+        if not os.path.isfile(spec):
+            raise AudioError(f"{spec}: no such audio file")
+        if os.path.getsize(spec) == 0:
+            raise AudioError(f"{spec}: empty audio file")
+    try:
+        if raw is not None:
+            data, sr = sf.read(source, dtype="float32", always_2d=True, format="RAW", subtype=raw.subtype,
+                               endian=raw.endian, samplerate=raw.sample_rate, channels=raw.channels)
+        else:
+            data, sr = sf.read(source, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as e:
+        raise AudioError(f"{name}: cannot decode audio: {e}") from None
+    if data.shape[0] == 0:
+        raise AudioError(f"{name}: audio has no samples")
+    if not np.isfinite(data).all():
+        raise AudioError(f"{name}: audio contains NaN or infinite samples")
+    return data, int(sr)
+
+
+def load_audio(spec: str, sample_rate: int | None = None, start_s: float = 0.0, end_s: float | None = None,
+               raw: RawFormat | None = None) -> np.ndarray:
+    """Mono float32 samples of `spec` (path or pipe), cut to [start_s, end_s), resampled to `sample_rate`."""
+    data, sr = read_audio(spec, raw)
+    mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    if start_s or end_s is not None:
+        a = int(round(start_s * sr))
+        b = len(mono) if end_s is None else int(round(end_s * sr))
+        if a >= len(mono) or b <= a:
+            raise AudioError(f"{spec}: segment {start_s:.2f}-{end_s} s lies outside the recording "
+                             f"({len(mono) / sr:.2f} s)")
+        mono = mono[a:b]
+    if sample_rate is not None and sr != sample_rate:
+        mono = resample(mono, sr, sample_rate)
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def resample(samples: np.ndarray, orig_sr: int, new_sr: int) -> np.ndarray:
+    """Band-limited sinc resampling (torchaudio's)."""
+    import torch
+    import torchaudio.functional as AF
+
+    return AF.resample(torch.from_numpy(samples), orig_sr, new_sr).numpy()
+
+
+def duration_s(spec: str, raw: RawFormat | None = None) -> float:
+    """Length of a recording in seconds (reads the header when it can)."""
+    spec = spec.strip()
+    if not is_pipe(spec) and raw is None:
+        try:
+            info = sf.info(spec)
+            return info.frames / info.samplerate
+        except (sf.LibsndfileError, RuntimeError):
+            pass
+    data, sr = read_audio(spec, raw)
+    return data.shape[0] / sr
+
+
+# Kaldi recipes turn headerless PCM into WAV with a sox pipe, e.g. AN4:
+#   sox -t raw -r 16000 -e signed-integer -b 16 -B -c 1 FILE.raw -t wav - |
+# We read such a pipe's input file directly (same samples, no process per utterance).
+def _sox_raw_input(spec: str) -> RawFormat | None:
+    args = _sox_args(spec)
+    if args is None:
+        return None
+    rate, bits, endian, channels, enc = 16000, 16, "LITTLE", 1, "signed-integer"
+    i = 1
+    while i < len(args) and args[i] != _sox_raw_input_path(spec):
+        a = args[i]
+        nxt = args[i + 1] if i + 1 < len(args) else ""
+        if a == "-r":
+            rate = int(float(nxt.rstrip("k")) * (1000 if nxt.endswith("k") else 1)); i += 1
+        elif a == "-b":
+            bits = int(nxt); i += 1
+        elif a == "-c":
+            channels = int(nxt); i += 1
+        elif a == "-e":
+            enc = nxt; i += 1
+        elif a == "-t":
+            i += 1
+        elif a == "-B":
+            endian = "BIG"
+        elif a == "-L":
+            endian = "LITTLE"
+        else:
+            return None
+        i += 1
+    if enc != "signed-integer" or bits not in (16, 24, 32):
+        return None
+    return RawFormat(rate, f"PCM_{bits}", endian, channels)
+
+
+def _sox_args(spec: str) -> list[str] | None:
+    try:
+        args = shlex.split(spec.rstrip()[:-1])
+    except ValueError:
+        return None
+    if len(args) < 7 or os.path.basename(args[0]) != "sox":
+        return None
+    if args[1:3] != ["-t", "raw"] or args[-3:] != ["-t", "wav", "-"]:
+        return None
+    return args
+
+
+def _sox_raw_input_path(spec: str) -> str:
+    args = _sox_args(spec)
+    return args[-4] if args else ""
