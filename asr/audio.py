@@ -72,12 +72,14 @@ def load_audio(spec: str, sample_rate: int | None = None, start_s: float = 0.0, 
     """Mono float32 samples of `spec` (path or pipe), cut to [start_s, end_s), resampled to `sample_rate`."""
     data, sr = read_audio(spec, raw)
     mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    if end_s is not None and end_s < 0:  # Kaldi segments: end -1 = to the end of the recording
+        end_s = None
     if start_s or end_s is not None:
         a = int(round(start_s * sr))
         b = len(mono) if end_s is None else int(round(end_s * sr))
-        if a >= len(mono) or b <= a:
-            raise AudioError(f"{spec}: segment {start_s:.2f}-{end_s} s lies outside the recording "
-                             f"({len(mono) / sr:.2f} s)")
+        if a < 0 or a >= len(mono) or b <= a:
+            raise AudioError(f"{spec}: segment {start_s:.2f}-{'end' if end_s is None else f'{end_s:.2f}'} s "
+                             f"lies outside the recording ({len(mono) / sr:.2f} s)")
         mono = mono[a:b]
     if sample_rate is not None and sr != sample_rate:
         mono = resample(mono, sr, sample_rate)
@@ -112,29 +114,21 @@ def _sox_raw_input(spec: str) -> RawFormat | None:
     args = _sox_args(spec)
     if args is None:
         return None
-    rate, bits, endian, channels, enc = 16000, 16, "LITTLE", 1, "signed-integer"
-    i = 1
-    while i < len(args) and args[i] != _sox_raw_input_path(spec):
-        a = args[i]
-        nxt = args[i + 1] if i + 1 < len(args) else ""
-        if a == "-r":
-            rate = int(float(nxt.rstrip("k")) * (1000 if nxt.endswith("k") else 1)); i += 1
-        elif a == "-b":
-            bits = int(nxt); i += 1
-        elif a == "-c":
-            channels = int(nxt); i += 1
-        elif a == "-e":
-            enc = nxt; i += 1
-        elif a == "-t":
-            i += 1
-        elif a == "-B":
-            endian = "BIG"
-        elif a == "-L":
-            endian = "LITTLE"
+    opts, endian, i = {"-r": "16000", "-b": "16", "-c": "1", "-e": "signed-integer"}, "LITTLE", 3
+    while i < len(args) - 4:  # the options between `sox -t raw` and `FILE -t wav -`
+        if args[i] in ("-B", "-L"):
+            endian, i = ("BIG" if args[i] == "-B" else "LITTLE"), i + 1
+        elif args[i] in opts and i + 1 < len(args) - 4:
+            opts[args[i]], i = args[i + 1], i + 2
         else:
-            return None
-        i += 1
-    if enc != "signed-integer" or bits not in (16, 24, 32):
+            return None  # not understood: let sox itself run
+    try:
+        r = opts["-r"]
+        rate = int(float(r.rstrip("k")) * (1000 if r.endswith("k") else 1))
+        bits, channels = int(opts["-b"]), int(opts["-c"])
+    except ValueError:
+        return None
+    if opts["-e"] not in ("signed-integer", "signed") or bits not in (16, 24, 32):
         return None
     return RawFormat(rate, f"PCM_{bits}", endian, channels)
 

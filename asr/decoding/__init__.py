@@ -1,0 +1,1 @@
+"""Decoders from CTC log-probabilities to token ids / text."""

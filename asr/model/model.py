@@ -1,0 +1,150 @@
+"""BiLSTM-CTC: frame stacking/subsampling (EESEN), stacked bidirectional recurrent layers with optional
+projection and dropout, and a linear CTC output layer.
+
+Layouts: features (N, T, D) with lengths (N,) -> stacked (N, T', D * stack_frames), T' = ceil(T / subsample)
+-> encoder (N, T', H) -> log-probabilities (N, T', vocab). Time is subsampled once, at the input.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from asr.errors import ConfigError
+from asr.features.cmvn import CMVN
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild the network; saved in every checkpoint and model dir."""
+
+    input_dim: int = 80
+    vocab_size: int = 0
+    cell: str = "lstm"  # lstm | gru (fused) | lstm-ref | peephole | cifg | gru-ref (asr.model.cells)
+    num_layers: int = 4
+    hidden_size: int = 320  # per direction
+    proj_size: int = 0  # 0: no projection; else a linear projection after each layer (ESPnet "blstmp")
+    recurrent_proj_size: int = 0  # LSTMP (Sak et al. 2014): 0, or project h(t) inside each LSTM-kind layer
+    bidirectional: bool = True
+    dropout: float = 0.2
+    stack_frames: int = 3  # EESEN: splice this many consecutive frames...
+    subsample: int = 3  # ...and keep every subsample-th
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        if set(d) - known:
+            raise ConfigError(f"unknown model options: {', '.join(sorted(set(d) - known))}")
+        return cls(**d)
+
+
+def stack_frames(x: torch.Tensor, lengths: torch.Tensor, stack: int, subsample: int):
+    """(N, T, D) -> (N, ceil(T/subsample), D*stack): frame t' holds frames t'*subsample ... +stack-1
+    (padded at the end by repeating the last frame); lengths become ceil(len/subsample)."""
+    if stack == 1 and subsample == 1:
+        return x, lengths
+    n, t, d = x.shape
+    out_t = (t + subsample - 1) // subsample
+    need = (out_t - 1) * subsample + stack
+    if need > t:
+        x = torch.cat([x, x[:, -1:].expand(n, need - t, d)], dim=1)
+    x = x.unfold(1, stack, subsample)  # (N, T', D, stack)
+    x = x.transpose(2, 3).reshape(n, out_t, d * stack)
+    return x, (lengths + subsample - 1) // subsample
+
+
+def recurrent_layer(cell: str, input_size: int, hidden_size: int, bidirectional: bool,
+                    proj_size: int = 0) -> nn.Module:
+    """One (bi)directional recurrent layer taking a PackedSequence (batch_first); the written-out cells of
+    asr.model.cells also take padded (N, T, C) + lengths. proj_size: LSTMP recurrent projection."""
+    if cell == "lstm":
+        return nn.LSTM(input_size, hidden_size, batch_first=True, bidirectional=bidirectional, proj_size=proj_size)
+    if cell == "gru" and not proj_size:
+        return nn.GRU(input_size, hidden_size, batch_first=True, bidirectional=bidirectional)
+    if cell == "gru":
+        raise ConfigError("a recurrent projection (recurrent_proj_size) needs an LSTM kind of cell, not gru")
+    from asr.model.cells import make_layer
+
+    return make_layer(cell, input_size, hidden_size, bidirectional, proj_size)
+
+
+class Encoder(nn.Module):
+    """Stacked recurrent layers; each: RNN -> [Linear projection + tanh] -> dropout."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        dirs = 2 if cfg.bidirectional else 1
+        self.rnns = nn.ModuleList()
+        self.projs = nn.ModuleList()
+        in_dim = cfg.input_dim * cfg.stack_frames
+        for _ in range(cfg.num_layers):
+            self.rnns.append(recurrent_layer(cfg.cell, in_dim, cfg.hidden_size, cfg.bidirectional,
+                                             cfg.recurrent_proj_size))
+            out = (cfg.recurrent_proj_size or cfg.hidden_size) * dirs
+            if cfg.proj_size:
+                self.projs.append(nn.Linear(out, cfg.proj_size))
+                out = cfg.proj_size
+            else:
+                self.projs.append(nn.Identity())
+            in_dim = out
+        self.output_dim = in_dim
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.use_proj = bool(cfg.proj_size)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        total = x.shape[1]
+        for rnn, proj in zip(self.rnns, self.projs):
+            if getattr(rnn, "takes_padded", False):  # written-out cells: no packing needed
+                x, _ = rnn(x, lengths)
+            else:
+                packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+                out, _ = rnn(packed)
+                x, _ = pad_packed_sequence(out, batch_first=True, total_length=total)
+            if self.use_proj:
+                x = torch.tanh(proj(x))
+            x = self.dropout(x)
+        return x
+
+
+class CTCModel(nn.Module):
+    """Raw features (N, T, D), lengths (N,) -> log-probs (N, T', V), output lengths (N,). Blank is id 0.
+
+    Global CMVN is part of the model (buffers set from the training set's stats by `set_cmvn`), so a model
+    needs nothing but raw features.
+    """
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        if cfg.vocab_size <= 1:
+            raise ConfigError("model vocab_size must be set (number of tokens incl. <blank>)")
+        self.config = cfg
+        self.cmvn = CMVN.identity(cfg.input_dim)
+        self.encoder = Encoder(cfg)
+        self.output = nn.Linear(self.encoder.output_dim, cfg.vocab_size)
+
+    def set_cmvn(self, stats, norm_vars: bool = True) -> None:
+        """Use global CMVN from Kaldi stats (2, D+1)."""
+        self.cmvn = CMVN(stats, norm_vars).to(self.output.weight.device)
+
+    def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        feats = self.cmvn(feats)
+        x, lengths = stack_frames(feats, lengths, self.config.stack_frames, self.config.subsample)
+        x = self.encoder(x, lengths)
+        return F.log_softmax(self.output(x), dim=-1), lengths
+
+    def ctc_loss(self, log_probs, out_lengths, targets, target_lengths) -> torch.Tensor:
+        """Mean over utterances of the summed CTC loss (targets concatenated, (sum(target_lengths),))."""
+        loss = F.ctc_loss(log_probs.transpose(0, 1), targets, out_lengths, target_lengths, blank=0,
+                          reduction="sum", zero_infinity=True)
+        return loss / log_probs.shape[0]
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())

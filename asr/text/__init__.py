@@ -1,0 +1,1 @@
+"""Text units: tokenizers and normalisation."""

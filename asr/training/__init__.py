@@ -1,0 +1,1 @@
+"""Training: dataset over feats.scp, length-bucketed batches, the loop, checkpoints."""

@@ -1,0 +1,71 @@
+"""Utterances of a data dir as (features, token ids), held in memory, and their padded batches."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import kaldiio
+import numpy as np
+import torch
+
+from asr.data.datadir import DataDir
+from asr.errors import DataError
+from asr.text.tokenizer import CharTokenizer
+
+
+@dataclass
+class Batch:
+    utt_ids: list[str]
+    feats: torch.Tensor  # (N, T, D), zero padded
+    lengths: torch.Tensor  # (N,)
+    targets: torch.Tensor  # (sum of target lengths,) concatenated
+    target_lengths: torch.Tensor  # (N,)
+
+    def to(self, device) -> "Batch":
+        return Batch(self.utt_ids, self.feats.to(device), self.lengths.to(device), self.targets.to(device),
+                     self.target_lengths.to(device))
+
+
+class FeatureDataset(torch.utils.data.Dataset):
+    """Features from `feats.scp` (ours or Kaldi's) and, when a tokenizer is given, targets from `text`."""
+
+    def __init__(self, data_dir: str | os.PathLike, tokenizer: CharTokenizer | None = None):
+        data_dir = Path(data_dir)
+        data = DataDir.load(data_dir)
+        if data.feats_scp is None:
+            raise DataError(f"{data_dir}: no feats.scp; run `asr feats` first")
+        if tokenizer is not None and data.text is None:
+            raise DataError(f"{data_dir}: no text file")
+        reader = kaldiio.load_scp(str(data_dir / "feats.scp"))
+        self.utt_ids = sorted(data.feats_scp)
+        self.feats = [torch.from_numpy(np.array(reader[u], dtype=np.float32)) for u in self.utt_ids]
+        self.targets = None
+        if tokenizer is not None:
+            missing = [u for u in self.utt_ids if u not in data.text]
+            if missing:
+                raise DataError(f"{data_dir / 'text'}: no transcript for '{missing[0]}' ({len(missing)} missing)")
+            self.texts = [data.text[u] for u in self.utt_ids]
+            self.targets = [torch.tensor(tokenizer.encode(t), dtype=torch.long) for t in self.texts]
+
+    def __len__(self) -> int:
+        return len(self.utt_ids)
+
+    def __getitem__(self, i: int) -> int:
+        return i
+
+    @property
+    def num_frames(self) -> list[int]:
+        return [f.shape[0] for f in self.feats]
+
+    def collate(self, indices: list[int]) -> Batch:
+        feats = [self.feats[i] for i in indices]
+        lengths = torch.tensor([f.shape[0] for f in feats])
+        padded = torch.nn.utils.rnn.pad_sequence(feats, batch_first=True)
+        if self.targets is not None:
+            tgts = [self.targets[i] for i in indices]
+            targets, target_lengths = torch.cat(tgts), torch.tensor([len(t) for t in tgts])
+        else:
+            targets, target_lengths = torch.zeros(0, dtype=torch.long), torch.zeros(len(indices), dtype=torch.long)
+        return Batch([self.utt_ids[i] for i in indices], padded, lengths, targets, target_lengths)

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Kaldi's yes/no recipe with a BiLSTM-CTC model: data -> fbank + CMVN -> tokens -> train -> decode -> score.
+# Kaldi splits train = files 0_* (31), test = files 1_* (29); we hold out train's last 4 as dev.
+stage=0; stop_stage=100; corpus_dir=""; nj=2; conf=conf/train.yaml; tag=bilstm_ctc; seed=1
+_recipe_opts="stage stop_stage corpus_dir nj conf tag seed"
+cd "$(dirname "$0")"
+. ../../recipes/lib.sh
+parse_options "$@"
+start_run "$@"
+
+train=train_nodev; dev=train_dev; test=test_yesno; exp=exp/$tag
+
+if stage 0 "data preparation"; then
+  run python -m data_prep.yesno $(corpus_arg) --data-dir data
+  run asr data subset data/train_yesno data/$dev --last 4
+  run asr data subset data/train_yesno data/$train --first 27
+fi
+if stage 1 "fbank features and CMVN stats"; then
+  for x in $train $dev $test; do
+    run asr feats data/$x --conf conf/fbank.yaml --feat-dir fbank --nj "$nj"
+  done
+fi
+if stage 2 "output units"; then
+  run asr tokens data/$train --out data/lang/tokens.txt
+fi
+if stage 3 "training"; then
+  run asr train --config "$conf" --train-dir data/$train --dev-dir data/$dev --tokens data/lang/tokens.txt \
+    --exp-dir $exp --set training.seed=$seed
+  ln -sfn "$tag" exp/model
+fi
+if stage 4 "decoding"; then
+  run asr decode exp/model data/$test $exp/decode_$test
+fi
+if stage 5 "scoring"; then
+  run asr score data/$test/text $exp/decode_$test/text --out $exp/decode_$test > $exp/decode_$test/scores.txt
+  grep -v '^%WER' $exp/decode_$test/scores.txt
+  echo "$(grep '^%WER' $exp/decode_$test/scores.txt) $exp/decode_$test"
+fi
