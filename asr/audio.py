@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shlex
 import subprocess
 from dataclasses import dataclass
@@ -36,6 +37,11 @@ def read_audio(spec: str, raw: RawFormat | None = None) -> tuple[np.ndarray, int
     """Read a wav.scp value (path or `command |`) as it is: float32 (frames, channels) and its rate."""
     spec = spec.strip()
     if is_pipe(spec):
+        speed = sox_speed_stage(spec)
+        if speed is not None:  # Kaldi's speed perturbation: read the input natively, resample as sox would
+            inner, factor = speed
+            data, sr = read_audio(inner, raw)
+            return speed_perturb(data, sr, factor), sr
         sox_raw = _sox_raw_input(spec)
         if sox_raw is not None:  # a sox raw->wav pipe: read its input file natively
             return read_audio(_sox_raw_input_path(spec), sox_raw)
@@ -43,34 +49,43 @@ def read_audio(spec: str, raw: RawFormat | None = None) -> tuple[np.ndarray, int
         proc = subprocess.run(cmd, shell=True, capture_output=True)
         if proc.returncode != 0:
             msg = proc.stderr.decode(errors="replace").strip().splitlines()
-            raise AudioError(f"{cmd}: pipe failed with exit {proc.returncode}" + (f": {msg[-1]}" if msg else ""))
+            raise AudioError(f"{cmd}: pipe failed with exit {proc.returncode}" + (f": {msg[-1]}" if msg else ""),
+                             "pipe failed")
         source: object = io.BytesIO(proc.stdout)
         name = cmd
     else:
         source = name = spec
         if not os.path.isfile(spec):
-            raise AudioError(f"{spec}: no such audio file")
+            raise AudioError(f"{spec}: no such audio file", "missing file")
         if os.path.getsize(spec) == 0:
-            raise AudioError(f"{spec}: empty audio file")
+            raise AudioError(f"{spec}: empty audio file", "empty file")
     try:
         if raw is not None:
             data, sr = sf.read(source, dtype="float32", always_2d=True, format="RAW", subtype=raw.subtype,
                                endian=raw.endian, samplerate=raw.sample_rate, channels=raw.channels)
         else:
-            data, sr = sf.read(source, dtype="float32", always_2d=True)
+            with sf.SoundFile(source) as f:
+                data, sr = f.read(dtype="float32", always_2d=True), f.samplerate
+                cut = _truncation(f.extra_info) if source is spec else None  # pipes: length unknown
+            if cut:
+                raise AudioError(f"{name}: truncated file: its header promises {cut[0]} bytes of audio, "
+                                 f"the file holds {cut[1]}", "truncated file")
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as e:
-        raise AudioError(f"{name}: cannot decode audio: {e}") from None
+        raise AudioError(f"{name}: cannot decode audio: {e}", "not audio") from None
     if data.shape[0] == 0:
-        raise AudioError(f"{name}: audio has no samples")
+        raise AudioError(f"{name}: audio has no samples", "no samples")
     if not np.isfinite(data).all():
-        raise AudioError(f"{name}: audio contains NaN or infinite samples")
+        raise AudioError(f"{name}: audio contains NaN or infinite samples", "NaN samples")
     return data, int(sr)
 
 
 def load_audio(spec: str, sample_rate: int | None = None, start_s: float = 0.0, end_s: float | None = None,
-               raw: RawFormat | None = None) -> np.ndarray:
-    """Mono float32 samples of `spec` (path or pipe), cut to [start_s, end_s), resampled to `sample_rate`."""
+               raw: RawFormat | None = None, resample_ok: bool = True) -> np.ndarray:
+    """Mono float32 samples of `spec` (path or pipe), cut to [start_s, end_s), resampled to `sample_rate`
+    (`resample_ok=False`: a recording at another rate is an AudioError, as Kaldi's compute-fbank-feats)."""
     data, sr = read_audio(spec, raw)
+    if not resample_ok and sample_rate is not None and sr != sample_rate:
+        raise AudioError(f"{spec}: sample rate {sr} Hz, expected {sample_rate} Hz", "wrong sample rate")
     mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     if end_s is not None and end_s < 0:  # Kaldi segments: end -1 = to the end of the recording
         end_s = None
@@ -79,11 +94,25 @@ def load_audio(spec: str, sample_rate: int | None = None, start_s: float = 0.0, 
         b = len(mono) if end_s is None else int(round(end_s * sr))
         if a < 0 or a >= len(mono) or b <= a:
             raise AudioError(f"{spec}: segment {start_s:.2f}-{'end' if end_s is None else f'{end_s:.2f}'} s "
-                             f"lies outside the recording ({len(mono) / sr:.2f} s)")
+                             f"lies outside the recording ({len(mono) / sr:.2f} s)", "segment outside recording")
         mono = mono[a:b]
     if sample_rate is not None and sr != sample_rate:
         mono = resample(mono, sr, sample_rate)
     return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+# libsndfile reads a WAV whose data chunk is cut short without complaint; its log says `data : N (should be M)`.
+_DATA_CHUNK = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+
+
+def _truncation(extra_info: str) -> tuple[int, int] | None:
+    """(bytes the header promises, bytes present) of a truncated WAV file, else None."""
+    m = _DATA_CHUNK.search(extra_info or "")
+    if m is None:
+        return None
+    promised, present = int(m[1]), int(m[2])
+    # 0 and ~4 GiB are streaming headers (length unknown when written, e.g. by `sox ... -t wav -`)
+    return (promised, present) if 0 < promised < 0x7FFFFFFF and present < promised else None
 
 
 def resample(samples: np.ndarray, orig_sr: int, new_sr: int) -> np.ndarray:
@@ -105,6 +134,43 @@ def duration_s(spec: str, raw: RawFormat | None = None) -> float:
             pass
     data, sr = read_audio(spec, raw)
     return data.shape[0] / sr
+
+
+# Kaldi's speed perturbation (utils/data/perturb_data_dir_speed.sh) appends a sox stage to a pipe, or wraps a
+# file:   CMD | sox -t wav - -t wav - speed F |      sox -t wav FILE -t wav - speed F |
+# sox's `speed F` is resampling: the samples are taken as recorded at F * rate and resampled to rate, so the
+# length becomes 1/F of the original (pitch and tempo both change). We do the same with torchaudio's resampler.
+_SPEED_TAIL = re.compile(r"^(?P<head>.*\|)\s*sox\s+-t\s+wav\s+-\s+-t\s+wav\s+-\s+speed\s+(?P<f>\S+)\s*\|$")
+_SPEED_FILE = re.compile(r"^sox\s+-t\s+wav\s+(?P<path>\S+)\s+-t\s+wav\s+-\s+speed\s+(?P<f>\S+)\s*\|$")
+
+
+def sox_speed_stage(spec: str) -> tuple[str, float] | None:
+    """(inner wav.scp value, speed factor) when `spec` ends in a `sox ... speed F` stage, else None."""
+    spec = spec.strip()
+    m = _SPEED_TAIL.match(spec)
+    inner = m["head"].strip() if m else None
+    if m is None:
+        m = _SPEED_FILE.match(spec)
+        if m is None:
+            return None
+        inner = shlex.split(m["path"])[0]
+    try:
+        factor = float(m["f"])
+    except ValueError:
+        return None
+    return (inner, factor) if factor > 0 else None
+
+
+def speed_perturb(data: np.ndarray, sample_rate: int, factor: float) -> np.ndarray:
+    """sox `speed factor` of (frames, channels) samples at `sample_rate`: length becomes frames / factor."""
+    if factor == 1.0:
+        return data
+    import torch
+    import torchaudio.functional as AF
+
+    orig = int(round(sample_rate * factor))
+    x = torch.from_numpy(np.ascontiguousarray(data.T))
+    return AF.resample(x, orig, sample_rate).numpy().T.copy()
 
 
 # Kaldi recipes turn headerless PCM into WAV with a sox pipe, e.g. AN4:

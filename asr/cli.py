@@ -68,12 +68,18 @@ def data_validate_cmd(
 
 
 @command(data_app, "fix")
-def data_fix_cmd(data_dir: Path = typer.Argument(..., help="Kaldi data dir, fixed in place")):
-    """Sort, de-duplicate and keep only complete utterances (utils/fix_data_dir.sh); originals go to .backup/."""
-    from asr.data.fix import fix_data_dir
+def data_fix_cmd(
+    data_dir: Path = typer.Argument(..., help="Kaldi data dir, fixed in place"),
+    strict: bool = typer.Option(False, "--strict", help="change nothing and exit 1 if any utterance would go"),
+):
+    """Sort, de-duplicate and keep only complete utterances (utils/fix_data_dir.sh); originals go to .backup/.
+
+    Each dropped utterance (and duplicate line) is listed with its reason in DATA_DIR/log/fix_report.txt."""
+    from asr.data.fix import fix_and_report
     from asr.data.validate import validate_data_dir
 
-    typer.echo(str(fix_data_dir(data_dir)))
+    report, path = fix_and_report(data_dir, strict=strict)
+    typer.echo(str(report) + (f"\nlist: {path}" if report.rejected else ""))
     _echo_faults(data_dir, validate_data_dir(data_dir, need_text=False), " left that fix cannot repair")
 
 
@@ -122,6 +128,23 @@ def data_info_cmd(data_dir: Path = typer.Argument(..., help="Kaldi data dir")):
     typer.echo(str(data_dir_info(data_dir)))
 
 
+@command(data_app, "perturb-speed")
+def data_perturb_speed_cmd(
+    src: Path = typer.Argument(..., help="source data dir"),
+    dst: Path = typer.Argument(..., help="new data dir: the copies at each speed, combined"),
+    factors: str = typer.Option("0.9,1.0,1.1", "--factors", help="comma-separated speed factors"),
+):
+    """Speed-perturbed copies (`sp0.9-` ids, sox speed stage in wav.scp), as Kaldi's perturb_data_dir_speed_3way.sh."""
+    from asr.data.perturb import perturb_speed
+
+    try:
+        values = [float(f) for f in factors.split(",")]
+    except ValueError:
+        fail(f"--factors: expected numbers separated by commas, got '{factors}'")
+    perturb_speed(src, dst, values)
+    typer.echo(f"{dst}: speeds {', '.join(f'{f:g}' for f in values)} of {src}")
+
+
 # ---- features, tokens ----------------------------------------------------------------------------------
 
 
@@ -163,13 +186,21 @@ def feats_cmd(
     feat_dir: Optional[Path] = typer.Option(None, "--feat-dir", help="where the ark files go (default DATA_DIR/data)"),
     nj: int = typer.Option(1, "--nj", help="parallel jobs"),
     cmvn: bool = typer.Option(True, "--cmvn/--no-cmvn", help="also compute per-speaker CMVN stats (cmvn.scp)"),
+    strict: bool = typer.Option(False, "--strict", help="stop on bad audio instead of dropping the utterance"),
+    allow_resample: bool = typer.Option(False, "--allow-resample",
+                                        help="resample audio at another rate (default: a bad utterance, as Kaldi)"),
 ):
-    """Compute Kaldi fbank/MFCC features into feats.scp (+ ark) and CMVN stats into cmvn.scp."""
+    """Compute Kaldi fbank/MFCC features into feats.scp (+ ark) and CMVN stats into cmvn.scp.
+
+    Utterances with bad audio are dropped and listed in DATA_DIR/log/feats_report.txt (--strict: exit 1)."""
+    from asr.data.screen import read_report, report_path
     from asr.features.extract import compute_cmvn_stats, make_feats
     from asr.features.kaldi import FeatureConfig
 
     config = FeatureConfig.from_dict(load_yaml(conf)) if conf else FeatureConfig()
-    scp = make_feats(data_dir, config, feat_dir, nj=nj)
+    scp = make_feats(data_dir, config, feat_dir, nj=nj, strict=strict, allow_resample=allow_resample)
+    report = read_report(report_path(data_dir, "feats"))
+    typer.echo(report.summary() + (f" (see {report_path(data_dir, 'feats')})" if report.rejected else ""))
     typer.echo(f"{scp}: {config.kind} features, dim {config.dim}")
     if cmvn:
         typer.echo(f"{compute_cmvn_stats(data_dir, feat_dir)}: per-speaker CMVN stats")
@@ -178,18 +209,59 @@ def feats_cmd(
 @command(app, "tokens")
 def tokens_cmd(
     data_dir: Path = typer.Argument(..., help="data dir whose `text` defines the units"),
-    out: Path = typer.Option(..., "--out", help="tokens.txt to write"),
-    unit: str = typer.Option("char", "--unit", help="unit type: char"),
+    out: Path = typer.Option(..., "--out", help="tokens.txt to write (bpe.model / lexicon.txt go beside it)"),
+    unit: str = typer.Option("char", "--unit", help="unit type: char, word, bpe (sentencepiece) or phone (lexicon)"),
+    bpe_size: int = typer.Option(100, "--bpe-size", help="bpe: vocabulary size (an upper bound)"),
+    lexicon: Optional[Path] = typer.Option(None, "--lexicon", help="phone: Kaldi lexicon.txt (WORD PH1 PH2 ...)"),
 ):
-    """Write the output units (`<blank>` = 0, `<unk>`, `<space>`, then characters) as tokens.txt."""
+    """Write the output units (`<blank>` = 0, `<unk>`, `<space>`, then the units) as tokens.txt."""
     from asr.data.kaldi_files import read_table
     from asr.text.tokenizer import CharTokenizer
 
-    if unit != "char":
-        fail(f"unknown unit '{unit}' (supported: char)")
-    tok = CharTokenizer.build(read_table(data_dir / "text").values())
-    tok.save(out)
-    typer.echo(f"{out}: {len(tok)} tokens")
+    texts = read_table(data_dir / "text").values()
+    if unit == "char":
+        tok = CharTokenizer.build(texts)
+    elif unit == "word":
+        from asr.text.tokenizer import WordTokenizer
+
+        tok = WordTokenizer.build(texts)
+    elif unit == "bpe":
+        from asr.text.bpe import BPETokenizer
+
+        tok = BPETokenizer.build(texts, bpe_size)
+    elif unit == "phone":
+        from asr.text.phone import PhoneTokenizer, read_lexicon
+
+        if lexicon is None:
+            fail("--unit phone needs --lexicon")
+        tok = PhoneTokenizer.build(read_lexicon(lexicon))
+        missing = sorted({w for t in texts for w in t.split()} - set(tok.lexicon))
+        if missing:
+            fail(f"{lexicon}: no pronunciation for {len(missing)} training word(s): {' '.join(missing[:10])}")
+    else:
+        fail(f"unknown unit '{unit}' (supported: char, word, bpe, phone)")
+    if out.name != "tokens.txt":
+        fail(f"--out must name a tokens.txt (its directory holds the units), got '{out}'")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for stale in ("bpe.model", "lexicon.txt", "words.txt"):  # another kind's file would change how tokens.txt is read
+        (out.parent / stale).unlink(missing_ok=True)
+    tok.save_dir(out.parent)
+    typer.echo(f"{out}: {len(tok)} {tok.kind} tokens")
+
+
+@command(app, "lm")
+def lm_cmd(
+    text: Path = typer.Argument(..., help="training text, one sentence a line (e.g. data/local/lm_train.txt)"),
+    out: Path = typer.Option(..., "--out", help="ARPA file to write"),
+    order: int = typer.Option(3, "--order", help="n-gram order"),
+    lexicon: Optional[Path] = typer.Option(None, "--lexicon", help="add its words to the vocabulary (as unseen)"),
+):
+    """Estimate an interpolated modified Kneser-Ney word n-gram LM and write it as ARPA."""
+    from asr.decoding.lm import read_words
+    from asr.decoding.ngram import build_arpa
+
+    build_arpa(text, out, order, read_words(lexicon) if lexicon else ())
+    typer.echo(f"{out}: {order}-gram ARPA")
 
 
 # ---- training, decoding, scoring -----------------------------------------------------------------------
@@ -205,12 +277,23 @@ def train_cmd(
     override: List[str] = typer.Option([], "--set", help="override a config value: section.key=value"),
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:1 (default: cuda when present)"),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
+    force: bool = typer.Option(False, "--force", help="resume even though the config or data list changed"),
+    strict: bool = typer.Option(False, "--strict", help="stop on an utterance training cannot use (else dropped)"),
 ):
-    """Train a BiLSTM-CTC model; the exp dir becomes a model dir (config.yaml, tokens.txt, model.pt)."""
+    """Train a BiLSTM-CTC model; the exp dir becomes a model dir (config.yaml, tokens.txt, model.pt).
+
+    Re-running the same command resumes from the newest good checkpoint (EXP_DIR/checkpoints/); SIGINT or
+    SIGTERM save one and exit (130/143). Dropped utterances are listed in EXP_DIR/log/{train,dev}_report.txt."""
+    from asr.training.resume import TrainingInterrupted
     from asr.training.trainer import train
 
     cfg = apply_overrides(load_yaml(config), override)
-    out = train(cfg, train_dir, dev_dir, tokens, exp_dir, device=device, progress=progress)
+    try:
+        out = train(cfg, train_dir, dev_dir, tokens, exp_dir, device=device, progress=progress, force=force,
+                    strict=strict)
+    except TrainingInterrupted as e:
+        typer.echo(f"asr train: {e}", err=True)
+        raise typer.Exit(128 + e.signum)
     typer.echo(f"{out}: trained")
 
 
@@ -218,13 +301,51 @@ def train_cmd(
 def decode_cmd(
     model_dir: Path = typer.Argument(..., help="model dir (or exp dir)"),
     data_dir: Path = typer.Argument(..., help="data dir with feats.scp"),
-    out_dir: Path = typer.Argument(..., help="decode dir; gets `text`"),
+    out_dir: Path = typer.Argument(..., help="decode dir; gets `text` and `decode.yaml`"),
     device: str = typer.Option("cpu", "--device"),
+    decoder: str = typer.Option("greedy", "--decoder", help="greedy, beam (prefix search) or lm (lexicon + LM)"),
+    beam_size: int = typer.Option(10, "--beam-size", help="beam: prefixes kept; lm: the decoder's beam"),
+    lm: Optional[Path] = typer.Option(None, "--lm", help="lm: ARPA word n-gram"),
+    lexicon: Optional[Path] = typer.Option(None, "--lexicon", help="lm: the vocabulary (first field per line)"),
+    lm_weight: float = typer.Option(1.0, "--lm-weight"),
+    word_score: float = typer.Option(0.0, "--word-score", help="lm: added per word (insertion bonus)"),
+    tune_lm_weights: Optional[str] = typer.Option(None, "--tune-lm-weights",
+                                                  help="lm: comma-separated grid, searched on DATA_DIR/text"),
+    tune_word_scores: Optional[str] = typer.Option(None, "--tune-word-scores", help="lm: comma-separated grid"),
+    lm_params: Optional[Path] = typer.Option(None, "--lm-params", help="lm: lm_params.yaml of a dev search"),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
 ):
-    """Greedy CTC decoding of a data dir into a Kaldi `text` of hypotheses."""
-    from asr.decoding.decode import decode_data_dir
+    """CTC decoding of a data dir into a Kaldi `text` of hypotheses (greedy, prefix beam, or lexicon + LM)."""
+    from asr.decoding.decode import DecodeOptions, decode_data_dir
 
-    typer.echo(f"{decode_data_dir(model_dir, data_dir, out_dir, device=device)}: hypotheses")
+    def floats(name, value):
+        try:
+            return [float(v) for v in value.split(",")] if value else []
+        except ValueError:
+            fail(f"{name}: expected numbers separated by commas, got '{value}'")
+
+    opts = DecodeOptions(decoder=decoder, beam_size=beam_size, lm=str(lm) if lm else None,
+                         lexicon=str(lexicon) if lexicon else None, lm_weight=lm_weight, word_score=word_score,
+                         tune_lm_weights=floats("--tune-lm-weights", tune_lm_weights),
+                         tune_word_scores=floats("--tune-word-scores", tune_word_scores),
+                         lm_params=str(lm_params) if lm_params else None)
+    out = decode_data_dir(model_dir, data_dir, out_dir, device=device, progress=progress, options=opts)
+    typer.echo(f"{out}: hypotheses ({decoder})")
+
+
+@command(app, "average")
+def average_cmd(
+    exp_dir: Path = typer.Argument(..., help="training exp dir with checkpoints/epoch*.pt"),
+    out_dir: Path = typer.Argument(..., help="new model dir"),
+    num: int = typer.Option(5, "--num", help="how many epochs"),
+    by: str = typer.Option("best", "--by", help="best (by dev --metric) or last"),
+    metric: str = typer.Option("loss", "--metric", help="dev loss, cer or wer"),
+):
+    """Average the weights of the N best or last epochs into a model dir (checkpoint averaging)."""
+    from asr.model.average import average_exp_dir
+
+    out, epochs = average_exp_dir(exp_dir, out_dir, num, by, metric)
+    typer.echo(f"{out}: average of epochs {' '.join(map(str, epochs))}")
 
 
 @command(app, "score")
@@ -282,24 +403,84 @@ def compare_cmd(
 
 @command(app, "transcribe")
 def transcribe_cmd(
-    model_dir: Path = typer.Argument(..., help="model dir, e.g. egs/yesno/exp/model"),
-    audio: List[str] = typer.Argument(..., help="audio files (wav, flac, ogg, ...)"),
-    device: Optional[str] = typer.Option(None, "--device"),
+    model: str = typer.Argument(..., help="model dir (e.g. egs/yesno/exp/model) or model file from `asr export`"),
+    audio: List[str] = typer.Argument(..., help="audio files (wav, flac, ogg, mp3, ...; any rate, any channels), "
+                                                "folders, `-` (stdin), a Kaldi wav.scp (*.scp), a list (*.list)"),
+    fmt: str = typer.Option("text", "--format", "-f", help="text, json, ctm, srt or vtt (several, comma-separated, "
+                                                         "with --output-dir)"),
+    output_dir: Optional[Path] = typer.Option(None, "--output-dir", "-o", help="write <name>.<ext> per recording"),
+    decoder: str = typer.Option("greedy", "--decoder", help="greedy, beam or lm (lexicon + language model)"),
+    beam_size: int = typer.Option(10, "--beam-size", help="beam and lm decoders"),
+    lexicon: Optional[Path] = typer.Option(None, "--lexicon", help="lm decoder (default: the model's)"),
+    lm: Optional[Path] = typer.Option(None, "--lm", help="lm decoder: ARPA file (default: the model's)"),
+    lm_weight: Optional[float] = typer.Option(None, "--lm-weight", help="lm decoder"),
+    chunk: float = typer.Option(30.0, "--chunk", help="long audio: window length in seconds"),
+    overlap: float = typer.Option(5.0, "--overlap", help="long audio: overlap of neighbouring windows, seconds"),
+    batch_size: int = typer.Option(4, "--batch-size", help="windows per forward pass"),
+    threads: int = typer.Option(0, "--threads", help="CPU threads (0: torch's default)"),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:1 (default: cuda when present)"),
+    recursive: bool = typer.Option(False, "--recursive", "-r", help="folders: include sub-folders"),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="default: on a terminal, for "
+                                                                                   "many or long recordings"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="print each recording's real-time factor"),
 ):
-    """Print `<file>\t<text>` for each audio file."""
-    from asr.errors import AudioError
+    """Transcribe audio; by default print `<file>\t<text>` per recording. Exit 1 if any recording failed."""
+    import torch
+
+    from asr.audio_inputs import expand_inputs
+    from asr.chunking import ChunkConfig
+    from asr.decoding.decoders import DecoderOptions
+    from asr.transcribe import Transcriber
+    from asr.transcribe_command import parse_formats, run_transcribe
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+    inputs = expand_inputs(audio, recursive)
+    out = parse_formats(fmt, output_dir, len(inputs))
+    options = DecoderOptions(beam_size, str(lexicon) if lexicon else None, str(lm) if lm else None, lm_weight)
+    transcriber = Transcriber.from_pretrained(model, device, decoder=decoder, decoder_options=options,
+                                              chunk=ChunkConfig(chunk, overlap), batch_size=batch_size)
+    if run_transcribe(transcriber, inputs, out, progress, verbose):
+        raise typer.Exit(1)
+
+
+@command(app, "export")
+def export_cmd(
+    model_dir: Path = typer.Argument(..., help="model dir or exp dir (config.yaml, tokens.txt, model.pt)"),
+    out: Path = typer.Argument(..., help="the model file to write, e.g. model.asr"),
+    lexicon: Optional[Path] = typer.Option(None, "--lexicon", help="pack a lexicon for --decoder lm"),
+    lm: Optional[Path] = typer.Option(None, "--lm", help="pack a language model (ARPA) for --decoder lm"),
+):
+    """Pack a model into one file (weights, config, tokens, CMVN, feature settings[, lexicon, LM])."""
+    from asr.model.package import export_model
+
+    path = export_model(model_dir, out, lexicon, lm)
+    typer.echo(f"{path}: {path.stat().st_size / 1e6:.1f} MB, from {model_dir}")
+
+
+# ---- inspect --------------------------------------------------------------------------------------------
+
+inspect_app = typer.Typer(help="Look inside a trained model.", no_args_is_help=True)
+app.add_typer(inspect_app, name="inspect")
+
+
+@command(inspect_app, "gates")
+def inspect_gates_cmd(
+    model_dir: Path = typer.Argument(..., help="model dir, e.g. egs/an4/exp/model"),
+    audio: Path = typer.Argument(..., help="one audio file"),
+    out: Path = typer.Option(Path("gates.png"), "--out", help="PNG to write."),
+    layer: int = typer.Option(0, "--layer", help="Encoder layer, 0-based."),
+):
+    """Plot one utterance's spectrogram above a layer's forget, input and output gates and cell-state norm."""
+    from asr.model.inspect import plot_gates
     from asr.transcribe import Transcriber
 
-    transcriber = Transcriber.from_pretrained(model_dir, device)
-    failed = 0
-    for path in audio:
-        try:
-            typer.echo(f"{path}\t{transcriber.transcribe(path)}")
-        except AudioError as e:
-            typer.echo(f"asr: error: {e}", err=True)
-            failed += 1
-    if failed:
-        raise typer.Exit(1)
+    transcriber = Transcriber.from_pretrained(model_dir, "cpu")
+    feats = transcriber.features(str(audio))
+    plot_gates(transcriber.loaded.model, feats, layer, out,
+               frame_shift_s=transcriber.loaded.features.frame_shift_ms / 1000.0, title=f"{audio.name}: "
+               f"{transcriber.loaded.model.config.cell} encoder, layer {layer}")
+    typer.echo(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -13,8 +13,12 @@ from typing import IO, Iterator
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
-    """Open a temporary file beside `path`; on success fsync and rename it over `path`."""
+def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8",
+                 previous: str | os.PathLike | None = None) -> Iterator[IO]:
+    """Open a temporary file beside `path`; on success fsync and rename it over `path`.
+
+    With `previous`, the old `path` is kept there (hard-linked, then renamed, so that at every moment `path`
+    is complete), and the directory is fsynced so the renames survive a power cut too."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     binary = "b" in mode
@@ -25,11 +29,40 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
             yield f
             f.flush()
             os.fsync(f.fileno())
+        if previous is not None and path.exists():
+            _keep_previous(path, Path(previous))
         os.replace(tmp, path)
+        if previous is not None:
+            _fsync_dir(path.parent)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _keep_previous(path: Path, previous: Path) -> None:
+    link = previous.with_name(f".{previous.name}.link")
+    link.unlink(missing_ok=True)
+    try:
+        os.link(path, link)
+    except OSError:  # no hard links here: a copy does as well, just slower
+        import shutil
+
+        shutil.copyfile(path, link)
+    os.replace(link, previous)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _umask() -> int:
@@ -43,9 +76,9 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         f.write(text)
 
 
-def atomic_torch_save(obj, path: str | os.PathLike) -> None:
-    """`torch.save` through a temporary file and rename."""
+def atomic_torch_save(obj, path: str | os.PathLike, previous: str | os.PathLike | None = None) -> None:
+    """`torch.save` through a temporary file and rename (keeping the old file as `previous`, when given)."""
     import torch
 
-    with atomic_write(path, "wb") as f:
+    with atomic_write(path, "wb", previous=previous) as f:
         torch.save(obj, f)

@@ -1,39 +1,230 @@
-"""The Transcriber API: a model dir + audio files -> text, through the same feature, model and decoder code
-as the recipes.
+"""The Transcriber API: a model (dir or `.asr` file) + audio of any length -> words with times.
 
     from asr import Transcriber
-    Transcriber.from_pretrained("egs/yesno/exp/model").transcribe("a.wav")
+    result = Transcriber.from_pretrained("egs/yesno/exp/model").transcribe("a.wav")
+    result.text, [(w.word, w.start_s, w.end_s, w.confidence) for w in result.words]
+
+Audio runs through the same feature, model and decoder code as the recipes. A recording is read in
+overlapping windows (asr.audio_stream), windows from one or more recordings are batched through the model,
+their log-probs are stitched where both CTC paths are blank (asr.chunking), decoded piece by piece, and the
+token spans grouped into timed words (asr.decoding.align). Memory is bounded by the window and batch size,
+not by the length of a recording.
 """
 
 from __future__ import annotations
 
 import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator
 
+import numpy as np
 import torch
 
 from asr.audio import load_audio
-from asr.decoding.greedy import greedy_decode
+from asr.audio_inputs import AudioInput
+from asr.audio_stream import AudioStream
+from asr.chunking import ChunkConfig, Stitcher
+from asr.decoding.align import TokenSpan, Word, join_spans, spans_to_words
+from asr.decoding.decoders import DecoderOptions, make_decoder
+from asr.decoding.snap import frame_energy_db, snap_to_speech
+from asr.errors import AudioError, ConfigError
 from asr.features.kaldi import compute_features
-from asr.model.store import LoadedModel, load_model_dir
+from asr.model.store import LoadedModel
+from asr.text.tokenizer import SPACE
+
+WORD_TIMES = ("speech", "ctc")
+
+
+@dataclass
+class Transcript:
+    """The words of one recording. `elapsed_s` is the processing time spent on it (for the real-time factor)."""
+
+    audio: str
+    words: list[Word]
+    duration_s: float
+    elapsed_s: float = 0.0
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.word for w in self.words)
+
+    @property
+    def rtf(self) -> float:
+        return self.elapsed_s / self.duration_s if self.duration_s else 0.0
+
+    def to_dict(self) -> dict:
+        return {"audio": self.audio, "duration": round(self.duration_s, 3), "text": self.text,
+                "words": [w.to_dict() for w in self.words]}
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass
+class Failure:
+    """A recording that could not be transcribed; `error` is a one-line message naming it."""
+
+    audio: str
+    error: str
+
+
+@dataclass
+class _Recording:
+    key: str
+    stitcher: Stitcher
+    spans: list[TokenSpan] = field(default_factory=list)
+    samples: int = 0  # read so far, at the model's rate
+    energy_db: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # per output frame
+    elapsed_s: float = 0.0
+    failed: bool = False
+
+
+@dataclass
+class _Chunk:
+    rec: _Recording
+    start: int  # first output frame
+    feats: torch.Tensor  # (T, D)
+    last: bool
+    advance_s: float  # new audio in this window, for progress
 
 
 class Transcriber:
-    def __init__(self, loaded: LoadedModel, device: str | torch.device = "cpu"):
+    def __init__(self, loaded: LoadedModel, device: str | torch.device = "cpu", decoder: str = "greedy",
+                 decoder_options: DecoderOptions | None = None, chunk: ChunkConfig | None = None,
+                 batch_size: int = 4, word_times: str = "speech"):
+        """`word_times`: "speech" snaps CTC word times to the speech in the audio (asr.decoding.snap),
+        "ctc" keeps the frames where the tokens were emitted."""
         self.loaded = loaded
         self.device = torch.device(device)
+        self.decode = make_decoder(decoder, loaded, decoder_options)
+        self.chunk = chunk or ChunkConfig()
+        if batch_size < 1:
+            raise ConfigError(f"batch size must be at least 1, not {batch_size}")
+        self.batch_size = batch_size
+        if word_times not in WORD_TIMES:
+            raise ConfigError(f"word times must be one of {', '.join(WORD_TIMES)}, not '{word_times}'")
+        self.word_times = word_times
+        cfg, sub = loaded.features, loaded.model.config.subsample
+        self.shift_samples = int(cfg.sample_rate * cfg.frame_shift_ms / 1000)
+        self.samples_per_frame = self.shift_samples * sub  # input samples per output frame
+        self.frame_s = self.samples_per_frame / cfg.sample_rate
+        size, hop = self.chunk.frames(self.frame_s)
+        self.window_samples = size * self.samples_per_frame
+        self.hop_samples = hop * self.samples_per_frame
+        self.space = loaded.tokenizer.index[SPACE]
 
     @classmethod
-    def from_pretrained(cls, model_dir: str | os.PathLike, device: str | None = None) -> "Transcriber":
+    def from_pretrained(cls, model: str | os.PathLike, device: str | None = None, **options) -> "Transcriber":
+        """Load a model dir, exp dir or `.asr` model file; options as for the constructor."""
+        from asr.model.package import load_model
+
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        return cls(load_model_dir(model_dir, device), device)
+        return cls(load_model(model, device), device, **options)
 
     def features(self, audio: str) -> torch.Tensor:
-        """Raw features (T, D) of an audio file (any rate, any channels), as the model was trained on."""
+        """Raw features (T, D) of a whole audio file (any rate, any channels), as the model was trained on."""
         cfg = self.loaded.features
         return compute_features(load_audio(audio, cfg.sample_rate), cfg)
 
+    def transcribe(self, audio: str | os.PathLike | np.ndarray, sample_rate: int | None = None) -> Transcript:
+        """One recording: a path, `-` (stdin), a Kaldi pipe, or samples (num_samples[, channels]) at
+        `sample_rate` (default: the model's). Raises AudioError if it cannot be read."""
+        if isinstance(audio, np.ndarray):
+            source = AudioInput("<array>", "<array>")
+            results = list(self._run([(source, AudioStream(audio, self.loaded.features.sample_rate, "<array>",
+                                                           source_rate=sample_rate))]))
+        else:
+            results = list(self.transcribe_many([str(audio)]))
+        if isinstance(results[0], Failure):
+            raise AudioError(results[0].error)
+        return results[0]
+
+    def transcribe_many(self, inputs: Iterable[AudioInput | str | os.PathLike],
+                        progress: Callable[[float], None] | None = None) -> Iterator[Transcript | Failure]:
+        """Transcripts (or failures) in input order; `progress(seconds)` is called as audio is done."""
+        items = (x if isinstance(x, AudioInput) else AudioInput(str(x), str(x)) for x in inputs)
+        return self._run(((item, None) for item in items), progress)
+
+    # ---- the pipeline ----------------------------------------------------------------------------------
+
+    def _chunks(self, sources) -> Iterator[_Chunk | Failure | Transcript]:
+        """Windows of features for each recording in turn, with failures and empty recordings in their place."""
+        cfg = self.loaded.features
+        for item, stream in sources:
+            if item.error:
+                yield Failure(item.key, item.error)
+                continue
+            rec = _Recording(item.key, Stitcher())
+            t0 = time.perf_counter()
+            try:
+                stream = stream or AudioStream(item.spec, cfg.sample_rate)
+                for start, samples, last in stream.windows(self.window_samples, self.hop_samples):
+                    feats = compute_features(samples, cfg)
+                    first = start // self.samples_per_frame
+                    rec.energy_db = np.concatenate([rec.energy_db[:first],
+                                                    frame_energy_db(samples, self.samples_per_frame)])
+                    end = start + len(samples)
+                    advance, rec.samples = (end - rec.samples) / cfg.sample_rate, end
+                    rec.elapsed_s += time.perf_counter() - t0
+                    if feats.shape[0]:
+                        yield _Chunk(rec, first, feats, last, advance)
+                    elif last:  # shorter than one analysis frame: no words
+                        yield self._finish(rec)
+                    t0 = time.perf_counter()
+            except AudioError as e:
+                rec.failed = True
+                yield Failure(item.key, str(e))
+
+    def _run(self, sources, progress=None) -> Iterator[Transcript | Failure]:
+        batch: list = []
+        pending_chunks = 0
+        for event in self._chunks(sources):
+            batch.append(event)
+            if isinstance(event, _Chunk):
+                pending_chunks += 1
+                if pending_chunks == self.batch_size:
+                    yield from self._process(batch, progress)
+                    batch, pending_chunks = [], 0
+        yield from self._process(batch, progress)
+
     @torch.inference_mode()
-    def transcribe(self, audio: str) -> str:
-        feats = self.features(audio).to(self.device)
-        log_probs, lengths = self.loaded.model(feats[None], torch.tensor([feats.shape[0]]))
-        return self.loaded.tokenizer.decode(greedy_decode(log_probs, lengths)[0])
+    def _process(self, events: list, progress) -> Iterator[Transcript | Failure]:
+        """Run the batch's windows through the model, then hand out results in order."""
+        chunks = [e for e in events if isinstance(e, _Chunk)]
+        outputs: dict[int, torch.Tensor] = {}
+        if chunks:
+            t0 = time.perf_counter()
+            lengths = torch.tensor([c.feats.shape[0] for c in chunks])
+            feats = torch.nn.utils.rnn.pad_sequence([c.feats for c in chunks], batch_first=True)
+            log_probs, out_lengths = self.loaded.model(feats.to(self.device), lengths)
+            log_probs = log_probs.float().cpu()
+            share = (time.perf_counter() - t0) / int(lengths.sum())
+            for i, c in enumerate(chunks):
+                outputs[id(c)] = log_probs[i, :int(out_lengths[i])]
+                c.rec.elapsed_s += share * int(lengths[i])
+        for event in events:
+            if not isinstance(event, _Chunk):
+                yield event
+                continue
+            rec = event.rec
+            if rec.failed:
+                continue
+            t0 = time.perf_counter()
+            pieces = rec.stitcher.add(outputs[id(event)], event.start)
+            if event.last:
+                pieces += rec.stitcher.finish()
+            for first, lp in pieces:
+                join_spans(rec.spans, [s.shifted(first) for s in self.decode(lp)])
+            rec.elapsed_s += time.perf_counter() - t0
+            if progress is not None:
+                progress(event.advance_s)
+            if event.last:
+                yield self._finish(rec)
+
+    def _finish(self, rec: _Recording) -> Transcript:
+        duration = rec.samples / self.loaded.features.sample_rate
+        words = spans_to_words(rec.spans, self.loaded.tokenizer.tokens, self.frame_s, self.space, duration)
+        if self.word_times == "speech":
+            words = snap_to_speech(words, rec.energy_db, self.frame_s)
+        return Transcript(rec.key, words, duration, rec.elapsed_s)

@@ -2,8 +2,23 @@
 #   - options: `--foo-bar VALUE` sets the declared variable foo_bar (Kaldi's parse_options.sh); --help lists them
 #   - stages: `if stage N "what"; then ...; fi` runs stage N when stage <= N <= stop_stage, with a log line
 #   - run CMD...: logs the command into exp/log/run.log, then runs it
+#   - stamps: a finished stage is skipped on a re-run (see "Stage stamps" below)
+#   - strict_flag: `--strict` when the recipe's `strict` option is true (bad data stops instead of being dropped)
+#   - screening_summary REPORT...: one line per screening report that dropped something
 # The recipe's run log (command line, git hash, versions, seeds) goes in exp/log/.
 set -euo pipefail
+
+# Stage stamps. When stage N's commands have all succeeded, exp/.done/stage<N> is written (last, atomically),
+# holding the recipe's options. When stage N starts, its stamp and those of all later stages are removed
+# first, so a stage killed half-way is never taken for finished; it is redone (each stage's commands start from
+# clean state: outputs are replaced atomically, `asr feats` removes its old outputs first, `asr train` resumes
+# from its newest good checkpoint). A plain `./run.sh` skips a stage whose stamp holds the same options; a
+# stage range you name with --stage/--stop-stage always runs (as ESPnet). Options that do not change results
+# ($_stamp_ignore) are not compared.
+stamp_dir=exp/.done
+_stamp_ignore="stage stop_stage nj strict"
+_explicit_stages=false
+_pending_stamp=""
 
 _recipe_dir=$(cd "$(dirname "${BASH_SOURCE[1]}")" && pwd)
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -19,6 +34,8 @@ log() { echo "$(date '+%Y-%m-%d %H:%M:%S') ($(basename "$0")) $*" >&2; }
 _usage() {
   echo "Usage: $0 [options]"; echo "Options (default in brackets):"
   for v in $_recipe_opts; do printf '  --%-18s [%s]\n' "${v//_/-}" "${!v}"; done
+  echo "A finished stage leaves a stamp in $stamp_dir/ and is skipped when ./run.sh is run again with the same"
+  echo "options; stages named with --stage/--stop-stage always run. A stage killed half-way is redone."
 }
 
 # parse_options "$@": every variable named in $_recipe_opts may be set by --name value or --name=value.
@@ -32,7 +49,8 @@ parse_options() {
     esac
     var=${name#--}; var=${var//-/_}
     case " $_recipe_opts " in
-      *" $var "*) printf -v "$var" '%s' "$value" ;;
+      *" $var "*) printf -v "$var" '%s' "$value"
+                  if [ "$var" = stage ] || [ "$var" = stop_stage ]; then _explicit_stages=true; fi ;;
       *) echo "error: unknown option '$name' (see --help)" >&2; exit 1 ;;
     esac
   done
@@ -48,15 +66,70 @@ start_run() {
     python -c 'import sys, torch, torchaudio, numpy; print(f"# python {sys.version.split()[0]}, torch {torch.__version__}, torchaudio {torchaudio.__version__}, numpy {numpy.__version__}, threads {torch.get_num_threads()}")'
     for v in $_recipe_opts; do echo "#   $v=${!v}"; done
   } >> "$run_log"
+  trap _end_run EXIT
+}
+
+_end_run() {  # on a successful exit, the end time closes the last stage's wall time (see recipes/results.py)
+  local rc=$?
+  if [ "$rc" -eq 0 ]; then _stamp_pending; echo "# end ($(date '+%H:%M:%S'), t=$(date +%s))" >> "$run_log"; fi
+  return "$rc"
 }
 
 stage() {  # stage N "description"
+  _stamp_pending  # reaching the next stage means the previous one's commands all succeeded (set -e)
   if [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; then
+    if ! $_explicit_stages && [ -f "$stamp_dir/stage$1" ] && [ "$(cat "$stamp_dir/stage$1")" = "$(_stamp_text)" ]; then
+      log "stage $1: $2: done already ($stamp_dir/stage$1), skipped"
+      return 1
+    fi
+    _clear_stamps "$1"
     log "stage $1: $2"
-    echo "# stage $1: $2 ($(date '+%H:%M:%S'))" >> "$run_log"
+    echo "# stage $1: $2 ($(date '+%H:%M:%S'), t=$(date +%s))" >> "$run_log"
+    _pending_stamp=$1
     return 0
   fi
   return 1
+}
+
+_stamp_text() {  # the options a stamp records
+  local v
+  for v in $_recipe_opts; do
+    case " $_stamp_ignore " in *" $v "*) ;; *) echo "$v=${!v}" ;; esac
+  done
+}
+
+_clear_stamps() {  # _clear_stamps N: remove the stamps of stage N and every later stage
+  local f n
+  for f in "$stamp_dir"/stage*; do
+    [ -e "$f" ] || continue
+    n=${f##*/stage}
+    if [ "$n" -ge "$1" ]; then rm -f "$f"; fi
+  done
+}
+
+_stamp_pending() {  # write the stamp of the stage that has just finished
+  if [ -n "$_pending_stamp" ]; then
+    mkdir -p "$stamp_dir"
+    _stamp_text > "$stamp_dir/.stage$_pending_stamp.tmp"
+    mv -f "$stamp_dir/.stage$_pending_stamp.tmp" "$stamp_dir/stage$_pending_stamp"
+    _pending_stamp=""
+  fi
+}
+
+strict_flag() {  # --strict when the recipe's `strict` option is true
+  case "${strict:-false}" in true|yes|1) echo "--strict" ;; esac
+}
+
+screening_summary() {  # screening_summary REPORT...: the header of each report that dropped something
+  local f n=0
+  for f in "$@"; do
+    [ -f "$f" ] || continue
+    if ! head -n 1 "$f" | grep -q 'dropped 0$'; then
+      echo "screening: $(head -n 1 "$f" | sed 's/^# //') (list: $f)"
+      n=$((n + 1))
+    fi
+  done
+  if [ "$n" -eq 0 ]; then echo "screening: no utterance dropped"; fi
 }
 
 run() {  # run CMD...: log the command, then run it

@@ -24,24 +24,35 @@ class Entry:
     line: int
 
 
-def read_entries(path: str | os.PathLike) -> list[Entry]:
+def read_entries(path: str | os.PathLike, skipped: list[Entry] | None = None) -> list[Entry]:
     """Read every `key value` line in file order, keeping line numbers (1-based).
 
-    Raises DataError for undecodable bytes or a line with no key.
+    Raises DataError for undecodable bytes or a line with no key; given a `skipped` list, such lines are
+    appended to it instead (key: the line's first field, decoded as far as it goes; value: what is wrong).
     """
     path = Path(path)
     entries = []
+
+    def bad(lineno: int, raw: bytes, what: str) -> None:
+        if skipped is None:
+            raise DataError(f"{path}:{lineno}: {what}")
+        fields = raw.split(maxsplit=1)
+        skipped.append(Entry(fields[0].decode("utf-8", "replace") if fields else "", what, lineno))
+
     try:
         with open(path, "rb") as f:
             for lineno, raw in enumerate(f, start=1):
                 try:
                     line = raw.decode("utf-8").rstrip("\r\n")
                 except UnicodeDecodeError:
-                    raise DataError(f"{path}:{lineno}: not valid UTF-8") from None
+                    bad(lineno, raw, "not valid UTF-8")
+                    continue
                 if not line.strip():
-                    raise DataError(f"{path}:{lineno}: empty line")
+                    bad(lineno, raw, "empty line")
+                    continue
                 if line[0].isspace():
-                    raise DataError(f"{path}:{lineno}: line starts with white space")
+                    bad(lineno, raw, "line starts with white space")
+                    continue
                 key, _, value = line.partition(" ")
                 if "\t" in key:
                     key, _, value = line.partition("\t")

@@ -20,12 +20,14 @@ SUBSET_HOW = ("random", "first", "last", "shortest")
 
 
 def filter_data_dir(src: str | os.PathLike, dst: str | os.PathLike, utts: Iterable[str],
-                    backup: Path | None = None) -> list[str]:
+                    backup: Path | None = None, skip_bad_lines: bool = False) -> list[str]:
     """Write into `dst` every known file of `src` restricted to `utts` (first of duplicate keys, sorted);
     spk2utt is regenerated. In place (`dst` = `src`), files whose content would not change are left alone, and
-    with `backup` a file is copied there before it is overwritten. Returns the names of the files written."""
+    with `backup` a file is copied there before it is overwritten. Returns the names of the files written.
+    `skip_bad_lines`: lines that are not valid UTF-8 (or have no key) are left out instead of an error."""
     src, dst = Path(src), Path(dst)
-    tables = {n: read_first(src / n) for n in KNOWN_FILES if (src / n).is_file()}
+    skipped = [] if skip_bad_lines else None
+    tables = {n: read_first(src / n, skipped) for n in KNOWN_FILES if (src / n).is_file()}
     if "utt2spk" not in tables:
         raise DataError(f"{src / 'utt2spk'}: required file is missing")
     utts = set(utts)
@@ -43,7 +45,9 @@ def filter_data_dir(src: str | os.PathLike, dst: str | os.PathLike, utts: Iterab
             kind = "utt" if name in UTT_FILES else "spk" if name in SPK_FILES else "reco"
             items = sorted((k, e.value) for k, e in table.items() if k in keys[kind])
         target = dst / name
-        if in_place and target.is_file() and [(e.key, e.value) for e in read_entries(target)] == items:
+        bad: list | None = [] if skip_bad_lines else None
+        if in_place and target.is_file() and [(e.key, e.value) for e in read_entries(target, bad)] == items \
+                and not bad:
             continue
         if backup is not None and target.is_file():
             backup.mkdir(exist_ok=True)

@@ -36,10 +36,10 @@ class Fault:
         return f"{self.file}:{self.line}: {self.message}" if self.line else f"{self.file}: {self.message}"
 
 
-def read_first(path: Path) -> dict[str, Entry]:
-    """Entries by key, the first of any duplicates winning (file order kept)."""
+def read_first(path: Path, skipped: list[Entry] | None = None) -> dict[str, Entry]:
+    """Entries by key, the first of any duplicates winning (file order kept); `skipped` as `read_entries`."""
     table: dict[str, Entry] = {}
-    for e in read_entries(path):
+    for e in read_entries(path, skipped):
         table.setdefault(e.key, e)
     return table
 
@@ -89,7 +89,7 @@ def validate_data_dir(path: str | os.PathLike, need_text: bool = True) -> list[F
             faults += _set_faults(d / name, tables[name], wav, "recording", "wav.scp")
     if segments is not None and "wav.scp" in tables:
         faults += _segment_faults(d / "segments", segments, wav, tables.get("reco2dur", {}))
-    faults += [Fault(d / "wav.scp", e.line, msg) for e in wav.values() if (msg := _wav_fault(e.value))]
+    faults += [Fault(d / "wav.scp", e.line, msg) for e in wav.values() if (msg := wav_fault(e.value))]
     return faults
 
 
@@ -197,7 +197,7 @@ def _segment_faults(path: Path, segments: dict[str, Entry], wav: dict[str, Entry
     return faults
 
 
-def _wav_fault(value: str) -> str | None:
+def wav_fault(value: str) -> str | None:
     """A wav.scp value must be a `command |` or an existing, non-empty file (optionally `file:offset`)."""
     value = value.strip()
     if value.endswith("|") or not value:

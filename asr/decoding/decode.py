@@ -1,47 +1,159 @@
-"""The decode stage: a model dir and a data dir with features -> Kaldi `text` of hypotheses."""
+"""The decode stage: a model dir and a data dir with features -> Kaldi `text` of hypotheses.
+
+Decoders: `greedy` (best path), `beam` (CTC prefix beam search, asr.decoding.beam) and `lm` (lexicon-constrained
+beam search with a word n-gram LM, asr.decoding.lm). The network runs once per data dir; for `lm` the weights
+come from the options, from a tuning grid searched on this data dir's own `text` (meant for dev, as Kaldi's
+scoring picks LMWT and the word insertion penalty), or from the `lm_params.yaml` such a search wrote. The decode
+dir gets `text`, `decode.yaml` (the decoder and its settings) and, after a search, `lm_tuning.tsv` and
+`lm_params.yaml`.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+import yaml
 from tqdm import tqdm
 
 from asr.data.kaldi_files import write_table
 from asr.decoding.greedy import greedy_decode
-from asr.errors import ConfigError
+from asr.errors import ConfigError, DataError
 from asr.features.extract import load_feats_config
+from asr.fileio import atomic_write_text
 from asr.model.store import LoadedModel, load_model_dir
 from asr.training.dataset import FeatureDataset
 from asr.training.sampler import BucketBatchSampler
 
+DECODERS = ("greedy", "beam", "lm")
+LM_PARAMS = "lm_params.yaml"
+
+
+@dataclass
+class DecodeOptions:
+    decoder: str = "greedy"
+    beam_size: int = 10  # beam: prefixes kept; lm: the flashlight beam (at least 50 recommended)
+    lm: str | None = None  # lm: ARPA file (None: vocabulary-constrained search without an LM)
+    lexicon: str | None = None  # lm: vocabulary (a lexicon's first field); default: the ARPA's unigrams
+    lm_weight: float = 1.0
+    word_score: float = 0.0
+    tune_lm_weights: list[float] = field(default_factory=list)  # a grid searched on the data dir's text
+    tune_word_scores: list[float] = field(default_factory=list)
+    lm_params: str | None = None  # lm_params.yaml of an earlier search: its lm_weight and word_score
+
+    def check(self) -> None:
+        if self.decoder not in DECODERS:
+            raise ConfigError(f"unknown decoder '{self.decoder}' (choose from {', '.join(DECODERS)})")
+        if self.decoder == "lm" and not (self.lm or self.lexicon):
+            raise ConfigError("--decoder lm needs --lm (ARPA) and/or --lexicon (the vocabulary)")
+        if self.lm_params and (self.tune_lm_weights or self.tune_word_scores):
+            raise ConfigError("give either a tuning grid or --lm-params, not both")
+
 
 @torch.inference_mode()
+def compute_log_probs(loaded: LoadedModel, dataset: FeatureDataset, max_frames: int = 20000,
+                      device: str = "cpu", progress: bool = False) -> dict[str, torch.Tensor]:
+    """utt -> (T', V) CTC log-probs (on the CPU) of every utterance of `dataset`."""
+    out = {}
+    for indices in tqdm(BucketBatchSampler(dataset.num_frames, max_frames, shuffle=False), desc="forward",
+                        unit="batch", disable=not progress):
+        batch = dataset.collate(indices).to(device)
+        log_probs, lengths = loaded.model(batch.feats, batch.lengths)
+        for utt, lp, n in zip(batch.utt_ids, log_probs.cpu(), lengths.tolist()):
+            out[utt] = lp[:n].clone()
+    return out
+
+
 def decode_dataset(loaded: LoadedModel, dataset: FeatureDataset, max_frames: int = 20000,
                    device: str = "cpu", progress: bool = False) -> dict[str, str]:
     """Greedy-decode every utterance of `dataset`; returns utt -> text."""
-    model, tok = loaded.model, loaded.tokenizer
-    sampler = BucketBatchSampler(dataset.num_frames, max_frames, shuffle=False)
-    hyps = {}
-    for indices in tqdm(sampler, desc="decode", unit="batch", disable=not progress):
-        batch = dataset.collate(indices).to(device)
-        log_probs, out_lengths = model(batch.feats, batch.lengths)
-        for utt, ids in zip(batch.utt_ids, greedy_decode(log_probs, out_lengths)):
-            hyps[utt] = tok.decode(ids)
-    return hyps
+    log_probs = compute_log_probs(loaded, dataset, max_frames, device, progress)
+    return {u: loaded.tokenizer.decode(greedy_decode(lp[None], torch.tensor([len(lp)]))[0])
+            for u, lp in log_probs.items()}
+
+
+def _vocabulary(opts: DecodeOptions) -> list[str]:
+    from asr.decoding.lm import read_words
+
+    words = set()
+    for path in (opts.lexicon, opts.lm):
+        if path:
+            words.update(read_words(path))
+    return sorted(words)
+
+
+def lm_hypotheses(loaded: LoadedModel, log_probs: dict[str, torch.Tensor], opts: DecodeOptions,
+                  lm_weight: float, word_score: float, words: list[str] | None = None) -> dict[str, str]:
+    """Lexicon + LM decoding of precomputed log-probs with the given weights."""
+    from asr.decoding.lm import LexiconLMDecoder, LMDecoderConfig
+
+    cfg = LMDecoderConfig(lm_weight=lm_weight, word_score=word_score, beam_size=max(opts.beam_size, 1))
+    decoder = LexiconLMDecoder(loaded.tokenizer, words or _vocabulary(opts), opts.lm, cfg)
+    return {u: " ".join(decoder.decode(lp[None], torch.tensor([len(lp)]))[0]) for u, lp in log_probs.items()}
+
+
+def hypotheses(loaded: LoadedModel, log_probs: dict[str, torch.Tensor], opts: DecodeOptions) -> dict[str, str]:
+    """utt -> text with the decoder of `opts` (lm: with opts.lm_weight and opts.word_score)."""
+    tok = loaded.tokenizer
+    if opts.decoder != "lm" and not tok.word_level:
+        raise ConfigError(f"a {tok.kind} model gives words only through a lexicon: use --decoder lm")
+    if opts.decoder == "greedy":
+        return {u: tok.decode(greedy_decode(lp[None], torch.tensor([len(lp)]))[0]) for u, lp in log_probs.items()}
+    if opts.decoder == "beam":
+        from asr.decoding.beam import prefix_beam_search
+
+        return {u: tok.decode(prefix_beam_search(lp, opts.beam_size)[0][0]) for u, lp in log_probs.items()}
+    return lm_hypotheses(loaded, log_probs, opts, opts.lm_weight, opts.word_score)
 
 
 def decode_data_dir(model_dir: str | os.PathLike, data_dir: str | os.PathLike, out_dir: str | os.PathLike,
-                    device: str = "cpu", progress: bool = True) -> Path:
-    """Write `out_dir/text` with the greedy hypotheses for `data_dir`."""
+                    device: str = "cpu", progress: bool = True, options: DecodeOptions | None = None) -> Path:
+    """Write `out_dir/text` with the hypotheses for `data_dir` (and the settings used, see the module doc)."""
+    opts = dataclasses.replace(options or DecodeOptions())
+    opts.check()
     loaded = load_model_dir(model_dir, device)
     feats_cfg = load_feats_config(data_dir)
     if feats_cfg != loaded.features:
         raise ConfigError(f"{data_dir}: features differ from the model's ({Path(model_dir) / 'config.yaml'}): "
                           f"{feats_cfg} vs {loaded.features}")
-    hyps = decode_dataset(loaded, FeatureDataset(data_dir), device=device, progress=progress)
+    log_probs = compute_log_probs(loaded, FeatureDataset(data_dir), device=device, progress=progress)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if opts.decoder == "lm" and opts.lm_params:
+        params = read_lm_params(opts.lm_params)
+        opts.lm_weight, opts.word_score = params["lm_weight"], params["word_score"]
+    if opts.decoder == "lm" and (opts.tune_lm_weights or opts.tune_word_scores):
+        from asr.decoding.tune import tune_lm
+
+        refs = _references(data_dir)
+        best, table = tune_lm(loaded, log_probs, refs, opts, _vocabulary(opts))
+        opts.lm_weight, opts.word_score = best["lm_weight"], best["word_score"]
+        atomic_write_text(out / "lm_tuning.tsv", table)
+        atomic_write_text(out / LM_PARAMS, yaml.safe_dump({**best, "tuned_on": str(Path(data_dir))}, sort_keys=False))
+    hyps = hypotheses(loaded, log_probs, opts)
     write_table(out / "text", hyps)
+    settings = {"model": str(Path(model_dir)), "data": str(Path(data_dir)), **dataclasses.asdict(opts)}
+    atomic_write_text(out / "decode.yaml", yaml.safe_dump(settings, sort_keys=False))
     return out / "text"
+
+
+def _references(data_dir: str | os.PathLike) -> dict[str, str]:
+    from asr.data.kaldi_files import read_table
+
+    path = Path(data_dir) / "text"
+    if not path.exists():
+        raise DataError(f"{path}: tuning the LM weights needs the references")
+    return read_table(path)
+
+
+def read_lm_params(path: str | os.PathLike) -> dict:
+    try:
+        params = yaml.safe_load(Path(path).read_text())
+        return {"lm_weight": float(params["lm_weight"]), "word_score": float(params["word_score"])}
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file (run the dev decoding with a tuning grid first)") from None
+    except (TypeError, KeyError, ValueError, yaml.YAMLError):
+        raise ConfigError(f"{path}: expected lm_weight and word_score numbers") from None

@@ -3,6 +3,13 @@
 As Kaldi's `steps/make_fbank.sh` / `steps/compute_cmvn_stats.sh`: arks go in `feat_dir`
 (`raw_<kind>_<name>.<job>.ark`), the data dir gets `feats.scp`, `utt2num_frames`, `cmvn.scp`, and
 `feats.yaml` recording the options (training copies it into the model, so decoding uses the same).
+
+Bad audio never stops the stage (Kaldi's compute-fbank-feats logs and goes on, then fix_data_dir.sh drops the
+utterances): an utterance whose audio is missing, empty, truncated, not audio, has NaN samples, another
+sample rate (unless `allow_resample`), or gives no frames is listed in `data/<set>/log/feats_report.txt` and
+dropped from the data dir (originals in `.backup/`). `strict=True` stops with an error instead.
+The stage starts by removing the outputs of an earlier run (feats.scp, utt2num_frames, cmvn.scp, feats.yaml),
+so one killed half-way never looks finished, and writes them only when every job is complete.
 """
 
 from __future__ import annotations
@@ -20,20 +27,28 @@ from tqdm import tqdm
 from asr.audio import load_audio
 from asr.data.datadir import DataDir, Utterance
 from asr.data.kaldi_files import read_table, write_table
-from asr.errors import AsrError, DataError
+from asr.data.screen import Rejected, ScreenReport, report_path
+from asr.data.subset import filter_data_dir
+from asr.errors import AsrError, AudioError, DataError
 from asr.features.cmvn import accumulate_stats
 from asr.features.kaldi import FeatureConfig, compute_features
 from asr.fileio import atomic_write_text
 
 FEATS_CONFIG = "feats.yaml"
+OUTPUTS = ("feats.scp", "utt2num_frames", "cmvn.scp", FEATS_CONFIG)  # what the stage writes into the data dir
 
 
-def utterance_features(utt: Utterance, config: FeatureConfig):
-    """Load one utterance's audio (segment, resampled) and compute its features (T, D)."""
+def utterance_features(utt: Utterance, config: FeatureConfig, resample_ok: bool = True):
+    """Load one utterance's audio (segment, resampled) and compute its features (T, D).
+    `resample_ok=False`: audio at another rate than `config.sample_rate` is an AudioError."""
     if utt.wav is None:
-        raise DataError(f"utterance '{utt.utt_id}' has no wav.scp entry")
-    samples = load_audio(utt.wav, config.sample_rate, utt.start_s, utt.end_s)
-    return compute_features(samples, config).numpy()
+        raise AudioError(f"utterance '{utt.utt_id}' has no wav.scp entry", "no recording")
+    samples = load_audio(utt.wav, config.sample_rate, utt.start_s, utt.end_s, resample_ok=resample_ok)
+    feats = compute_features(samples, config).numpy()
+    if feats.shape[0] == 0:
+        raise AudioError(f"{utt.wav}: {len(samples) / config.sample_rate:.3f} s of audio gives no "
+                         f"{config.frame_length_ms:g} ms frame", "no frames")
+    return feats
 
 
 _progress = None
@@ -52,13 +67,18 @@ def _tick_shared_counter():
         _progress.value += 1
 
 
-def _run_job(args, tick=_tick_shared_counter) -> tuple[int, str | None]:
-    """One job: features of a slice of utterances -> its own ark/scp (renamed into place when complete)."""
-    job, utts, config, ark = args
+def _run_job(args, tick=_tick_shared_counter) -> tuple[int, list[Rejected], str | None]:
+    """One job: features of a slice of utterances -> its own ark/scp (renamed into place when complete), and
+    the utterances whose audio failed."""
+    job, utts, config, ark, resample_ok = args
+    rejected = []
     try:
         with kaldiio.WriteHelper(f"ark,scp:{ark}.tmp,{ark[:-4]}.scp.tmp") as writer:
             for utt in utts:
-                writer(utt.utt_id, utterance_features(utt, config))
+                try:
+                    writer(utt.utt_id, utterance_features(utt, config, resample_ok))
+                except AudioError as e:
+                    rejected.append(Rejected(utt.utt_id, e.reason, str(e)))
                 tick()
         os.replace(f"{ark}.tmp", ark)
         # the scp names the temporary ark; point it at the final name
@@ -66,14 +86,16 @@ def _run_job(args, tick=_tick_shared_counter) -> tuple[int, str | None]:
         text = Path(scp_tmp).read_text().replace(f"{ark}.tmp:", f"{ark}:")
         atomic_write_text(f"{ark[:-4]}.scp", text)
         os.unlink(scp_tmp)
-        return job, None
+        return job, rejected, None
     except AsrError as e:
-        return job, str(e)
+        return job, rejected, str(e)
 
 
 def make_feats(data_dir: str | os.PathLike, config: FeatureConfig, feat_dir: str | os.PathLike | None = None,
-               nj: int = 1, name: str | None = None, progress: bool = True) -> Path:
-    """Compute features for every utterance of `data_dir` with `nj` parallel jobs; returns the feats.scp path."""
+               nj: int = 1, name: str | None = None, progress: bool = True, strict: bool = False,
+               allow_resample: bool = False) -> Path:
+    """Compute features for every utterance of `data_dir` with `nj` parallel jobs; returns the feats.scp path.
+    Utterances whose audio fails are reported and dropped (see the module docstring; `strict`: an error)."""
     data_dir = Path(data_dir)
     data = DataDir.load(data_dir)
     utts = list(data.utterances())
@@ -82,13 +104,17 @@ def make_feats(data_dir: str | os.PathLike, config: FeatureConfig, feat_dir: str
     feat_dir = Path(feat_dir or data_dir / "data").resolve()
     feat_dir.mkdir(parents=True, exist_ok=True)
     name = name or data_dir.name
+    for out in OUTPUTS:
+        (data_dir / out).unlink(missing_ok=True)
+    for stale in feat_dir.glob(f"raw_{config.kind}_{name}.*.tmp"):  # left by a job that was killed
+        stale.unlink()
     nj = max(1, min(nj, len(utts)))
     chunks = [utts[i * len(utts) // nj:(i + 1) * len(utts) // nj] for i in range(nj)]
-    jobs = [(j + 1, chunk, config, str(feat_dir / f"raw_{config.kind}_{name}.{j + 1}.ark"))
+    jobs = [(j + 1, chunk, config, str(feat_dir / f"raw_{config.kind}_{name}.{j + 1}.ark"), allow_resample)
             for j, chunk in enumerate(chunks)]
     bar = tqdm(total=len(utts), desc=f"{config.kind} {name}", unit="utt", disable=not progress, mininterval=0.5)
     if nj == 1:
-        errors = [r for r in [_run_job(jobs[0], tick=lambda: bar.update(1))] if r[1]]
+        results = [_run_job(jobs[0], tick=lambda: bar.update(1))]
     else:
         ctx = mp.get_context("spawn")
         counter = ctx.Value("i", 0)
@@ -98,13 +124,21 @@ def make_feats(data_dir: str | os.PathLike, config: FeatureConfig, feat_dir: str
                 result.wait(0.2)
                 bar.update(counter.value - bar.n)
             bar.update(counter.value - bar.n)
-            errors = [(j, err) for j, err in result.get() if err]
+            results = result.get()
     bar.close()
+    errors = [(j, err) for j, _, err in results if err]
     if errors:
-        raise DataError("; ".join(f"job {j}: {err}" for j, err in errors))
+        raise DataError("; ".join(f"job {j}: {err}" for j, _, err in errors))
+    report = ScreenReport("feats", str(data_dir), len(utts), [r for _, rejected, _ in results for r in rejected])
+    report_file = report.write(report_path(data_dir, "feats"), screened={u.utt_id for u in utts})
+    report.check(strict, report_file)
     feats = {}
     for job in jobs:
         feats.update(read_table(job[3][:-4] + ".scp"))
+    if not feats:
+        raise DataError(f"{data_dir}: no utterance has usable audio ({report.summary()}; see {report_file})")
+    if len(feats) < len(utts):  # as fix_data_dir.sh after make_fbank.sh: keep what has features
+        filter_data_dir(data_dir, data_dir, feats, backup=data_dir / ".backup")
     write_table(data_dir / "feats.scp", feats)
     write_table(data_dir / "utt2num_frames",
                 {u: str(m.shape[0]) for u, m in kaldiio.load_scp(str(data_dir / "feats.scp")).items()})

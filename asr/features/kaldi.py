@@ -4,7 +4,9 @@ Kaldi reads 16-bit samples as integers, so samples in [-1, 1] are scaled by 3276
 that, our fbank equals Kaldi's `compute-fbank-feats` (and kaldi-native-fbank) with the same options.
 
 Deliberate deviations from Kaldi's defaults, all in `FeatureConfig`:
-- `dither` is 0.0 (Kaldi: 1.0) so features are reproducible bit for bit;
+- `dither` is 0.0 by default (Kaldi: 1.0); when set, the Gaussian noise comes from a fixed seed and is added to
+  the waveform (Kaldi draws fresh noise for each frame), so features stay reproducible bit for bit. Dither
+  matters for recordings with digital silence (exact zeros), whose log-mel energies otherwise sit at the floor;
 - `energy_floor` is 0.0 with `use_energy` False (Kaldi's MFCC default is use_energy=True; ours is False);
 - `num_mel_bins` defaults to 80 for fbank (Kaldi: 23), as end-to-end recipes use.
 """
@@ -16,6 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+
+DITHER_SEED = 0
 
 
 @dataclass
@@ -62,9 +66,12 @@ class FeatureConfig:
 def compute_features(samples: np.ndarray | torch.Tensor, config: FeatureConfig) -> torch.Tensor:
     """Features of mono samples in [-1, 1] at `config.sample_rate`: float32 tensor (T, dim)."""
     wave = torch.as_tensor(samples, dtype=torch.float32).reshape(1, -1) * 32768.0
+    if config.dither:
+        noise = torch.randn(wave.shape, generator=torch.Generator().manual_seed(DITHER_SEED))
+        wave = wave + config.dither * noise
     common = dict(
         sample_frequency=config.sample_rate, frame_length=config.frame_length_ms, frame_shift=config.frame_shift_ms,
-        dither=config.dither, preemphasis_coefficient=config.preemphasis_coefficient, low_freq=config.low_freq,
+        dither=0.0, preemphasis_coefficient=config.preemphasis_coefficient, low_freq=config.low_freq,
         high_freq=config.high_freq, use_energy=config.use_energy, energy_floor=config.energy_floor,
         snip_edges=config.snip_edges, window_type=config.window_type, num_mel_bins=config.num_mel_bins,
     )

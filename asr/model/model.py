@@ -47,15 +47,17 @@ class ModelConfig:
 
 
 def stack_frames(x: torch.Tensor, lengths: torch.Tensor, stack: int, subsample: int):
-    """(N, T, D) -> (N, ceil(T/subsample), D*stack): frame t' holds frames t'*subsample ... +stack-1
-    (padded at the end by repeating the last frame); lengths become ceil(len/subsample)."""
+    """(N, T, D) -> (N, ceil(T/subsample), D*stack): frame t' splices frames t'*subsample ... +stack-1, each
+    utterance padded past its end with its own last frame (so batching never changes a result);
+    lengths become ceil(len/subsample)."""
     if stack == 1 and subsample == 1:
         return x, lengths
     n, t, d = x.shape
     out_t = (t + subsample - 1) // subsample
     need = (out_t - 1) * subsample + stack
-    if need > t:
-        x = torch.cat([x, x[:, -1:].expand(n, need - t, d)], dim=1)
+    last = (lengths.to(x.device) - 1).clamp(min=0)[:, None]
+    idx = torch.minimum(torch.arange(need, device=x.device)[None, :], last)  # (N, need)
+    x = torch.gather(x, 1, idx[..., None].expand(n, need, d))
     x = x.unfold(1, stack, subsample)  # (N, T', D, stack)
     x = x.transpose(2, 3).reshape(n, out_t, d * stack)
     return x, (lengths + subsample - 1) // subsample

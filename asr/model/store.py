@@ -1,7 +1,7 @@
 """The model directory: everything needed to recognise speech, nothing else.
 
     config.yaml   features: (Kaldi options), model: (ModelConfig), training: (as trained)
-    tokens.txt    the output units
+    tokens.txt    the output units (+ bpe.model or lexicon.txt for BPE or phone units: asr.text)
     model.pt      the network's state dict (global CMVN included as buffers)
 
 A training run's exp dir is itself a model dir; `exp/model` links to the final one.
@@ -20,7 +20,7 @@ from asr.errors import ConfigError
 from asr.features.kaldi import FeatureConfig
 from asr.fileio import atomic_torch_save, atomic_write_text
 from asr.model.model import CTCModel, ModelConfig
-from asr.text.tokenizer import CharTokenizer
+from asr.text.tokenizer import Tokenizer, load_tokenizer
 
 CONFIG, TOKENS, WEIGHTS = "config.yaml", "tokens.txt", "model.pt"
 
@@ -28,7 +28,7 @@ CONFIG, TOKENS, WEIGHTS = "config.yaml", "tokens.txt", "model.pt"
 @dataclass
 class LoadedModel:
     model: CTCModel
-    tokenizer: CharTokenizer
+    tokenizer: Tokenizer
     features: FeatureConfig
     config: dict
 
@@ -53,7 +53,7 @@ def load_model_dir(model_dir: str | os.PathLike, device: str | torch.device = "c
         model_cfg = ModelConfig.from_dict(config["model"])
     except (KeyError, TypeError) as e:
         raise ConfigError(f"{d / CONFIG}: missing section {e}") from None
-    tokenizer = CharTokenizer.load(d / TOKENS)
+    tokenizer = load_tokenizer(d / TOKENS)
     model = CTCModel(model_cfg)
     state = torch.load(d / WEIGHTS, map_location="cpu", weights_only=True)
     model.load_state_dict(state)

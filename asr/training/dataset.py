@@ -52,6 +52,14 @@ class FeatureDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.utt_ids)
 
+    def keep(self, indices: list[int]) -> None:
+        """Keep only the utterances at `indices` (in that order)."""
+        self.utt_ids = [self.utt_ids[i] for i in indices]
+        self.feats = [self.feats[i] for i in indices]
+        if self.targets is not None:
+            self.texts = [self.texts[i] for i in indices]
+            self.targets = [self.targets[i] for i in indices]
+
     def __getitem__(self, i: int) -> int:
         return i
 

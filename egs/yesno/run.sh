@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Kaldi's yes/no recipe with a BiLSTM-CTC model: data -> fbank + CMVN -> tokens -> train -> decode -> score.
 # Kaldi splits train = files 0_* (31), test = files 1_* (29); we hold out train's last 4 as dev.
-stage=0; stop_stage=100; corpus_dir=""; nj=2; conf=conf/train.yaml; tag=bilstm_ctc; seed=1
-_recipe_opts="stage stop_stage corpus_dir nj conf tag seed"
+# Bad input never stops it: `asr data fix`, `asr feats` and `asr train` drop what they cannot use and list it
+# in data/<set>/log/{fix,feats}_report.txt and exp/<tag>/log/{train,dev}_report.txt (--strict true: stop instead).
+stage=0; stop_stage=100; corpus_dir=""; nj=2; conf=conf/train.yaml; tag=bilstm_ctc; seed=1; strict=false
+_recipe_opts="stage stop_stage corpus_dir nj conf tag seed strict"
 cd "$(dirname "$0")"
 . ../../recipes/lib.sh
 parse_options "$@"
@@ -17,7 +19,8 @@ if stage 0 "data preparation"; then
 fi
 if stage 1 "fbank features and CMVN stats"; then
   for x in $train $dev $test; do
-    run asr feats data/$x --conf conf/fbank.yaml --feat-dir fbank --nj "$nj"
+    run asr data fix data/$x $(strict_flag)
+    run asr feats data/$x --conf conf/fbank.yaml --feat-dir fbank --nj "$nj" $(strict_flag)
   done
 fi
 if stage 2 "output units"; then
@@ -25,7 +28,7 @@ if stage 2 "output units"; then
 fi
 if stage 3 "training"; then
   run asr train --config "$conf" --train-dir data/$train --dev-dir data/$dev --tokens data/lang/tokens.txt \
-    --exp-dir $exp --set training.seed=$seed
+    --exp-dir $exp --set training.seed=$seed $(strict_flag)
   ln -sfn "$tag" exp/model
 fi
 if stage 4 "decoding"; then
@@ -33,6 +36,7 @@ if stage 4 "decoding"; then
 fi
 if stage 5 "scoring"; then
   run asr score data/$test/text $exp/decode_$test/text --out $exp/decode_$test > $exp/decode_$test/scores.txt
+  screening_summary data/{$train,$dev,$test}/log/{fix,feats}_report.txt $exp/log/{train,dev}_report.txt >&2
   grep -v '^%WER' $exp/decode_$test/scores.txt
   echo "$(grep '^%WER' $exp/decode_$test/scores.txt) $exp/decode_$test"
 fi

@@ -1,0 +1,135 @@
+"""Word times and confidences from CTC frames.
+
+A decoder's output is a list of `TokenSpan`s: each emitted token with the output frames it occupies (a run of
+the same argmax on the best path, or its frames in a forced alignment) and its peak posterior. Words are the
+runs of tokens between `<space>` units. Output frame t covers the input frames t * subsample ..., so
+seconds = t * subsample * frame_shift_s (`frame_s` below).
+
+Word confidence is the lowest peak posterior among its tokens: a word is as sure as its least sure letter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class TokenSpan:
+    """Token `token` on output frames [start, end), with its peak posterior `score` over them."""
+
+    token: int
+    start: int
+    end: int
+    score: float
+
+    def shifted(self, frames: int) -> "TokenSpan":
+        return TokenSpan(self.token, self.start + frames, self.end + frames, self.score)
+
+
+@dataclass(frozen=True)
+class Word:
+    """A recognised word: seconds from the start of the recording, confidence in [0, 1]."""
+
+    word: str
+    start_s: float
+    end_s: float
+    confidence: float
+
+    def to_dict(self) -> dict:
+        return {"word": self.word, "start": round(self.start_s, 3), "end": round(self.end_s, 3),
+                "confidence": round(self.confidence, 3)}
+
+
+def greedy_spans(log_probs: torch.Tensor, blank: int = 0) -> list[TokenSpan]:
+    """Best path of (T, V) log-probs as token spans: runs of one non-blank argmax."""
+    if log_probs.shape[0] == 0:
+        return []
+    best_lp, best = log_probs.detach().max(dim=-1)
+    best, prob = best.cpu().numpy(), best_lp.exp().cpu().numpy()
+    change = np.flatnonzero(np.diff(best)) + 1
+    starts = np.concatenate([[0], change])
+    ends = np.concatenate([change, [len(best)]])
+    return [TokenSpan(int(best[s]), int(s), int(e), float(prob[s:e].max()))
+            for s, e in zip(starts, ends) if best[s] != blank]
+
+
+def forced_align(log_probs: torch.Tensor, tokens: Sequence[int], blank: int = 0) -> list[TokenSpan]:
+    """Viterbi CTC alignment of a known token sequence to (T, V) log-probs -> one span per token.
+
+    Used to time the output of decoders that return token ids only (beam, lexicon + LM). Raises ValueError
+    when the sequence cannot fit in T frames.
+    """
+    tokens = list(tokens)
+    if not tokens:
+        return []
+    lp = log_probs.detach().float().cpu().numpy()
+    t_len = lp.shape[0]
+    states = np.full(2 * len(tokens) + 1, blank)
+    states[1::2] = tokens
+    s_len = len(states)
+    # a state may skip the blank before it when it differs from the token two states back
+    skip = np.zeros(s_len, dtype=bool)
+    skip[3::2] = states[3::2] != states[1:-2:2]
+    neg = -np.inf
+    score = np.full(s_len, neg)
+    score[:2] = lp[0, states[:2]]
+    back = np.zeros((t_len, s_len), dtype=np.int8)  # 0 stay, 1 from s-1, 2 from s-2
+    for t in range(1, t_len):
+        stay = score
+        step = np.concatenate([[neg], score[:-1]])
+        jump = np.where(skip, np.concatenate([[neg, neg], score[:-2]]), neg)
+        cand = np.stack([stay, step, jump])
+        back[t] = cand.argmax(axis=0)
+        score = cand.max(axis=0) + lp[t, states]
+    end = s_len - 1 if score[-1] >= score[-2] else s_len - 2
+    if not np.isfinite(score[end]):
+        raise ValueError(f"{len(tokens)} tokens do not fit in {t_len} frames")
+    path = np.empty(t_len, dtype=np.int64)
+    s = end
+    for t in range(t_len - 1, -1, -1):
+        path[t] = s
+        s -= back[t, s]
+    spans = []
+    for k in range(len(tokens)):
+        frames = np.flatnonzero(path == 2 * k + 1)
+        peak = float(np.exp(lp[frames, tokens[k]].max()))
+        spans.append(TokenSpan(tokens[k], int(frames[0]), int(frames[-1]) + 1, peak))
+    return spans
+
+
+def join_spans(spans: list[TokenSpan], more: Sequence[TokenSpan]) -> None:
+    """Append `more` to `spans`, joining a run of one token split across the two (CTC merges repeats)."""
+    for span in more:
+        last = spans[-1] if spans else None
+        if last is not None and last.token == span.token and last.end == span.start:
+            spans[-1] = TokenSpan(span.token, last.start, span.end, max(last.score, span.score))
+        else:
+            spans.append(span)
+
+
+def spans_to_words(spans: Sequence[TokenSpan], token_text: Sequence[str], frame_s: float, space: int = 2,
+                   duration_s: float | None = None) -> list[Word]:
+    """Group token spans into words at `space` tokens; times in seconds (frame * frame_s)."""
+    words: list[Word] = []
+    current: list[TokenSpan] = []
+
+    def flush():
+        if current:
+            end_s = current[-1].end * frame_s
+            if duration_s is not None:
+                end_s = min(end_s, duration_s)
+            words.append(Word("".join(token_text[s.token] for s in current), current[0].start * frame_s, end_s,
+                              min(s.score for s in current)))
+            current.clear()
+
+    for span in spans:
+        if span.token == space:
+            flush()
+        else:
+            current.append(span)
+    flush()
+    return words

@@ -1,0 +1,132 @@
+"""Lexicon-constrained CTC beam search with a word n-gram LM: torchaudio's `ctc_decoder` (flashlight-text's
+LexiconDecoder, KenLM for the ARPA model).
+
+The decoder only emits words of its vocabulary, each spelled in the model's units by the tokenizer
+(`spellings`: characters, BPE pieces or phones). Spellings carry no word-boundary unit: the boundary unit
+`<space>` is the decoder's silence (free between words), so the last word needs none after it.
+A hypothesis scores   log p_CTC + lm_weight * log p_LM + word_score * #words   (the LM in natural log);
+lm_weight and word_score are tuned on dev (asr.decoding.tune), as Kaldi's scoring tunes LMWT and the word
+insertion penalty. Without an LM (`lm=None`) the search is still restricted to the vocabulary.
+
+Layout: (N, T, V) float log-probs with lengths (N,); id 0 `<blank>`, 2 `<space>`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import torch
+
+from asr.errors import ConfigError
+from asr.text.tokenizer import BLANK, SPACE, UNK, Tokenizer
+
+
+@dataclass
+class LMDecoderConfig:
+    lm_weight: float = 1.0
+    word_score: float = 0.0
+    beam_size: int = 50
+    beam_size_token: int | None = None
+    beam_threshold: float = 25.0
+    sil_score: float = 0.0
+
+
+def read_words(path: str | os.PathLike) -> list[str]:
+    """The decoding vocabulary from a lexicon (first field per line) or an ARPA file (its unigrams)."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    if lines and lines[0].strip() == "\\data\\":
+        words, inside = [], False
+        for line in lines:
+            if line.startswith("\\"):
+                inside = line.strip() == "\\1-grams:"
+            elif inside and line.strip():
+                fields = line.split()
+                if len(fields) >= 2:
+                    words.append(fields[1])
+        return [w for w in words if w not in ("<s>", "</s>", "<unk>")]
+    return [line.split()[0] for line in lines if line.strip()]
+
+
+def lexicon_for(tokenizer: Tokenizer, words: Iterable[str]) -> tuple[dict[str, list[list[str]]], list[str]]:
+    """word -> spellings in the tokenizer's units; and the words that cannot be spelled (left out)."""
+    lexicon, skipped = {}, []
+    for w in sorted(set(words)):
+        spellings = [s for s in tokenizer.spellings(w) if s and all(t not in (BLANK, SPACE, UNK) for t in s)]
+        if spellings:
+            lexicon[w] = spellings
+        else:
+            skipped.append(w)
+    if not lexicon:
+        raise ConfigError("no word of the vocabulary can be spelled with the model's units")
+    return lexicon, skipped
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence file descriptor 2 (C++ libraries' own output) for the duration."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+class LexiconLMDecoder:
+    """Decode CTC log-probs into words of a vocabulary, scored by an optional ARPA LM."""
+
+    def __init__(self, tokenizer: Tokenizer, words: Iterable[str], lm: str | os.PathLike | None = None,
+                 config: LMDecoderConfig | None = None):
+        try:
+            from torchaudio.models.decoder import ctc_decoder
+        except (ImportError, RuntimeError) as e:
+            raise ConfigError(f"LM decoding needs the flashlight-text package ({e})") from None
+        self.config = config or LMDecoderConfig()
+        self.tokenizer = tokenizer
+        self.lexicon, self.skipped = lexicon_for(tokenizer, words)
+        if lm is not None and not Path(lm).is_file():
+            raise ConfigError(f"{lm}: no such language model file")
+        with tempfile.TemporaryDirectory() as tmp, _quiet_stderr():  # KenLM prints a progress bar
+            lex = Path(tmp) / "lexicon.txt"
+            lex.write_text("".join(f"{w} {' '.join(s)}\n" for w, sp in self.lexicon.items() for s in sp))
+            c = self.config
+            self.decoder = ctc_decoder(
+                lexicon=str(lex), tokens=list(tokenizer.tokens), lm=str(lm) if lm else None, nbest=1,
+                beam_size=c.beam_size, beam_size_token=c.beam_size_token, beam_threshold=c.beam_threshold,
+                lm_weight=c.lm_weight, word_score=c.word_score, sil_score=c.sil_score, unk_score=float("-inf"),
+                log_add=False, blank_token=BLANK, sil_token=SPACE, unk_word=UNK)
+
+    def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[str]]:
+        """(N, T, V) log-probs, lengths (N,) -> the words of each utterance."""
+        emissions = log_probs.detach().to("cpu", torch.float32).contiguous()
+        results = self.decoder(emissions, lengths.detach().to("cpu", torch.int32))
+        return [list(r[0].words) if r else [] for r in results]
+
+    def decode_ids(self, log_probs: torch.Tensor) -> list[int]:
+        """(T, V) log-probs of one utterance -> the token ids of its best hypothesis (blanks, repeats removed)."""
+        hyp = self.decoder(log_probs.detach().to("cpu", torch.float32)[None].contiguous(),
+                           torch.tensor([log_probs.shape[0]], dtype=torch.int32))[0]
+        if not hyp:
+            return []
+        ids = [int(i) for i in hyp[0].tokens]
+        out = [i for k, i in enumerate(ids) if i != 0 and (k == 0 or ids[k - 1] != i)]
+        while out and out[0] == 2:
+            out.pop(0)
+        while out and out[-1] == 2:
+            out.pop()
+        return out

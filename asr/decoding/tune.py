@@ -1,0 +1,35 @@
+"""LM weight and word insertion score by grid search on a dev set (Kaldi's `score.sh` picks LMWT and the word
+insertion penalty the same way): decode with every pair, keep the lowest WER (ties: the smaller weight, then
+the score nearer zero, so the choice is reproducible)."""
+
+from __future__ import annotations
+
+import torch
+
+from asr.scoring.align import ErrorCounts, count_errors
+
+
+def wer_of(hyps: dict[str, str], refs: dict[str, str]) -> ErrorCounts:
+    """Word errors over the references (a missing hypothesis counts as empty)."""
+    total = ErrorCounts()
+    for utt, ref in refs.items():
+        total += count_errors(ref.split(), hyps.get(utt, "").split())
+    return total
+
+
+def tune_lm(loaded, log_probs: dict[str, torch.Tensor], refs: dict[str, str], opts, words: list[str]) -> tuple[dict, str]:
+    """Best {lm_weight, word_score, wer} over the grid of `opts` and the table (TSV) of every point."""
+    from asr.decoding.decode import lm_hypotheses
+
+    weights = opts.tune_lm_weights or [opts.lm_weight]
+    scores = opts.tune_word_scores or [opts.word_score]
+    refs = {u: r for u, r in refs.items() if u in log_probs}
+    rows, best = ["lm_weight\tword_score\twer\terrors\twords"], None
+    for w in weights:
+        for s in scores:
+            counts = wer_of(lm_hypotheses(loaded, log_probs, opts, w, s, words), refs)
+            rows.append(f"{w:g}\t{s:g}\t{100 * counts.rate:.2f}\t{counts.errors}\t{counts.ref_len}")
+            key = (counts.errors, w, abs(s))
+            if best is None or key < best[0]:
+                best = (key, {"lm_weight": float(w), "word_score": float(s), "wer": round(100 * counts.rate, 2)})
+    return best[1], "\n".join(rows) + "\n"

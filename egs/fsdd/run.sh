@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Free Spoken Digit Dataset with a BiLSTM-CTC model: data -> speed perturbation -> fbank + CMVN -> tokens ->
+# train -> decode (greedy) -> score. dev = one held-out speaker (data_prep/fsdd.py), so its WER is
+# speaker-independent; a sixth speaker in a full copy becomes `test`.
+stage=0; stop_stage=100; corpus_dir=""; nj=2; conf=conf/train.yaml; tag=bilstm_ctc; seed=1; cell=lstm; epochs=""
+_recipe_opts="stage stop_stage corpus_dir nj conf tag seed cell epochs"
+cd "$(dirname "$0")"
+. ../../recipes/lib.sh
+parse_options "$@"
+start_run "$@"
+
+train=train_sp; dev=dev; exp=exp/$tag
+eval_sets() { for x in $dev test; do [ -f data/$x/text ] && echo $x; done; return 0; }
+
+if stage 0 "data preparation"; then
+  run python -m data_prep.fsdd $(corpus_arg) --data-dir data
+fi
+if stage 1 "speed perturbation 0.9/1.0/1.1 of train"; then
+  run asr data perturb-speed data/train data/$train --factors 0.9,1.0,1.1
+fi
+if stage 2 "fbank features and CMVN stats"; then
+  for x in $train $(eval_sets); do
+    run asr feats data/$x --conf conf/fbank.yaml --feat-dir fbank --nj "$nj"
+  done
+fi
+if stage 3 "output units"; then
+  run asr tokens data/train --out data/lang/tokens.txt
+fi
+if stage 4 "training"; then
+  run asr train --config "$conf" --train-dir data/$train --dev-dir data/$dev --tokens data/lang/tokens.txt \
+    --exp-dir $exp --set training.seed=$seed --set model.cell=$cell ${epochs:+--set training.epochs=$epochs} \
+    --no-progress
+  ln -sfn "$tag" exp/model
+fi
+if stage 5 "decoding"; then
+  for x in $(eval_sets); do
+    run asr decode exp/model data/$x $exp/decode_${x}_greedy --no-progress
+  done
+fi
+if stage 6 "scoring"; then
+  for x in $(eval_sets); do
+    dir=$exp/decode_${x}_greedy
+    run asr score data/$x/text $dir/text --utt2spk data/$x/utt2spk --out $dir > $dir/scores.txt
+  done
+  for x in $(eval_sets); do
+    dir=$exp/decode_${x}_greedy
+    echo "$(grep '^%WER' $dir/scores.txt) $dir"
+  done
+fi

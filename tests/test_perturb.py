@@ -1,0 +1,93 @@
+"""Speed perturbation: Kaldi's sox stage in wav.scp, read natively (resampling), ids prefixed, durations scaled."""
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from asr.audio import duration_s, load_audio, sox_speed_stage
+from asr.data.datadir import DataDir
+from asr.data.perturb import perturb_speed, speed_wav
+from asr.errors import DataError
+
+SR = 16000
+
+
+def tone(seconds, freq=440.0):
+    t = np.arange(int(seconds * SR)) / SR
+    return 0.5 * np.sin(2 * np.pi * freq * t)
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    """Two utterances: a wav file, and a raw big-endian file behind AN4's sox pipe."""
+    a = tmp_path / "a.wav"
+    sf.write(a, tone(1.0), SR, subtype="PCM_16")
+    raw = tmp_path / "b.raw"
+    raw.write_bytes(np.round(tone(0.5, 880) * 32767).astype(">i2").tobytes())
+    d = DataDir(wav_scp={"s1-a": str(a),
+                         "s2-b": f"sox -t raw -r 16000 -e signed-integer -b 16 -B -c 1 {raw} -t wav - |"},
+                utt2spk={"s1-a": "s1", "s2-b": "s2"}, text={"s1-a": "YES", "s2-b": "NO NO"},
+                utt2dur={"s1-a": 1.0, "s2-b": 0.5})
+    return d.save(tmp_path / "train")
+
+
+def test_three_way_copy_ids_and_durations(data_dir, tmp_path):
+    out = perturb_speed(data_dir, tmp_path / "train_sp", (0.9, 1.0, 1.1))
+    d = DataDir.load(out)
+    assert sorted(d.utt2spk) == sorted(["s1-a", "s2-b", "sp0.9-s1-a", "sp0.9-s2-b", "sp1.1-s1-a", "sp1.1-s2-b"])
+    assert d.utt2spk["sp0.9-s1-a"] == "sp0.9-s1" and d.utt2spk["s1-a"] == "s1"
+    assert d.text["sp1.1-s2-b"] == "NO NO"
+    assert d.utt2dur["sp0.9-s1-a"] == pytest.approx(1.0 / 0.9, abs=1e-3)
+    assert d.utt2dur["sp1.1-s2-b"] == pytest.approx(0.5 / 1.1, abs=1e-3)
+    assert d.wav_scp["sp0.9-s2-b"].endswith("-t wav - | sox -t wav - -t wav - speed 0.9 |")
+    assert d.wav_scp["sp1.1-s1-a"].startswith("sox -t wav ") and d.wav_scp["sp1.1-s1-a"].endswith("speed 1.1 |")
+
+
+@pytest.mark.parametrize("factor", [0.9, 1.1])
+def test_length_scales_by_inverse_factor_without_sox(data_dir, tmp_path, monkeypatch, factor):
+    out = DataDir.load(perturb_speed(data_dir, tmp_path / "sp", (factor,)))
+
+    def no_process(*a, **k):
+        raise AssertionError("a speed stage must be read without running sox")
+
+    monkeypatch.setattr(subprocess, "run", no_process)
+    for utt, src_len in (("s1-a", SR), ("s2-b", SR // 2)):
+        y = load_audio(out.wav_scp[f"sp{factor:g}-{utt}"])
+        assert abs(len(y) - src_len / factor) <= 1
+        assert duration_s(out.wav_scp[f"sp{factor:g}-{utt}"]) == pytest.approx(src_len / factor / SR, abs=1e-4)
+
+
+def test_speed_changes_pitch_like_resampling(data_dir, tmp_path):
+    """sox `speed 1.1` raises a 440 Hz tone to 484 Hz (tempo and pitch together)."""
+    y = load_audio(speed_wav(str(tmp_path / "a.wav"), 1.1))
+    spectrum = np.abs(np.fft.rfft(y * np.hanning(len(y))))
+    peak = np.argmax(spectrum) * SR / len(y)
+    assert peak == pytest.approx(484, abs=3)
+
+
+@pytest.mark.skipif(shutil.which("sox") is None, reason="sox not installed")
+def test_matches_sox(data_dir, tmp_path):
+    spec = speed_wav(str(tmp_path / "a.wav"), 0.9)
+    ours = load_audio(spec)
+    sox = subprocess.run(spec[:-1], shell=True, capture_output=True, check=True).stdout
+    theirs, _ = sf.read(__import__("io").BytesIO(sox), dtype="float32")
+    assert abs(len(ours) - len(theirs)) <= 2
+
+
+def test_speed_stage_parsing():
+    assert sox_speed_stage("cat x.wav | sox -t wav - -t wav - speed 0.9 |") == ("cat x.wav |", 0.9)
+    assert sox_speed_stage("sox -t wav /a/b.wav -t wav - speed 1.1 |") == ("/a/b.wav", 1.1)
+    assert sox_speed_stage("cat x.wav | sox -t wav - -t wav - tempo 0.9 |") is None
+    assert sox_speed_stage("/a/b.wav") is None
+
+
+def test_bad_factors(data_dir, tmp_path):
+    with pytest.raises(DataError, match="distinct"):
+        perturb_speed(data_dir, tmp_path / "sp", (0.9, 0.9))
+    with pytest.raises(DataError, match="positive"):
+        perturb_speed(data_dir, tmp_path / "sp", (0.0,))
+    with pytest.raises(DataError, match="must differ"):
+        perturb_speed(data_dir, data_dir, (0.9,))

@@ -1,0 +1,223 @@
+"""The Transcriber: chunking and stitching of long audio, word times and confidences, batching, the stream
+reader. Exact behaviour is checked with LevelModel (tests/transcribe_helpers.py), whose frames we control."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from asr.audio import load_audio
+from asr.audio_stream import AudioStream
+from asr.chunking import ChunkConfig, Stitcher, find_cut
+from asr.decoding.align import TokenSpan, Word, forced_align, greedy_spans, join_spans, spans_to_words
+from asr.decoding.snap import snap_to_speech
+from asr.errors import AudioError, ConfigError
+from asr.transcribe import Failure, Transcriber, Transcript
+from transcribe_helpers import FRAME, RATE, level_audio, level_model, make_model_dir
+
+CHUNKINGS = [ChunkConfig(1000, 10), ChunkConfig(3, 1), ChunkConfig(2.4, 1.2), ChunkConfig(1.5, 0.6)]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Small tensors: one thread is fastest, and far faster on a busy machine (no OpenMP spinning)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def levels():
+    return level_model()
+
+
+@pytest.mark.parametrize("chunk", CHUNKINGS, ids=lambda c: f"{c.chunk_s}s/{c.overlap_s}s")
+@pytest.mark.parametrize("word_times", ["ctc", "speech"])
+def test_words_at_chunk_borders_are_neither_lost_nor_doubled(levels, chunk, word_times):
+    audio, truth = level_audio(60, seed=1)  # ~80 s: with 1.5 s windows, ~90 borders, many inside words
+    result = Transcriber(levels, chunk=chunk, word_times=word_times, batch_size=3).transcribe(audio)
+    assert [w.word for w in result.words] == [w.word for w in truth]
+    assert [(round(w.start_s, 6), round(w.end_s, 6)) for w in result.words] == \
+        [(round(w.start_s, 6), round(w.end_s, 6)) for w in truth]
+    assert result.duration_s == pytest.approx(len(audio) / RATE)
+
+
+def test_word_times_bracket_true_midpoints(levels):
+    audio, truth = level_audio(25, seed=2)
+    for word_times in ("ctc", "speech"):
+        words = Transcriber(levels, chunk=ChunkConfig(4, 1.5), word_times=word_times).transcribe(audio).words
+        assert len(words) == len(truth)
+        for got, want in zip(words, truth):
+            assert got.start_s <= want.mid_s <= got.end_s, (word_times, got, want)
+            assert 0.0 <= got.confidence <= 1.0
+
+
+def test_stitcher_recovers_the_path_despite_bad_window_edges():
+    rng = np.random.default_rng(0)
+    t_len, vocab, size, hop = 2000, 6, 120, 80
+    path = np.where(rng.random(t_len) < 0.25, rng.integers(1, vocab, t_len), 0)  # sparse tokens, mostly blank
+    truth = torch.nn.functional.one_hot(torch.tensor(path), vocab).float().log_softmax(-1)
+    stitcher, pieces, start = Stitcher(), [], 0
+    while True:
+        window = truth[start:start + size].clone()
+        edge = 12  # the first and last frames of a window are unreliable: scramble them (not the file's ends)
+        noise = torch.randn(edge, vocab) * 10
+        if start > 0:
+            window[:edge] = noise.log_softmax(-1)
+        if start + size < t_len:
+            window[-edge:] = noise.flip(0).log_softmax(-1)
+        pieces += stitcher.add(window, start)
+        if start + size >= t_len:
+            break
+        start += hop
+    pieces += stitcher.finish()
+    firsts = [p[0] for p in pieces]
+    assert firsts == sorted(firsts) and firsts[0] == 0
+    stitched = torch.cat([p[1] for p in pieces])
+    assert stitched.shape[0] == t_len
+    assert torch.equal(stitched.argmax(-1), torch.tensor(path))
+
+
+def test_find_cut_prefers_the_longest_common_blank_run_in_the_middle():
+    prev = torch.tensor([0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0])
+    nxt = torch.tensor([5, 5, 5, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0])
+    assert find_cut(prev, nxt) == 12  # the run 9..15 (7 frames, central) beats 3..7 and 17..19
+    all_token = torch.full((12,), 3)
+    assert find_cut(all_token, all_token) == 6  # no blank anywhere: the centre, where both agree
+
+
+def test_join_spans_merges_a_run_split_at_a_cut_only():
+    spans = [TokenSpan(3, 0, 2, 0.9), TokenSpan(4, 5, 8, 0.5)]
+    join_spans(spans, [TokenSpan(4, 8, 10, 0.7), TokenSpan(4, 11, 12, 0.8)])
+    assert spans == [TokenSpan(3, 0, 2, 0.9), TokenSpan(4, 5, 10, 0.7), TokenSpan(4, 11, 12, 0.8)]
+
+
+def test_greedy_spans_and_words_with_times_and_confidence():
+    ids = [0, 3, 3, 0, 4, 2, 2, 0, 0, 5, 0, 5, 0]
+    probs = torch.full((len(ids), 6), 0.02)
+    probs[torch.arange(len(ids)), ids] = 0.9
+    probs[1, 3] = 0.6  # the least sure frame of the first word's first token; its peak is still 0.9 (frame 2)
+    probs[9, 5] = 0.5
+    spans = greedy_spans(probs.log())
+    assert [(s.token, s.start, s.end) for s in spans] == [(3, 1, 3), (4, 4, 5), (2, 5, 7), (5, 9, 10), (5, 11, 12)]
+    words = spans_to_words(spans, ["", "?", " ", "a", "b", "c"], frame_s=0.03)
+    assert [w.word for w in words] == ["ab", "cc"]
+    assert words[0].start_s == pytest.approx(0.03) and words[0].end_s == pytest.approx(0.15)
+    assert words[1].start_s == pytest.approx(0.27) and words[1].end_s == pytest.approx(0.36)
+    assert words[0].confidence == pytest.approx(0.9) and words[1].confidence == pytest.approx(0.5)
+
+
+def test_forced_align_places_known_tokens():
+    ids = [0, 0, 3, 3, 0, 0, 4, 0, 3, 0]
+    lp = torch.nn.functional.one_hot(torch.tensor(ids), 5).float().mul(5).log_softmax(-1)
+    spans = forced_align(lp, [3, 4, 3])
+    assert [(s.token, s.start, s.end) for s in spans] == [(3, 2, 4), (4, 6, 7), (3, 8, 9)]
+    assert [(s.token, s.start, s.end) for s in spans] == [(s.token, s.start, s.end) for s in greedy_spans(lp)]
+    repeated = forced_align(lp, [3, 3])  # a repeat needs a blank between: still fits
+    assert repeated[0].end <= repeated[1].start - 1
+    with pytest.raises(ValueError):
+        forced_align(lp[:3], [3, 3, 3])  # needs 5 frames
+
+
+def test_snap_moves_late_ctc_times_onto_the_speech():
+    frame_s = 0.03
+    energy = np.full(100, -60.0, dtype=np.float32)
+    energy[10:30] = -20.0  # word 1 at frames 10-30, word 2 at 50-70
+    energy[50:70] = -22.0
+    late = [Word("NO", 0.75, 1.05, 0.9), Word("YES", 1.95, 2.25, 0.9)]  # CTC: frames 25-35 and 65-75
+    snapped = snap_to_speech(late, energy, frame_s)
+    assert [(round(w.start_s / frame_s), round(w.end_s / frame_s)) for w in snapped] == [(10, 30), (50, 70)]
+    assert [w.word for w in snapped] == ["NO", "YES"] and snapped[0].confidence == 0.9
+    flat = np.full(100, -40.0, dtype=np.float32)  # no contrast between speech and silence: times kept
+    assert snap_to_speech(late, flat, frame_s) == late
+
+
+def test_batching_and_order_do_not_change_results(tmp_path):
+    model_dir = make_model_dir(tmp_path / "model")
+    rng = np.random.default_rng(3)
+    files = []
+    for i, seconds in enumerate([0.7, 3.1, 0.01, 5.3, 1.2]):
+        files.append(tmp_path / f"a{i}.wav")
+        sf.write(files[-1], 0.1 * rng.standard_normal(int(8000 * seconds)), 8000)
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"")
+    inputs = [str(f) for f in files[:2]] + [str(bad)] + [str(f) for f in files[2:]]
+    runs = []
+    for batch_size in (1, 4):
+        t = Transcriber.from_pretrained(model_dir, "cpu", chunk=ChunkConfig(2.0, 0.6), batch_size=batch_size)
+        runs.append(list(t.transcribe_many(inputs)))
+    assert [r.audio for r in runs[0]] == inputs
+    assert isinstance(runs[0][2], Failure) and "bad.wav: empty audio file" in runs[0][2].error
+    tiny = runs[0][3]
+    assert isinstance(tiny, Transcript) and tiny.words == [] and tiny.text == ""  # shorter than one frame
+    for a, b in zip(*runs):
+        assert type(a) is type(b)
+        if isinstance(a, Transcript):
+            assert a.text == b.text
+            assert [(w.start_s, w.end_s) for w in a.words] == [(w.start_s, w.end_s) for w in b.words]
+            assert [w.confidence for w in a.words] == pytest.approx([w.confidence for w in b.words], abs=1e-4)
+
+
+def test_short_file_gives_the_whole_file_result(tmp_path):
+    """One window covers a short file: the same log-probs as running the model on the whole file."""
+    model_dir = make_model_dir(tmp_path / "model")
+    t = Transcriber.from_pretrained(model_dir, "cpu", word_times="ctc")
+    wav = tmp_path / "a.wav"
+    sf.write(wav, 0.2 * np.random.default_rng(4).standard_normal(24000), 44100)
+    feats = t.features(str(wav))
+    log_probs, _ = t.loaded.model(feats[None], torch.tensor([feats.shape[0]]))
+    spans = greedy_spans(log_probs[0])
+    expected = spans_to_words(spans, t.loaded.tokenizer.tokens, t.frame_s)
+    result = t.transcribe(wav)
+    assert result.words == expected
+    assert result.text == t.loaded.tokenizer.decode([s.token for s in spans])
+
+
+def test_transcribe_accepts_samples_and_raises_for_bad_audio(tmp_path):
+    t = Transcriber.from_pretrained(make_model_dir(tmp_path / "model"), "cpu")
+    samples = 0.1 * np.random.default_rng(5).standard_normal((16000, 2)).astype(np.float32)
+    at_16k = t.transcribe(samples, sample_rate=16000)
+    assert at_16k.duration_s == pytest.approx(1.0, abs=1e-3)
+    text_file = tmp_path / "notes.txt"
+    text_file.write_text("not audio\n")
+    with pytest.raises(AudioError, match="notes.txt: cannot decode audio"):
+        t.transcribe(text_file)
+
+
+def test_bad_chunk_settings_are_config_errors(levels):
+    with pytest.raises(ConfigError, match="twice the overlap"):
+        Transcriber(levels, chunk=ChunkConfig(3, 2))
+    with pytest.raises(ConfigError, match="word times"):
+        Transcriber(levels, word_times="exact")
+    with pytest.raises(ConfigError, match="unknown decoder"):
+        Transcriber(levels, decoder="viterbi")
+
+
+def test_stream_windows_tile_the_recording(tmp_path):
+    rng = np.random.default_rng(6)
+    x = (0.1 * rng.standard_normal(8000 * 7 + 123)).astype(np.float32)
+    path = tmp_path / "long.flac"
+    sf.write(path, np.stack([x, x], axis=1), 8000)  # stereo: mixed down
+    size, hop = 8000 * 2, 8000 * 1
+    windows = list(AudioStream(str(path), 8000).windows(size, hop))
+    assert [w[0] for w in windows] == [k * hop for k in range(len(windows))]
+    assert [w[2] for w in windows] == [False] * (len(windows) - 1) + [True]
+    assert windows[-1][0] + len(windows[-1][1]) == len(x) and len(windows[-2][1]) == size
+    assert windows[-2][0] + size < len(x)  # the last window is needed
+    np.testing.assert_allclose(np.concatenate([w[1][:hop] for w in windows[:-1]] + [windows[-1][1]]), x, atol=1e-4)
+    # another rate: each window resampled on its own matches the whole file resampled, away from the edges
+    path44 = tmp_path / "long44.wav"
+    sf.write(path44, load_audio(str(path), 44100), 44100, subtype="FLOAT")
+    whole = load_audio(str(path44), 8000)
+    for start, samples, _ in AudioStream(str(path44), 8000).windows(size, hop):
+        inner = slice(200, len(samples) - 200)
+        np.testing.assert_allclose(samples[inner], whole[start:start + len(samples)][inner], atol=2e-3)
+
+
+def test_frame_grid_is_whole_output_frames(levels):
+    t = Transcriber(levels, chunk=ChunkConfig(3, 1))
+    assert t.samples_per_frame == FRAME and t.frame_s == pytest.approx(0.03)
+    assert t.hop_samples % FRAME == 0 and t.window_samples % FRAME == 0
