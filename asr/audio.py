@@ -1,5 +1,8 @@
 """Audio input: files (wav/flac/ogg/mp3 through libsndfile), headerless raw PCM, and Kaldi pipes.
 
+Two kinds of Kaldi pipe are read without running a process: sox's raw-to-wav conversion (AN4) and a trailing
+`sox ... speed F` stage (speed perturbation, asr.data.perturb), done as sox does it, by resampling.
+
 Every loader returns float32 mono samples in [-1, 1] at the requested sample rate, shape (num_samples,).
 Anything that cannot be read raises AudioError with the file named.
 """

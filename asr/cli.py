@@ -314,9 +314,16 @@ def decode_cmd(
     tune_word_scores: Optional[str] = typer.Option(None, "--tune-word-scores", help="lm: comma-separated grid"),
     lm_params: Optional[Path] = typer.Option(None, "--lm-params", help="lm: lm_params.yaml of a dev search"),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
+    num_threads: int = typer.Option(1, "--num-threads", help="torch threads (0: torch's default); the searches "
+                                                             "are single-threaded, and a busy CPU punishes more"),
 ):
     """CTC decoding of a data dir into a Kaldi `text` of hypotheses (greedy, prefix beam, or lexicon + LM)."""
+    import torch
+
     from asr.decoding.decode import DecodeOptions, decode_data_dir
+
+    if num_threads > 0:
+        torch.set_num_threads(num_threads)
 
     def floats(name, value):
         try:
@@ -413,7 +420,9 @@ def transcribe_cmd(
     beam_size: int = typer.Option(10, "--beam-size", help="beam and lm decoders"),
     lexicon: Optional[Path] = typer.Option(None, "--lexicon", help="lm decoder (default: the model's)"),
     lm: Optional[Path] = typer.Option(None, "--lm", help="lm decoder: ARPA file (default: the model's)"),
-    lm_weight: Optional[float] = typer.Option(None, "--lm-weight", help="lm decoder"),
+    lm_weight: Optional[float] = typer.Option(None, "--lm-weight", help="lm decoder (default: the model's, or 1)"),
+    word_score: Optional[float] = typer.Option(None, "--word-score", help="lm decoder (default: the model's, or 0)"),
+    lm_params: Optional[Path] = typer.Option(None, "--lm-params", help="lm decoder: lm_params.yaml of a dev search"),
     chunk: float = typer.Option(30.0, "--chunk", help="long audio: window length in seconds"),
     overlap: float = typer.Option(5.0, "--overlap", help="long audio: overlap of neighbouring windows, seconds"),
     batch_size: int = typer.Option(4, "--batch-size", help="windows per forward pass"),
@@ -422,6 +431,8 @@ def transcribe_cmd(
     recursive: bool = typer.Option(False, "--recursive", "-r", help="folders: include sub-folders"),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="default: on a terminal, for "
                                                                                    "many or long recordings"),
+    word_times: str = typer.Option("speech", "--word-times", help="speech: CTC word times snapped to the speech "
+                                                                   "in the audio; ctc: where tokens were emitted"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="print each recording's real-time factor"),
 ):
     """Transcribe audio; by default print `<file>\t<text>` per recording. Exit 1 if any recording failed."""
@@ -437,9 +448,17 @@ def transcribe_cmd(
         torch.set_num_threads(threads)
     inputs = expand_inputs(audio, recursive)
     out = parse_formats(fmt, output_dir, len(inputs))
-    options = DecoderOptions(beam_size, str(lexicon) if lexicon else None, str(lm) if lm else None, lm_weight)
+    if lm_params is not None:
+        from asr.decoding.decode import read_lm_params
+
+        params = read_lm_params(lm_params)
+        lm_weight = params["lm_weight"] if lm_weight is None else lm_weight
+        word_score = params["word_score"] if word_score is None else word_score
+    options = DecoderOptions(beam_size, str(lexicon) if lexicon else None, str(lm) if lm else None, lm_weight,
+                             word_score)
     transcriber = Transcriber.from_pretrained(model, device, decoder=decoder, decoder_options=options,
-                                              chunk=ChunkConfig(chunk, overlap), batch_size=batch_size)
+                                              chunk=ChunkConfig(chunk, overlap), batch_size=batch_size,
+                                              word_times=word_times)
     if run_transcribe(transcriber, inputs, out, progress, verbose):
         raise typer.Exit(1)
 
@@ -450,11 +469,13 @@ def export_cmd(
     out: Path = typer.Argument(..., help="the model file to write, e.g. model.asr"),
     lexicon: Optional[Path] = typer.Option(None, "--lexicon", help="pack a lexicon for --decoder lm"),
     lm: Optional[Path] = typer.Option(None, "--lm", help="pack a language model (ARPA) for --decoder lm"),
+    lm_params: Optional[Path] = typer.Option(None, "--lm-params", help="pack the LM weights of a dev search "
+                                                                       "(lm_params.yaml)"),
 ):
-    """Pack a model into one file (weights, config, tokens, CMVN, feature settings[, lexicon, LM])."""
+    """Pack a model into one file (weights, config, units, CMVN, feature settings[, lexicon, LM, LM weights])."""
     from asr.model.package import export_model
 
-    path = export_model(model_dir, out, lexicon, lm)
+    path = export_model(model_dir, out, lexicon, lm, lm_params)
     typer.echo(f"{path}: {path.stat().st_size / 1e6:.1f} MB, from {model_dir}")
 
 

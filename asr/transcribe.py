@@ -31,7 +31,6 @@ from asr.decoding.snap import frame_energy_db, snap_to_speech
 from asr.errors import AudioError, ConfigError
 from asr.features.kaldi import compute_features
 from asr.model.store import LoadedModel
-from asr.text.tokenizer import SPACE
 
 WORD_TIMES = ("speech", "ctc")
 
@@ -112,7 +111,6 @@ class Transcriber:
         size, hop = self.chunk.frames(self.frame_s)
         self.window_samples = size * self.samples_per_frame
         self.hop_samples = hop * self.samples_per_frame
-        self.space = loaded.tokenizer.index[SPACE]
 
     @classmethod
     def from_pretrained(cls, model: str | os.PathLike, device: str | None = None, **options) -> "Transcriber":
@@ -224,7 +222,7 @@ class Transcriber:
 
     def _finish(self, rec: _Recording) -> Transcript:
         duration = rec.samples / self.loaded.features.sample_rate
-        words = spans_to_words(rec.spans, self.loaded.tokenizer.tokens, self.frame_s, self.space, duration)
+        words = spans_to_words(rec.spans, self.loaded.tokenizer, self.frame_s, duration)
         if self.word_times == "speech":
             words = snap_to_speech(words, rec.energy_db, self.frame_s)
         return Transcript(rec.key, words, duration, rec.elapsed_s)

@@ -67,6 +67,8 @@ start_run() {
     for v in $_recipe_opts; do echo "#   $v=${!v}"; done
   } >> "$run_log"
   trap _end_run EXIT
+  # a signal must reach _end_run as a failure (bash would report the last command's status, often 0)
+  trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM
 }
 
 _end_run() {  # on a successful exit, the end time closes the last stage's wall time (see recipes/results.py)

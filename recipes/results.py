@@ -80,9 +80,16 @@ def main() -> None:
     p.add_argument("--run-log", required=True, type=Path)
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--title", default="Results")
+    p.add_argument("--notes", type=Path, help="Markdown to include under `## Notes` (e.g. how the run differs)")
     args = p.parse_args()
 
-    decode_dirs = sorted(d for d in args.exp.glob("decode_*") if (d / "results.md").exists())
+    order = {"greedy": 0, "beam": 1, "lm": 2}  # dev before test, then greedy, beam, lm
+
+    def key(d: Path):
+        set_name, dec = d.name[len("decode_"):].rsplit("_", 1)
+        return set_name != "dev", set_name, order.get(dec, 3), dec
+
+    decode_dirs = sorted((d for d in args.exp.glob("decode_*") if (d / "results.md").exists()), key=key)
     if not decode_dirs:
         sys.exit(f"error: {args.exp}: no scored decode_* dirs (run the scoring stage first)")
     header, stages, end = last_run(args.run_log)
@@ -116,10 +123,12 @@ def main() -> None:
     if stages:
         out += ["## Wall time of each stage", "", "|stage|seconds|", "|---|---|"]
         for (title, t0), nxt in zip(stages, stages[1:] + [("", end)]):
-            out.append(f"|{title}|{nxt[1] - t0 if nxt[1] is not None else '?'}|")
-        if end is not None:
-            out.append(f"|total|{end - stages[0][1]}|")
+            out.append(f"|{title}|{nxt[1] - t0 if nxt[1] is not None else '(this stage)'}|")
+        total = (end or stages[-1][1]) - stages[0][1]
+        out.append(f"|total|{total}{'' if end else ' (before this stage)'}|")
         out.append("")
+    if args.notes:
+        out += ["## Notes", "", args.notes.read_text().strip(), ""]
     args.out.write_text("\n".join(out))
     print(f"{args.out}: {len(decode_dirs)} decode dirs")
 

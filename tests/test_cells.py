@@ -272,3 +272,22 @@ def test_inspect_gates_cli(tmp_path):
     assert (tmp_path / "g.png").stat().st_size > 1000
     result = runner.invoke(app, ["inspect", "gates", str(model_dir), str(wav), "--layer", "2"])
     assert result.exit_code == 1 and "out of range" in result.output
+
+
+def test_bench_script(capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "bench_cells.py"
+    spec = importlib.util.spec_from_file_location("bench_cells", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    threads = torch.get_num_threads()
+    try:
+        assert bench.main(["--input", "4", "--hidden", "3", "--batch", "2", "--frames", "6", "--repeats", "1",
+                           "--cells", "cifg,gru-ref", "--threads", "1"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[2:]}
+    assert set(rows) == {"lstm", "cifg", "gru-ref"}
+    assert rows["lstm"][-1] == "1.00x" and int(rows["cifg"][1]) == 3 * 3 * (4 + 3 + 2) * 2

@@ -143,3 +143,21 @@ def test_read_words_from_lexicon_and_arpa(tmp_path):
     assert read_words(tmp_path / "lex") == ["ONE", "A", "A"]
     NGramLM(SENTS, 2).to_arpa(tmp_path / "lm.arpa")
     assert sorted(read_words(tmp_path / "lm.arpa")) == ["ONE", "THREE", "TWO"]
+
+
+def test_lexicon_decoding_with_phones_and_bpe(tmp_path):
+    pytest.importorskip("flashlight.lib.text")
+    from asr.decoding.lm import LexiconLMDecoder
+    from asr.text.bpe import BPETokenizer
+    from asr.text.phone import PhoneTokenizer
+
+    phones = PhoneTokenizer.build({"A": [["AH"], ["EY"]], "TWO": [["T", "UW"]], "TEA": [["T", "IY"]]})
+    lp = emissions(phones, "EY <space> T UW".split())  # A's second pronunciation
+    dec = LexiconLMDecoder(phones, ["A", "TWO", "TEA"])
+    assert dec.decode(lp[None], torch.tensor([len(lp)])) == [["A", "TWO"]]
+
+    bpe = BPETokenizer.build(["ONE TWO THREE", "TWO THREE", "THREE ONE"] * 10, vocab_size=20)
+    units = [bpe.tokens[i] for i in bpe.encode("THREE TWO")]
+    lp = emissions(bpe, units)
+    dec = LexiconLMDecoder(bpe, ["ONE", "TWO", "THREE"])
+    assert dec.decode(lp[None], torch.tensor([len(lp)])) == [["THREE", "TWO"]]

@@ -19,6 +19,7 @@ import torch
 import yaml
 
 from asr.data.datadir import DataDir
+from asr.data.screen import read_report
 from asr.errors import ConfigError, TrainingError
 from asr.features.cmvn import accumulate_stats
 from asr.fileio import atomic_write_text
@@ -220,10 +221,27 @@ def test_changed_config_or_data_is_refused_naming_the_change(corpus, tmp_path):
     assert load_checkpoint(exp / "checkpoints")[0]["epoch"] == 2
 
 
-def test_non_finite_batches_are_skipped_and_named(tmp_path, caplog):
-    train_dir = make_data(tmp_path, "train", 12, 0, nan_utts=("spk1-train005",))
-    dev_dir = make_data(tmp_path, "dev", 4, 1)
+def poison(monkeypatch, bad: set[str]) -> None:
+    """Batches holding an utterance of `bad` get a NaN in their features (after screening, which drops
+    utterances whose features are not finite): a numerical accident in the middle of training."""
+    from asr.training.dataset import FeatureDataset
+
+    collate = FeatureDataset.collate
+
+    def poisoned(self, indices):
+        b = collate(self, indices)
+        for i, utt in enumerate(b.utt_ids):
+            if utt in bad:
+                b.feats[i, 3, 2] = float("nan")
+        return b
+
+    monkeypatch.setattr(FeatureDataset, "collate", poisoned)
+
+
+def test_non_finite_batches_are_skipped_and_named(tmp_path, caplog, monkeypatch):
+    train_dir, dev_dir = make_data(tmp_path, "train", 12, 0), make_data(tmp_path, "dev", 4, 1)
     CharTokenizer.build(["a b"]).save(tmp_path / "tokens.txt")
+    poison(monkeypatch, {"spk1-train005"})
     config = {**CONFIG, "training": {**CONFIG["training"], "epochs": 2}}
     with caplog.at_level(logging.WARNING, logger="asr.train"):
         train(config, train_dir, dev_dir, tmp_path / "tokens.txt", tmp_path / "exp", progress=False)
@@ -233,11 +251,22 @@ def test_non_finite_batches_are_skipped_and_named(tmp_path, caplog):
     assert all(torch.isfinite(w).all() for w in weights.values())
 
 
-def test_many_bad_batches_in_a_row_stop_training(tmp_path):
-    utts = tuple(f"spk{i % 2}-train{i:03d}" for i in range(8))
-    train_dir = make_data(tmp_path, "train", 8, 0, nan_utts=utts)
-    dev_dir = make_data(tmp_path, "dev", 4, 1)
+def test_many_bad_batches_in_a_row_stop_training(tmp_path, monkeypatch):
+    train_dir, dev_dir = make_data(tmp_path, "train", 8, 0), make_data(tmp_path, "dev", 4, 1)
     CharTokenizer.build(["a b"]).save(tmp_path / "tokens.txt")
+    poison(monkeypatch, {f"spk{i % 2}-train{i:03d}" for i in range(8)})
     config = {**CONFIG, "training": {**CONFIG["training"], "max_bad_batches": 3, "max_frames": 60}}
     with pytest.raises(TrainingError, match=r"3 batches in a row had a non-finite loss or gradient .*spk"):
         train(config, train_dir, dev_dir, tmp_path / "tokens.txt", tmp_path / "exp", progress=False)
+
+
+def test_utterances_with_non_finite_features_are_screened_out(tmp_path):
+    train_dir = make_data(tmp_path, "train", 12, 0, nan_utts=("spk1-train005",))
+    dev_dir = make_data(tmp_path, "dev", 4, 1)
+    CharTokenizer.build(["a b"]).save(tmp_path / "tokens.txt")
+    config = {**CONFIG, "training": {**CONFIG["training"], "epochs": 1}}
+    train(config, train_dir, dev_dir, tmp_path / "tokens.txt", tmp_path / "exp", progress=False)
+    report = read_report(tmp_path / "exp" / "log" / "train_report.txt")
+    assert [(r.utt, r.reason) for r in report.rejected] == [("spk1-train005", "non-finite features")]
+    weights = torch.load(tmp_path / "exp" / "model.pt", weights_only=True)
+    assert all(torch.isfinite(w).all() for w in weights.values())

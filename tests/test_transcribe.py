@@ -11,9 +11,12 @@ import torch
 from asr.audio import load_audio
 from asr.audio_stream import AudioStream
 from asr.chunking import ChunkConfig, Stitcher, find_cut
+from asr.decoding.decoders import DecoderOptions
 from asr.decoding.align import TokenSpan, Word, forced_align, greedy_spans, join_spans, spans_to_words
 from asr.decoding.snap import snap_to_speech
 from asr.errors import AudioError, ConfigError
+from asr.features.kaldi import compute_features
+from asr.text.tokenizer import CharTokenizer, WordTokenizer
 from asr.transcribe import Failure, Transcriber, Transcript
 from transcribe_helpers import FRAME, RATE, level_audio, level_model, make_model_dir
 
@@ -43,6 +46,37 @@ def test_words_at_chunk_borders_are_neither_lost_nor_doubled(levels, chunk, word
     assert [(round(w.start_s, 6), round(w.end_s, 6)) for w in result.words] == \
         [(round(w.start_s, 6), round(w.end_s, 6)) for w in truth]
     assert result.duration_s == pytest.approx(len(audio) / RATE)
+
+
+def test_beam_decoder_gives_the_same_timed_words(levels):
+    audio, truth = level_audio(20, seed=4)
+    options = DecoderOptions(beam_size=8)
+    t = Transcriber(levels, decoder="beam", decoder_options=options, chunk=ChunkConfig(3, 1), word_times="ctc")
+    words = t.transcribe(audio).words
+    assert [(w.word, round(w.start_s, 6), round(w.end_s, 6)) for w in words] == \
+        [(w.word, round(w.start_s, 6), round(w.end_s, 6)) for w in truth]
+
+
+def test_lm_decoder_words_are_timed(levels, tmp_path):
+    """The words are the lexicon decoder's own (asr.decoding.lm), spelled and force-aligned for their times."""
+    from asr.decoding.decoders import lm_decoder
+
+    lexicon = tmp_path / "lexicon.txt"
+    lexicon.write_text("A A\nB B\n")
+    audio, _ = level_audio(6, seed=5)
+    options = DecoderOptions(beam_size=8, lexicon=str(lexicon))
+    result = Transcriber(levels, decoder="lm", decoder_options=options, word_times="ctc").transcribe(audio)
+    feats = compute_features(audio, levels.features)
+    log_probs, _ = levels.model(feats[None], torch.tensor([feats.shape[0]]))
+    expected = lm_decoder(levels, options).decode(log_probs, torch.tensor([log_probs.shape[1]]))[0]
+    assert [w.word for w in result.words] == expected and expected
+    times = [t for w in result.words for t in (w.start_s, w.end_s)]
+    assert times == sorted(times) and times[-1] <= result.duration_s
+
+
+def test_lm_decoder_needs_a_vocabulary(levels):
+    with pytest.raises(ConfigError, match="--decoder lm needs --lm"):
+        Transcriber(levels, decoder="lm")
 
 
 def test_word_times_bracket_true_midpoints(levels):
@@ -103,11 +137,22 @@ def test_greedy_spans_and_words_with_times_and_confidence():
     probs[9, 5] = 0.5
     spans = greedy_spans(probs.log())
     assert [(s.token, s.start, s.end) for s in spans] == [(3, 1, 3), (4, 4, 5), (2, 5, 7), (5, 9, 10), (5, 11, 12)]
-    words = spans_to_words(spans, ["", "?", " ", "a", "b", "c"], frame_s=0.03)
+    words = spans_to_words(spans, CharTokenizer(["<blank>", "<unk>", "<space>", "a", "b", "c"]), frame_s=0.03)
     assert [w.word for w in words] == ["ab", "cc"]
     assert words[0].start_s == pytest.approx(0.03) and words[0].end_s == pytest.approx(0.15)
     assert words[1].start_s == pytest.approx(0.27) and words[1].end_s == pytest.approx(0.36)
     assert words[0].confidence == pytest.approx(0.9) and words[1].confidence == pytest.approx(0.5)
+
+
+def test_words_of_word_units_and_long_pauses():
+    word_units = WordTokenizer(["<blank>", "<unk>", "<space>", "NO", "YES"])
+    spans = [TokenSpan(3, 2, 4, 0.9), TokenSpan(4, 6, 7, 0.8), TokenSpan(1, 9, 10, 0.7), TokenSpan(4, 12, 13, 0.6)]
+    assert [(w.word, w.confidence) for w in spans_to_words(spans, word_units, 0.03)] == \
+        [("NO", 0.9), ("YES", 0.8), ("YES", 0.6)]  # each unit a word; <unk> gives no word
+    chars = CharTokenizer(["<blank>", "<unk>", "<space>", "N", "O"])
+    apart = [TokenSpan(3, 0, 2, 1.0), TokenSpan(4, 5, 6, 1.0), TokenSpan(3, 60, 61, 1.0), TokenSpan(4, 63, 64, 1.0)]
+    assert [w.word for w in spans_to_words(apart, chars, 0.03)] == ["NO", "NO"]  # 1.6 s apart: no <space> needed
+    assert [w.word for w in spans_to_words(apart, chars, 0.03, pause_s=None)] == ["NONO"]
 
 
 def test_forced_align_places_known_tokens():
@@ -170,7 +215,7 @@ def test_short_file_gives_the_whole_file_result(tmp_path):
     feats = t.features(str(wav))
     log_probs, _ = t.loaded.model(feats[None], torch.tensor([feats.shape[0]]))
     spans = greedy_spans(log_probs[0])
-    expected = spans_to_words(spans, t.loaded.tokenizer.tokens, t.frame_s)
+    expected = spans_to_words(spans, t.loaded.tokenizer, t.frame_s)
     result = t.transcribe(wav)
     assert result.words == expected
     assert result.text == t.loaded.tokenizer.decode([s.token for s in spans])

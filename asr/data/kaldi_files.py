@@ -7,12 +7,16 @@ Kaldi's rules: one entry per line, the key is the first whitespace-free field, k
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
 from asr.errors import DataError
 from asr.fileio import atomic_write
+
+
+_FIRST_SPACE = re.compile(r"[ \t\r\f\v]")  # the key ends at the first white space, as Kaldi's (C locale)
 
 
 @dataclass(frozen=True)
@@ -53,9 +57,8 @@ def read_entries(path: str | os.PathLike, skipped: list[Entry] | None = None) ->
                 if line[0].isspace():
                     bad(lineno, raw, "line starts with white space")
                     continue
-                key, _, value = line.partition(" ")
-                if "\t" in key:
-                    key, _, value = line.partition("\t")
+                m = _FIRST_SPACE.search(line)
+                key, value = (line[:m.start()], line[m.end():]) if m else (line, "")
                 entries.append(Entry(key, value.strip(), lineno))
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None

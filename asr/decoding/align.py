@@ -2,8 +2,8 @@
 
 A decoder's output is a list of `TokenSpan`s: each emitted token with the output frames it occupies (a run of
 the same argmax on the best path, or its frames in a forced alignment) and its peak posterior. Words are the
-runs of tokens between `<space>` units. Output frame t covers the input frames t * subsample ..., so
-seconds = t * subsample * frame_shift_s (`frame_s` below).
+runs of tokens between `<space>` units or long pauses. Output frame t covers the input frames t * subsample ...,
+so seconds = t * subsample * frame_shift_s (`frame_s` below).
 
 Word confidence is the lowest peak posterior among its tokens: a word is as sure as its least sure letter.
 """
@@ -11,10 +11,14 @@ Word confidence is the lowest peak posterior among its tokens: a word is as sure
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
+
+from asr.text.tokenizer import SPACE
+
+PAUSE_S = 1.0  # tokens further apart than this belong to different words, <space> or not
 
 
 @dataclass(frozen=True)
@@ -111,25 +115,44 @@ def join_spans(spans: list[TokenSpan], more: Sequence[TokenSpan]) -> None:
             spans.append(span)
 
 
-def spans_to_words(spans: Sequence[TokenSpan], token_text: Sequence[str], frame_s: float, space: int = 2,
-                   duration_s: float | None = None) -> list[Word]:
-    """Group token spans into words at `space` tokens; times in seconds (frame * frame_s)."""
+def word_starts(tokenizer) -> Callable[[int], bool]:
+    """Whether a token always begins a new word: every token of word units (and of phone units, which are
+    timed one by one), a `▁` piece of BPE; never for characters (only `<space>` separates those)."""
+    if tokenizer.kind == "word" or not tokenizer.word_level:
+        return lambda token: True
+    if tokenizer.kind == "bpe":
+        marked = {i for i, t in enumerate(tokenizer.tokens) if t.startswith("\u2581")}
+        return marked.__contains__
+    return lambda token: False
+
+
+def spans_to_words(spans: Sequence[TokenSpan], tokenizer, frame_s: float, duration_s: float | None = None,
+                   pause_s: float | None = PAUSE_S) -> list[Word]:
+    """Group token spans into words (asr.text tokenizers: at `<space>`, at a token that starts a word, and
+    where tokens are more than `pause_s` apart: a model trained on single utterances emits no `<space>` across
+    the silence between two of them); a word's text is `tokenizer.decode` of its tokens. Seconds =
+    frame * frame_s."""
+    space = tokenizer.index[SPACE]
+    starts = word_starts(tokenizer)
+    pause = None if pause_s is None else pause_s / frame_s
     words: list[Word] = []
     current: list[TokenSpan] = []
 
     def flush():
-        if current:
+        text = tokenizer.decode([s.token for s in current]).strip()
+        if current and text:
             end_s = current[-1].end * frame_s
             if duration_s is not None:
                 end_s = min(end_s, duration_s)
-            words.append(Word("".join(token_text[s.token] for s in current), current[0].start * frame_s, end_s,
-                              min(s.score for s in current)))
-            current.clear()
+            words.append(Word(text, current[0].start * frame_s, end_s, min(s.score for s in current)))
+        current.clear()
 
     for span in spans:
         if span.token == space:
             flush()
-        else:
-            current.append(span)
+            continue
+        if current and (starts(span.token) or (pause is not None and span.start - current[-1].end > pause)):
+            flush()
+        current.append(span)
     flush()
     return words

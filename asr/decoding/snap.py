@@ -3,10 +3,10 @@
 CTC says which words were spoken and roughly where, but a (bidirectional) CTC model may emit a word's tokens
 anywhere near it: often late, sometimes over the next word's onset. The audio itself says where speech is.
 We find speech regions (frame energy above the recording's noise floor by a share of its dynamic range), give
-each word the region its CTC span overlaps most (in order), and let a word that has a region to itself take
-the region's extent. Words sharing a region (connected speech) split it at the quietest frame between their
-CTC spans. A word with no region, or a recording without contrast between speech and silence, keeps its CTC
-times.
+each word a region by a monotone alignment of CTC spans to regions (most overlap, few regions shared or passed
+over), and let a word that has a region to itself take the region's extent. Words sharing a region (connected
+speech) split it at the quietest frame between their CTC spans. A word with no region near it, or a recording
+without contrast between speech and silence, keeps its CTC times.
 """
 
 from __future__ import annotations
@@ -46,6 +46,42 @@ def speech_regions(energy_db: np.ndarray, margin: float = 0.3, min_gap: int = 3)
     return [(s, e) for s, e in regions]
 
 
+def assign_regions(spans: Sequence[tuple[int, int]], regions: Sequence[tuple[int, int]], share: float = 5.0,
+                   skip: float = 3.0, reach: int = 33) -> list[int | None]:
+    """For each word's CTC span, the index of its speech region (or None): a monotone assignment minimising
+    the frames of the spans outside their regions, plus `share` per extra word in a region and `skip` per
+    region passed over between two words. Only regions within `reach` frames of a span are candidates."""
+    best: list[dict[int, float]] = []  # per word: candidate region -> lowest total cost ending there
+    back: list[dict[int, int | None]] = []
+    for i, (a, b) in enumerate(spans):
+        cost_here, from_here = {}, {}
+        for k, (s, e) in enumerate(regions):
+            if s >= b + reach:
+                break
+            if e <= a - reach:
+                continue
+            own = (b - a) - max(0, min(b, e) - max(a, s)) + max(0, s - b, a - e)
+            prev = best[i - 1] if i else {}
+            options = [(v + (share if kk == k else skip * (k - kk - 1)), kk) for kk, v in prev.items() if kk <= k]
+            if not options and prev:  # out of order with every earlier choice
+                options = [(min(prev.values()) + 1e6, None)]
+            total, arg = min(options, key=lambda o: o[0]) if options else (0.0, None)
+            cost_here[k], from_here[k] = own + total, arg
+        best.append(cost_here)
+        back.append(from_here)
+    owner: list[int | None] = [None] * len(spans)
+    k: int | None = None
+    for i in range(len(spans) - 1, -1, -1):
+        if not best[i]:
+            k = None
+            continue
+        if k not in best[i]:
+            k = min(best[i], key=best[i].get)
+        owner[i] = k
+        k = back[i][k]
+    return owner
+
+
 def snap_to_speech(words: Sequence[Word], energy_db: np.ndarray, frame_s: float) -> list[Word]:
     """`words` with start/end moved to the speech they belong to (see the module doc)."""
     regions = speech_regions(energy_db)
@@ -55,20 +91,7 @@ def snap_to_speech(words: Sequence[Word], energy_db: np.ndarray, frame_s: float)
     for w in words:
         a = int(round(w.start_s / frame_s))
         spans.append((a, max(int(round(w.end_s / frame_s)), a + 1)))
-    owner: list[int | None] = []
-    floor = 0
-    for a, b in spans:
-        best, best_overlap = None, 0
-        for k in range(floor, len(regions)):
-            s, e = regions[k]
-            if s > b + 1:
-                break
-            overlap = min(b + 1, e) - max(a - 1, s)
-            if overlap > best_overlap:
-                best, best_overlap = k, overlap
-        owner.append(best)
-        if best is not None:
-            floor = best
+    owner = assign_regions(spans, regions)
     bounds = list(spans)
     for k, (s, e) in enumerate(regions):
         idx = [i for i, o in enumerate(owner) if o == k]

@@ -34,6 +34,8 @@ class ModelConfig:
     dropout: float = 0.2
     stack_frames: int = 3  # EESEN: splice this many consecutive frames...
     subsample: int = 3  # ...and keep every subsample-th
+    cmn: str = "global"  # global: the training set's mean and variance; utterance: each utterance's own mean
+    # (over its frames, as Kaldi's per-utterance CMN) and the global variance, robust to a new speaker's level
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -43,7 +45,10 @@ class ModelConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         if set(d) - known:
             raise ConfigError(f"unknown model options: {', '.join(sorted(set(d) - known))}")
-        return cls(**d)
+        cfg = cls(**d)
+        if cfg.cmn not in ("global", "utterance"):
+            raise ConfigError(f"model cmn must be global or utterance, not '{cfg.cmn}'")
+        return cfg
 
 
 def stack_frames(x: torch.Tensor, lengths: torch.Tensor, stack: int, subsample: int):
@@ -61,6 +66,13 @@ def stack_frames(x: torch.Tensor, lengths: torch.Tensor, stack: int, subsample: 
     x = x.unfold(1, stack, subsample)  # (N, T', D, stack)
     x = x.transpose(2, 3).reshape(n, out_t, d * stack)
     return x, (lengths + subsample - 1) // subsample
+
+
+def utterance_cmn(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """(N, T, D) minus each utterance's mean over its own frames (padding stays as it was: it is never read)."""
+    valid = (torch.arange(x.shape[1], device=x.device)[None, :] < lengths.to(x.device)[:, None]).unsqueeze(-1)
+    mean = (x * valid).sum(1, keepdim=True) / lengths.to(x.device).clamp(min=1)[:, None, None]
+    return x - mean
 
 
 def recurrent_layer(cell: str, input_size: int, hidden_size: int, bidirectional: bool,
@@ -137,7 +149,10 @@ class CTCModel(nn.Module):
         self.cmvn = CMVN(stats, norm_vars).to(self.output.weight.device)
 
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        feats = self.cmvn(feats)
+        if self.config.cmn == "utterance":
+            feats = utterance_cmn(feats, lengths) * self.cmvn.scale
+        else:
+            feats = self.cmvn(feats)
         x, lengths = stack_frames(feats, lengths, self.config.stack_frames, self.config.subsample)
         x = self.encoder(x, lengths)
         return F.log_softmax(self.output(x), dim=-1), lengths

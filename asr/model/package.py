@@ -1,14 +1,15 @@
 """One-file models: `asr export EXP_DIR model.asr` packs a model dir into a zip archive.
 
-    asr-model.yaml  format: lstm-asr-model, format_version, asr_version, created, source, decoding
-    config.yaml     feature settings, model config (as in the model dir)
-    tokens.txt      the output units
-    model.pt        weights, global CMVN included (buffers)
-    lexicon.txt     optional, for lexicon + LM decoding
-    lm.<ext>        optional language model (e.g. lm.arpa)
+    asr-model.yaml       format: lstm-asr-model, format_version, asr_version, created, source, files, decoding
+    config.yaml          feature settings, model config (as in the model dir)
+    tokens.txt           the output units (+ bpe.model, lexicon.txt or words.txt: whatever the units need)
+    model.pt             weights, global CMVN included (buffers)
+    decoding/lexicon.txt optional: the vocabulary for lexicon + LM decoding
+    decoding/lm.arpa     optional: the word n-gram; lm_weight and word_score (from `--lm-params`) in the manifest
 
 `unzip -l model.asr` shows what is inside. Loading checks the format name and version and says what is wrong
-with a file that is not such a model; it returns the same LoadedModel as a model dir.
+with a file that is not such a model; it returns the same LoadedModel as a model dir, with the decoding files
+(extracted to a temporary dir for the life of the process) and weights in `config['decoding']`.
 """
 
 from __future__ import annotations
@@ -27,43 +28,55 @@ import yaml
 import asr
 from asr.errors import AsrError, ConfigError
 from asr.fileio import atomic_write
-from asr.model.store import CONFIG, TOKENS, WEIGHTS, LoadedModel, load_model_dir
+from asr.model.store import CONFIG, WEIGHTS, LoadedModel, load_model_dir
 
 MANIFEST = "asr-model.yaml"
 FORMAT = "lstm-asr-model"
 FORMAT_VERSION = 1
 SUFFIX = ".asr"
+DECODING_FILES = ("lexicon", "lm")
 
 
 def export_model(model_dir: str | os.PathLike, out: str | os.PathLike, lexicon: str | os.PathLike | None = None,
-                 lm: str | os.PathLike | None = None) -> Path:
-    """Pack model dir (or exp dir) `model_dir`, plus an optional lexicon and LM, into the file `out`."""
+                 lm: str | os.PathLike | None = None, lm_params: str | os.PathLike | None = None) -> Path:
+    """Pack model dir (or exp dir) `model_dir` into the file `out`, with an optional lexicon, LM and the LM
+    weights of a dev search (`lm_params.yaml` of `asr decode --tune-lm-weights`)."""
     src, out = Path(model_dir), Path(out)
-    load_model_dir(src)  # only a model that loads gets packed
-    decoding = {}
-    extra: list[tuple[Path, str]] = []
-    for what, path, member in (("lexicon", lexicon, "lexicon.txt"), ("lm", lm, None)):
+    loaded = load_model_dir(src)  # only a model that loads gets packed
+    decoding: dict = {}
+    sources: dict[str, str] = {}
+    members: list[tuple[Path, str]] = []
+    for what, path in (("lexicon", lexicon), ("lm", lm)):
         if path is None:
             continue
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"{path}: no such {what} file")
-        member = member or f"lm{''.join(path.suffixes) or '.arpa'}"
-        decoding[what] = member
-        extra.append((path, member))
-    manifest = {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "asr_version": asr.__version__,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "source": str(src.resolve()), "decoding": decoding,
-        "decoding_sources": {what: str(path.resolve()) for what, path in (("lexicon", lexicon), ("lm", lm)) if path},
-    }
-    with atomic_write(out, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr(MANIFEST, yaml.safe_dump(manifest, sort_keys=False))
-        for name in (CONFIG, TOKENS):
-            z.write(src / name, name)
-        z.write(src / WEIGHTS, WEIGHTS, compress_type=zipfile.ZIP_STORED)  # torch files are zips already
-        for path, member in extra:
-            z.write(path, member)
+        member = "decoding/lexicon.txt" if what == "lexicon" else f"decoding/lm{''.join(path.suffixes) or '.arpa'}"
+        decoding[what], sources[what] = member, str(path.resolve())
+        members.append((path, member))
+    if lm_params is not None:
+        from asr.decoding.decode import read_lm_params
+
+        decoding.update(read_lm_params(lm_params))
+        sources["lm_params"] = str(Path(lm_params).resolve())
+    with tempfile.TemporaryDirectory() as tmp:
+        loaded.tokenizer.save_dir(tmp)  # tokens.txt and what the unit kind needs beside it
+        unit_files = sorted(os.listdir(tmp))
+        manifest = {
+            "format": FORMAT, "format_version": FORMAT_VERSION, "asr_version": asr.__version__,
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "source": str(src.resolve()), "files": [CONFIG, WEIGHTS, *unit_files],
+            "decoding": {**decoding, "sources": sources} if decoding else {},
+        }
+        with atomic_write(out, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr(MANIFEST, yaml.safe_dump(manifest, sort_keys=False))
+            z.write(src / CONFIG, CONFIG)
+            z.write(src / WEIGHTS, WEIGHTS, compress_type=zipfile.ZIP_STORED)  # torch files are zips already
+            for name in unit_files:
+                z.write(Path(tmp) / name, name)
+            for path, member in members:
+                z.write(path, member)
     return out
 
 
@@ -98,7 +111,9 @@ def read_manifest(path: str | os.PathLike) -> dict:
     if version > FORMAT_VERSION:
         raise ConfigError(f"{path}: model format version {version} is newer than this lstm-asr "
                           f"({asr.__version__}) reads (up to {FORMAT_VERSION}): upgrade lstm-asr")
-    missing = [n for n in (CONFIG, TOKENS, WEIGHTS, *(manifest.get("decoding") or {}).values()) if n not in names]
+    decoding = manifest.get("decoding") or {}
+    needed = [*(manifest.get("files") or [CONFIG, WEIGHTS]), *(decoding[k] for k in DECODING_FILES if k in decoding)]
+    missing = [n for n in needed if n not in names]
     if missing:
         raise ConfigError(f"{path}: damaged model file: no {', '.join(missing)} inside")
     return manifest
@@ -122,12 +137,17 @@ def load_package(path: str | os.PathLike, device: str | torch.device = "cpu") ->
         raise type(e)(str(e).replace(tmp, str(path))) from None
     except (RuntimeError, EOFError, OSError) as e:
         raise ConfigError(f"{path}: damaged model file: {str(e).splitlines()[0]}") from None
-    members = manifest.get("decoding") or {}
-    for name in (CONFIG, TOKENS, WEIGHTS):  # loaded now; only the lexicon and LM stay on disk
-        os.unlink(os.path.join(tmp, name))
-    if members:
-        loaded.config["decoding"] = {**(loaded.config.get("decoding") or {}),
-                                     **{what: os.path.join(tmp, m) for what, m in members.items()}}
+    for name in os.listdir(tmp):  # loaded now; only the decoding files stay on disk
+        if os.path.isfile(os.path.join(tmp, name)):
+            os.unlink(os.path.join(tmp, name))
+    packed = {k: v for k, v in (manifest.get("decoding") or {}).items() if k != "sources"}
+    if not any(k in packed for k in DECODING_FILES):
+        shutil.rmtree(tmp, ignore_errors=True)
+    if packed:
+        for what in DECODING_FILES:
+            if what in packed:
+                packed[what] = os.path.join(tmp, packed[what])
+        loaded.config["decoding"] = {**(loaded.config.get("decoding") or {}), **packed}
     return loaded
 
 

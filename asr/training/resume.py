@@ -150,14 +150,15 @@ def load_checkpoint(ckpt_dir: str | os.PathLike) -> tuple[dict, Path] | None:
             continue
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
-            if not isinstance(state, dict) or any(k not in state for k in REQUIRED) or state["version"] != VERSION:
-                raise ValueError("not a training checkpoint of this version")
-        except Exception as e:  # noqa: BLE001 - any failure to load means: use the previous one
+        except Exception as e:  # noqa: BLE001 - any failure to load (truncated, corrupt): use the previous one
             aside = path.with_name(path.name + ".corrupt")
             os.replace(path, aside)
             log.warning("%s: unreadable (%s); moved to %s, trying the previous checkpoint", path,
                         str(e).splitlines()[0][:200], aside.name)
             continue
+        if not isinstance(state, dict) or any(k not in state for k in REQUIRED) or state["version"] != VERSION:
+            raise ConfigError(f"{path}: not a checkpoint this version can resume (made by an older one?); "
+                              "use a new --exp-dir")
         return state, path
     return None
 

@@ -28,7 +28,8 @@ from tqdm import tqdm
 
 from asr.decoding.greedy import greedy_decode
 from asr.errors import ConfigError, DataError, TrainingError
-from asr.features.extract import global_cmvn_stats, load_feats_config
+from asr.features.cmvn import accumulate_stats
+from asr.features.extract import load_feats_config
 from asr.fileio import atomic_torch_save
 from asr.model.model import CTCModel, ModelConfig
 from asr.model.store import save_weights, write_config
@@ -79,6 +80,15 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def training_cmvn_stats(data: FeatureDataset):
+    """Global CMVN stats (Kaldi layout) of the utterances trained on: the sum of the training speakers' stats in
+    cmvn.scp, less the utterances screening dropped."""
+    stats = None
+    for f in data.feats:
+        stats = accumulate_stats(f.numpy(), stats)
+    return stats
 
 
 def _setup_logging(exp_dir: Path) -> None:
@@ -139,7 +149,7 @@ def train(config: dict, train_dir: str | os.PathLike, dev_dir: str | os.PathLike
         if not len(data):
             raise DataError(f"{src}: no utterance left ({report.summary()}; see {path})")
     model = CTCModel(mcfg)
-    model.set_cmvn(global_cmvn_stats(train_dir))
+    model.set_cmvn(training_cmvn_stats(train_set))
     model.to(device)
     acfg = AugmentConfig.from_dict(config.get("augment"))
     augment = SpecAugment(acfg, center=-model.cmvn.shift).to(device)
@@ -147,7 +157,8 @@ def train(config: dict, train_dir: str | os.PathLike, dev_dir: str | os.PathLike
                    "data": {"train": str(Path(train_dir).resolve()), "dev": str(Path(dev_dir).resolve()),
                             "tokens": str(Path(tokens).resolve())}}
     full_config["augment"] = dataclasses.asdict(acfg)
-    data_fp = data_fingerprint(train_set.utt_ids, train_set.num_frames, train_set.texts)
+    data_fp = data_fingerprint(train_set.utt_ids, train_set.num_frames,
+                               [f"{t}\t{ids.tolist()}" for t, ids in zip(train_set.texts, train_set.targets)])
 
     if tcfg.optimizer == "adam":
         opt = torch.optim.Adam(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)

@@ -4,8 +4,8 @@
 # Splits (data_prep/an4.py): train 850 / dev 98 (8 held-out speakers) / test 130 (only when the corpus has it).
 # The LM weight and word score are tuned on dev (a grid, as Kaldi's scoring) and then applied to test.
 stage=0; stop_stage=100; corpus_dir=""; nj=2; conf=conf/train.yaml; tag=""; seed=1; unit=char; cell=lstm
-epochs=""; avg=5; bpe_size=100; lm_order=3; results=RESULTS.md
-_recipe_opts="stage stop_stage corpus_dir nj conf tag seed unit cell epochs avg bpe_size lm_order results"
+epochs=""; avg=5; bpe_size=100; lm_order=3; results=RESULTS.md; notes=""
+_recipe_opts="stage stop_stage corpus_dir nj conf tag seed unit cell epochs avg bpe_size lm_order results notes"
 cd "$(dirname "$0")"
 . ../../recipes/lib.sh
 parse_options "$@"
@@ -13,7 +13,7 @@ start_run "$@"
 
 train=train_sp; dev=dev; lang=data/lang_$unit; lm=data/local/lm/${lm_order}gram.arpa
 lexicon=data/local/dict/lexicon.txt
-tag=${tag:-bilstm_ctc_$unit${cell/#lstm/}}; exp=exp/$tag
+tag=${tag:-bilstm_ctc_$unit$([ "$cell" = lstm ] || echo "_$cell")}; exp=exp/$tag
 eval_sets() { for x in $dev test; do [ -f data/$x/text ] && echo $x; done; return 0; }
 decoders() { if [ "$unit" = phone ]; then echo lm; else echo greedy beam lm; fi; }
 
@@ -71,11 +71,12 @@ if stage 8 "scoring"; then
 fi
 if stage 9 "results"; then
   run python ../../recipes/results.py --exp $exp --run-log exp/log/run.log --out "$results" \
-    --title "AN4: BiLSTM-CTC ($unit units)"
-  for x in $(eval_sets); do
-    for d in $(decoders); do
-      dir=$exp/decode_${x}_$d
-      echo "$(grep '^%WER' $dir/scores.txt) $dir"
-    done
-  done
+    --title "AN4: BiLSTM-CTC ($unit units)" ${notes:+--notes "$notes"}
 fi
+# The last lines, also when every stage was done already: each scored set's %WER line and its decode dir.
+for x in $(eval_sets); do
+  for d in $(decoders); do
+    dir=$exp/decode_${x}_$d
+    if [ "$stop_stage" -ge 8 ] && [ -f $dir/scores.txt ]; then echo "$(grep '^%WER' $dir/scores.txt) $dir"; fi
+  done
+done

@@ -42,8 +42,13 @@ if stage 6 "scoring"; then
     dir=$exp/decode_${x}_greedy
     run asr score data/$x/text $dir/text --utt2spk data/$x/utt2spk --out $dir > $dir/scores.txt
   done
-  for x in $(eval_sets); do
-    dir=$exp/decode_${x}_greedy
-    echo "$(grep '^%WER' $dir/scores.txt) $dir"
-  done
 fi
+if stage 7 "results"; then
+  run python ../../recipes/results.py --exp $exp --run-log exp/log/run.log --out RESULTS.md \
+    --title "FSDD: BiLSTM-CTC (characters), dev = one held-out speaker"
+fi
+# The last lines, also when every stage was done already: each scored set's %WER line and its decode dir.
+for x in $(eval_sets); do
+  dir=$exp/decode_${x}_greedy
+  if [ "$stop_stage" -ge 6 ] && [ -f $dir/scores.txt ]; then echo "$(grep '^%WER' $dir/scores.txt) $dir"; fi
+done

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Kaldi's yes/no recipe with a BiLSTM-CTC model: data -> fbank + CMVN -> tokens -> train -> decode -> score.
 # Kaldi splits train = files 0_* (31), test = files 1_* (29); we hold out train's last 4 as dev.
+# Units are whole words (YES, NO), as Kaldi's yesno lexicon has: every train file starts with NO and every test
+# file with YES, and a test file opens with a clipped word; character units let that bias through (1-2% WER).
 # Bad input never stops it: `asr data fix`, `asr feats` and `asr train` drop what they cannot use and list it
 # in data/<set>/log/{fix,feats}_report.txt and exp/<tag>/log/{train,dev}_report.txt (--strict true: stop instead).
 stage=0; stop_stage=100; corpus_dir=""; nj=2; conf=conf/train.yaml; tag=bilstm_ctc; seed=1; strict=false
@@ -24,7 +26,7 @@ if stage 1 "fbank features and CMVN stats"; then
   done
 fi
 if stage 2 "output units"; then
-  run asr tokens data/$train --out data/lang/tokens.txt
+  run asr tokens data/$train --unit word --out data/lang/tokens.txt
 fi
 if stage 3 "training"; then
   run asr train --config "$conf" --train-dir data/$train --dev-dir data/$dev --tokens data/lang/tokens.txt \

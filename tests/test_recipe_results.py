@@ -1,0 +1,48 @@
+"""recipes/results.py: RESULTS.md from scored decode dirs and the recipe's run log (stage wall times)."""
+
+import subprocess
+import sys
+
+import yaml
+
+from conftest import REPO
+
+LOG = """# 2026-01-01T00:00:00Z ./run.sh --old
+# git aaaaaaa
+# stage 0: data preparation (00:00:00, t=100)
+# 2026-01-02T00:00:00Z ./run.sh --stage 0
+# git 1234567
+# python 3.11.7, torch 2.14.1, torchaudio 2.11.0, numpy 2.4.6, threads 1
+#   stage=0
+# stage 0: data preparation (00:00:00, t=1000)
+run something
+# stage 7: decoding (00:00:10, t=1010)
+# end (00:01:00, t=1060)
+"""
+
+
+def test_results_md(tmp_path):
+    from asr.scoring.report import write_report
+
+    exp = tmp_path / "exp" / "run1"
+    (tmp_path / "ref").write_text("s1-a YES NO\ns1-b NO\n")
+    for dec, hyp in (("lm", "s1-a YES NO\ns1-b NO\n"), ("greedy", "s1-a YES\ns1-b NO\n")):
+        d = exp / f"decode_dev_{dec}"
+        d.mkdir(parents=True)
+        (d / "text").write_text(hyp)
+        write_report(tmp_path / "ref", d / "text", d)
+        settings = {"model": "exp/model", "data": "data/dev", "decoder": dec, "beam_size": 50, "lm": "lm.arpa",
+                    "lexicon": "lex.txt", "lm_weight": 1.5, "word_score": -1.0, "tune_lm_weights": [1, 1.5],
+                    "tune_word_scores": [-1, 0], "lm_params": None}
+        (d / "decode.yaml").write_text(yaml.safe_dump(settings))
+    (tmp_path / "exp" / "log").mkdir()
+    (tmp_path / "exp" / "log" / "run.log").write_text(LOG)
+    subprocess.run([sys.executable, str(REPO / "recipes" / "results.py"), "--exp", "exp/run1", "--run-log",
+                    "exp/log/run.log", "--out", "RESULTS.md", "--title", "T"], cwd=tmp_path, check=True)
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "git hash: 1234567" in text and "--old" not in text  # the last run only
+    wer = text.split("## WER")[1].split("## CER")[0]
+    rows = [line for line in wer.splitlines() if line.startswith("|decode")]
+    assert rows == ["|decode_dev_greedy|2|3|66.7|0.0|33.3|0.0|33.3|50.0|", "|decode_dev_lm|2|3|100.0|0.0|0.0|0.0|0.0|0.0|"]
+    assert "--tune-lm-weights 1,1.5 --tune-word-scores -1,0" in text and "(lm_weight 1.5, word_score -1)" in text
+    assert "|0: data preparation|10|" in text and "|7: decoding|50|" in text and "|total|60|" in text
