@@ -7,7 +7,6 @@ Heavy imports (torch) happen inside the commands so `asr --help` is instant. Err
 from __future__ import annotations
 
 import functools
-import sys
 from pathlib import Path
 from typing import List, Optional
 

@@ -64,9 +64,9 @@ def run_transcribe(transcriber: Transcriber, inputs: list[AudioInput], out: Outp
         progress = progress and (len(inputs) > 1 or total is None or total > PROGRESS_MIN_S)
     else:
         total = known_duration_s(inputs) if progress else None
-    bar = tqdm(total=None if total is None else round(total, 1), unit="s", unit_scale=False, disable=not progress,
-               desc="transcribe", bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} s audio [{elapsed}<{remaining}]"
-               if total is not None else "{desc}: {n:.0f} s audio [{elapsed}]")
+    bar = tqdm(total=total, unit="s", disable=not progress, desc="transcribe",
+               bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} s of audio [{elapsed}<{remaining}]"
+               if total is not None else "{desc}: {n:.1f} s of audio [{elapsed}]")
 
     def say(line: str, err: bool = False) -> None:
         tqdm.write(line, file=sys.stderr if err else sys.stdout, end="")

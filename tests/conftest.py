@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -37,3 +40,36 @@ def tone_wav(tmp_path) -> Path:
     path = tmp_path / "tone.wav"
     sf.write(path, x, 16000, subtype="PCM_16")
     return path
+
+
+@pytest.fixture(scope="session")
+def yesno_run(tmp_path_factory):
+    """The yesno recipe run once per session in a scratch copy of egs/yesno: (recipe dir, completed process)."""
+    corpus = corpus_path("yesno")
+    if corpus is None:
+        pytest.skip("yesno corpus not found (set ASR_CORPORA)")
+    root = tmp_path_factory.mktemp("repo")
+    shutil.copytree(REPO / "egs" / "yesno", root / "egs" / "yesno",
+                    ignore=shutil.ignore_patterns("data", "exp", "fbank"))
+    (root / "recipes").symlink_to(REPO / "recipes")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "ASR_CORPORA": ""}
+    proc = subprocess.run(["bash", "run.sh", "--corpus-dir", str(corpus)], cwd=root / "egs" / "yesno", env=env,
+                          capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return root / "egs" / "yesno", proc
+
+
+@pytest.fixture(scope="session")
+def yesno_model(yesno_run) -> Path:
+    """A trained yesno model dir: $ASR_YESNO_MODEL when set, else the one the recipe run made."""
+    if os.environ.get("ASR_YESNO_MODEL"):
+        return Path(os.environ["ASR_YESNO_MODEL"])
+    return yesno_run[0] / "exp" / "model"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """Tests use tiny models, which run no faster on two threads and far slower when the cores are busy."""
+    import torch
+
+    torch.set_num_threads(1)

@@ -161,3 +161,20 @@ def test_lexicon_decoding_with_phones_and_bpe(tmp_path):
     lp = emissions(bpe, units)
     dec = LexiconLMDecoder(bpe, ["ONE", "TWO", "THREE"])
     assert dec.decode(lp[None], torch.tensor([len(lp)])) == [["THREE", "TWO"]]
+
+
+def test_last_unit_repeated_over_frames(char_tok):
+    """CTC often holds a word's last letter for several frames; the word must still come out (and the last
+    word of the utterance too, with no <space> after it)."""
+    pytest.importorskip("flashlight.lib.text")
+    from asr.decoding.lm import LexiconLMDecoder
+
+    frames = "Y E S S S <space> N O O O".split()
+    lp = torch.full((len(frames), len(char_tok)), -12.0)
+    for t, u in enumerate(frames):
+        lp[t, char_tok.index[u]] = 0.0
+    lp = lp.log_softmax(-1)
+    assert char_tok.decode(greedy_decode(lp[None], torch.tensor([len(lp)]))[0]) == "YES NO"
+    dec = LexiconLMDecoder(char_tok, ["YES", "NO", "ONE"])
+    assert dec.decode(lp[None], torch.tensor([len(lp)])) == [["YES", "NO"]]
+    assert char_tok.decode(dec.decode_ids(lp)) == "YES NO"

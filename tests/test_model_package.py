@@ -49,16 +49,31 @@ def test_export_then_load_gives_the_same_model(model_dir, tmp_path):
         assert torch.equal(t, b.model.state_dict()[name]), name
 
 
-def test_lexicon_and_lm_are_packed_and_found(model_dir, tmp_path):
-    lexicon, lm = tmp_path / "lexicon.txt", tmp_path / "lm.arpa"
+def test_lexicon_lm_and_weights_are_packed_and_found(model_dir, tmp_path):
+    lexicon, lm, params = tmp_path / "lexicon.txt", tmp_path / "lm.arpa", tmp_path / "lm_params.yaml"
     lexicon.write_text("YES Y E S\nNO N O\n")
     lm.write_text("\\data\\\nngram 1=2\n\n\\1-grams:\n-0.3 YES\n-0.3 NO\n\n\\end\\\n")
-    loaded = load_model(export_model(model_dir, tmp_path / "m.asr", lexicon=lexicon, lm=lm))
-    paths = loaded.config["decoding"]
-    assert open(paths["lexicon"]).read() == lexicon.read_text()
-    assert open(paths["lm"]).read() == lm.read_text() and paths["lm"].endswith("lm.arpa")
+    params.write_text("lm_weight: 0.7\nword_score: -1.5\nwer: 3.1\n")
+    out = export_model(model_dir, tmp_path / "m.asr", lexicon=lexicon, lm=lm, lm_params=params)
+    assert {"decoding/lexicon.txt", "decoding/lm.arpa"} <= set(zipfile.ZipFile(out).namelist())
+    loaded = load_model(out)
+    assert loaded.tokenizer.kind == "char"  # the decoding lexicon is not mistaken for a phone lexicon
+    packed = loaded.config["decoding"]
+    assert open(packed["lexicon"]).read() == lexicon.read_text()
+    assert open(packed["lm"]).read() == lm.read_text()
+    assert (packed["lm_weight"], packed["word_score"]) == (0.7, -1.5)
     with pytest.raises(ConfigError, match="no such lm file"):
         export_model(model_dir, tmp_path / "n.asr", lm=tmp_path / "missing.arpa")
+
+
+def test_the_units_files_travel_with_the_model(model_dir, tmp_path):
+    """Word units are told by words.txt beside tokens.txt: the model file must carry it."""
+    from asr.text.tokenizer import WordTokenizer
+
+    WordTokenizer(["<blank>", "<unk>", "<space>", "NO", "YES", "A", "B", "C"]).save_dir(model_dir)
+    out = export_model(model_dir, tmp_path / "w.asr")
+    assert "words.txt" in zipfile.ZipFile(out).namelist()
+    assert load_model(out).tokenizer.kind == "word"
 
 
 @pytest.mark.parametrize("make, message", [

@@ -91,3 +91,19 @@ def test_bad_factors(data_dir, tmp_path):
         perturb_speed(data_dir, tmp_path / "sp", (0.0,))
     with pytest.raises(DataError, match="must differ"):
         perturb_speed(data_dir, data_dir, (0.9,))
+
+
+def test_segments_recordings_prefixed_and_times_scaled(tmp_path):
+    a = tmp_path / "rec.wav"
+    sf.write(a, tone(2.0), SR, subtype="PCM_16")
+    d = DataDir(wav_scp={"rec": str(a)}, utt2spk={"s1-u1": "s1", "s1-u2": "s1"}, text={"s1-u1": "A", "s1-u2": "B"})
+    from asr.data.datadir import Segment
+
+    d.segments = {"s1-u1": Segment("rec", 0.0, 1.0), "s1-u2": Segment("rec", 1.0, 2.0)}
+    src = d.save(tmp_path / "src")
+    out = DataDir.load(perturb_speed(src, tmp_path / "sp", (1.0, 0.8)))
+    assert set(out.wav_scp) == {"rec", "sp0.8-rec"}
+    seg = out.segments["sp0.8-s1-u2"]
+    assert seg.recording_id == "sp0.8-rec" and seg.start_s == pytest.approx(1.25) and seg.end_s == pytest.approx(2.5)
+    utt = next(u for u in out.utterances() if u.utt_id == "sp0.8-s1-u2")
+    assert len(load_audio(utt.wav, SR, utt.start_s, utt.end_s)) == pytest.approx(1.25 * SR, abs=2)

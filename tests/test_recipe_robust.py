@@ -36,7 +36,8 @@ DUPLICATE = "0_0_1_0_0_1_1_0"  # a real train utterance whose text line is repea
 
 
 def scratch_recipe(root: Path) -> Path:
-    shutil.copytree(REPO / "egs" / "yesno", root / "egs" / "yesno", ignore=shutil.ignore_patterns("data", "exp", "fbank"))
+    shutil.copytree(REPO / "egs" / "yesno", root / "egs" / "yesno",
+                    ignore=shutil.ignore_patterns("data", "exp", "fbank"))
     (root / "recipes").symlink_to(REPO / "recipes")
     return root / "egs" / "yesno"
 
@@ -77,7 +78,8 @@ PLANTED = {  # utt: (data dir, transcript bytes, the stage whose report lists it
     "0_bad_empty": ("train_nodev", EIGHT.encode(), "fix", "empty file"),
     "1_bad_missing": ("test_yesno", EIGHT.encode(), "fix", "missing file"),
     "0_bad_emptytext": ("train_nodev", b"", "fix", "empty transcript"),
-    "0_bad_utf8": ("train_nodev", "NO YES NO NO YES YES NO YÉS".encode("latin-1"), "fix", "transcript not valid UTF-8"),
+    "0_bad_utf8": ("train_nodev", "NO YES NO NO YES YES NO YÉS".encode("latin-1"), "fix",
+                   "transcript not valid UTF-8"),
     DUPLICATE: ("train_nodev", b"YES YES YES YES YES YES YES YES", "fix", "duplicate id"),
     "0_bad_truncated": ("train_nodev", EIGHT.encode(), "feats", "truncated file"),
     "0_bad_nan": ("train_nodev", EIGHT.encode(), "feats", "NaN samples"),

@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, corpus_path
+from conftest import corpus_path
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def yesno_run(tmp_path_factory):
-    corpus = corpus_path("yesno")
-    if corpus is None:
-        pytest.skip("yesno corpus not found (set ASR_CORPORA)")
-    root = tmp_path_factory.mktemp("repo")
-    shutil.copytree(REPO / "egs" / "yesno", root / "egs" / "yesno",
-                    ignore=shutil.ignore_patterns("data", "exp", "fbank"))
-    (root / "recipes").symlink_to(REPO / "recipes")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "ASR_CORPORA": ""}
-    proc = subprocess.run(["bash", "run.sh", "--corpus-dir", str(corpus)], cwd=root / "egs" / "yesno", env=env,
-                          capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return root / "egs" / "yesno", proc
 
 
 def test_recipe_ends_with_zero_wer_line(yesno_run):

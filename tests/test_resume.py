@@ -136,13 +136,13 @@ def test_killed_runs_resume_bit_identical(corpus, tmp_path):
     train(yaml.safe_load(corpus["config"].read_text()), corpus["train"], corpus["dev"], corpus["tokens"], ref,
           progress=False)
     total = torch.load(ref / "checkpoints" / "last.pt", weights_only=True)["step"]
-    kill_at = sorted(rnd.sample(range(1, total - 6), 2))
+    kill_at = sorted(rnd.sample(range(1, total - 10), 2))
 
     exp, ckpt, stopped = tmp_path / "killed", tmp_path / "killed" / "checkpoints" / "last.pt", []
     for sig, at in zip((signal.SIGKILL, signal.SIGTERM), kill_at):
         proc = subprocess.Popen(train_cmd(corpus, exp), env=env, stderr=subprocess.PIPE, text=True)
-        wait_for_step(ckpt, proc, at)
-        time.sleep(rnd.uniform(0, 0.05))  # anywhere in the step, or in the writing of a checkpoint
+        wait_for_step(ckpt, proc, max(at, stopped[-1] + 1 if stopped else 0))  # a checkpoint of this process
+        time.sleep(rnd.uniform(0, 0.02))  # anywhere in the step, or in the writing of a checkpoint
         proc.send_signal(sig)
         code = proc.wait(timeout=120)
         err = proc.stderr.read()
@@ -162,7 +162,8 @@ def test_killed_runs_resume_bit_identical(corpus, tmp_path):
     assert log.count("resumed from") == 2
     # the epoch lines (train loss, dev figures) are those of the uninterrupted run
     def epochs(text):
-        return sorted({line.split(" INFO ")[1].split(", lr")[0] for line in text.splitlines() if " INFO epoch " in line})
+        return sorted({line.split(" INFO ")[1].split(", lr")[0] for line in text.splitlines()
+                       if " INFO epoch " in line})
     assert epochs(log) == epochs((ref / "log" / "train.log").read_text())
 
 

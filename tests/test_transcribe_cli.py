@@ -133,3 +133,16 @@ def test_long_audio_options_and_decoder_choice(model_dir, mixed, tmp_path):
     assert bad.exit_code == 1 and "twice the overlap" in bad.stderr
     unknown = run(model_dir, long, "--decoder", "viterbi")
     assert unknown.exit_code == 1 and "unknown decoder 'viterbi'" in unknown.stderr
+
+
+def test_beam_and_lm_decoders_from_the_command_line(model_dir, mixed, tmp_path):
+    wav = mixed / "b_44k.wav"
+    lexicon = tmp_path / "lexicon.txt"
+    lexicon.write_text("YES Y E S\nNO N O\n")
+    beam = run(model_dir, wav, "--decoder", "beam", "--beam-size", "4", "-f", "json")
+    assert beam.exit_code == 0, beam.output
+    lm = run(model_dir, wav, "--decoder", "lm", "--lexicon", lexicon, "-f", "json")
+    assert lm.exit_code == 0, lm.output
+    assert {w["word"] for w in json.loads(lm.stdout)["words"]} <= {"YES", "NO"}
+    missing = run(model_dir, wav, "--decoder", "lm")
+    assert missing.exit_code == 1 and "--decoder lm needs --lm" in missing.stderr

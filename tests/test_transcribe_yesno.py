@@ -1,13 +1,12 @@
 """`asr transcribe` with a trained yesno model on real recordings: mixed formats, long audio across many chunk
 borders, and word times against words placed at known offsets.
 
-Needs the yesno corpus and a trained model: egs/yesno/exp/model (made by `cd egs/yesno && ./run.sh`), or the
-model dir or file named by ASR_YESNO_MODEL. Skipped without them.
+Needs the yesno corpus; the model is the one the session's yesno recipe run trains (conftest `yesno_model`), or
+the model dir or file named by ASR_YESNO_MODEL.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -20,27 +19,21 @@ from asr.audio import resample
 from asr.chunking import ChunkConfig
 from asr.cli import app
 from asr.transcribe import Transcriber
-from conftest import REPO, corpus_path
+from conftest import corpus_path
 
-MODEL = Path(os.environ.get("ASR_YESNO_MODEL", REPO / "egs" / "yesno" / "exp" / "model"))
 RATE = 8000
 
 
 @pytest.fixture(scope="module")
-def waves():
-    corpus = corpus_path("yesno")
-    if corpus is None:
-        pytest.skip("yesno corpus not found (set ASR_CORPORA)")
-    if not MODEL.exists():
-        pytest.skip(f"no trained yesno model at {MODEL} (run egs/yesno/run.sh, or set ASR_YESNO_MODEL)")
-    return corpus / "waves_yesno"
+def waves(yesno_model):
+    return corpus_path("yesno") / "waves_yesno"
 
 
 @pytest.fixture(scope="module")
-def transcriber(waves):
+def transcriber(waves, yesno_model):
     before = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield Transcriber.from_pretrained(MODEL, "cpu")
+    yield Transcriber.from_pretrained(yesno_model, "cpu")
     torch.set_num_threads(before)
 
 
@@ -65,7 +58,7 @@ def word_segments(x: np.ndarray) -> list[tuple[int, int]]:
     return [(s * hop, e * hop) for s, e in segs if e - s >= 10]
 
 
-def test_mixed_formats_rates_and_channels_in_one_folder(waves, transcriber, tmp_path):
+def test_mixed_formats_rates_and_channels_in_one_folder(waves, transcriber, yesno_model, tmp_path):
     """Three recordings the model hears right as 8 kHz mono WAV, as 8 kHz stereo FLAC, 44.1 kHz WAV and
     16 kHz OGG, with a zero-byte file and a text file beside them: one call, the same words, two error lines."""
     src = [p for p in sorted(waves.glob("1_*.wav")) if transcriber.transcribe(p).text.split() == words_of(p)][:3]
@@ -75,7 +68,7 @@ def test_mixed_formats_rates_and_channels_in_one_folder(waves, transcriber, tmp_
     sf.write(tmp_path / "c.ogg", resample(x[2], RATE, 16000), 16000, format="OGG", subtype="VORBIS")  # 16 kHz OGG
     (tmp_path / "d.wav").write_bytes(b"")
     (tmp_path / "e.txt").write_text("not audio\n")
-    result = CliRunner().invoke(app, ["transcribe", str(MODEL), str(tmp_path), "--device", "cpu"])
+    result = CliRunner().invoke(app, ["transcribe", str(yesno_model), str(tmp_path), "--device", "cpu"])
     assert result.exit_code == 1
     assert result.stdout.splitlines() == [f"{tmp_path / n}\t{' '.join(words_of(p))}"
                                           for n, p in zip(("a.flac", "b.wav", "c.ogg"), src)]
@@ -102,7 +95,7 @@ def test_long_recording_words_at_chunk_borders_neither_lost_nor_doubled(waves, t
     expected = [w for words in truth for w in words]
     whole = Transcriber(transcriber.loaded, "cpu", chunk=ChunkConfig(1e4, 10.0)).transcribe(audio)
     if whole.text.split() != expected:
-        pytest.skip(f"{MODEL} mis-hears utterances joined together even in one window: borders cannot be judged")
+        pytest.skip("the model mis-hears utterances joined together even in one window: borders cannot be judged")
     chunked = Transcriber(transcriber.loaded, "cpu", chunk=ChunkConfig(8.0, 3.0), batch_size=4).transcribe(audio)
     assert [w.word for w in chunked.words] == expected
     for (start, end), words in zip(spans, truth):

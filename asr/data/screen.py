@@ -54,7 +54,8 @@ class ScreenReport:
         why = ", ".join(f"{n} {reason}" for reason, n in counts if reason not in KEEPS_UTTERANCE)
         extra = ", ".join(f"{n} {reason} line{'s' * (n != 1)}" for reason, n in counts if reason in KEEPS_UTTERANCE)
         return (f"{self.stage} {self.source}: kept {self.kept} of {self.total} utterances, "
-                f"dropped {self.total - self.kept}" + (f": {why}" if why else "") + (f"; removed {extra}" if extra else ""))
+                f"dropped {self.total - self.kept}" + (f": {why}" if why else "")
+                + (f"; removed {extra}" if extra else ""))
 
     def text(self) -> str:
         return "".join(f"{line}\n" for line in [f"# {self.summary()}"] + [r.line() for r in self.rejected])

@@ -96,7 +96,7 @@ def forced_align(log_probs: torch.Tensor, tokens: Sequence[int], blank: int = 0)
     s = end
     for t in range(t_len - 1, -1, -1):
         path[t] = s
-        s -= back[t, s]
+        s -= int(back[t, s])
     spans = []
     for k in range(len(tokens)):
         frames = np.flatnonzero(path == 2 * k + 1)

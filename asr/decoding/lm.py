@@ -2,8 +2,11 @@
 LexiconDecoder, KenLM for the ARPA model).
 
 The decoder only emits words of its vocabulary, each spelled in the model's units by the tokenizer
-(`spellings`: characters, BPE pieces or phones). Spellings carry no word-boundary unit: the boundary unit
-`<space>` is the decoder's silence (free between words), so the last word needs none after it.
+(`spellings`: characters, BPE pieces or phones). When the units put `<space>` between words (char, phone), a
+spelling ends with it, as wav2letter's lexicons end with `|`: flashlight's decoder leaves a word's trie node when
+the word is emitted, so a last unit the network repeats over several frames (CTC's `E E`) could otherwise only be
+explained as blank or silence. One frame of certain `<space>` is appended to every utterance for its last word.
+`<space>` is also the decoder's silence, free between words.
 A hypothesis scores   log p_CTC + lm_weight * log p_LM + word_score * #words   (the LM in natural log);
 lm_weight and word_score are tuned on dev (asr.decoding.tune), as Kaldi's scoring tunes LMWT and the word
 insertion penalty. Without an LM (`lm=None`) the search is still restricted to the vocabulary.
@@ -99,11 +102,13 @@ class LexiconLMDecoder:
         self.config = config or LMDecoderConfig()
         self.tokenizer = tokenizer
         self.lexicon, self.skipped = lexicon_for(tokenizer, words)
+        self.boundary = tokenizer.space_between_words
+        end = [SPACE] if self.boundary else []
         if lm is not None and not Path(lm).is_file():
             raise ConfigError(f"{lm}: no such language model file")
         with tempfile.TemporaryDirectory() as tmp, _quiet_stderr():  # KenLM prints a progress bar
             lex = Path(tmp) / "lexicon.txt"
-            lex.write_text("".join(f"{w} {' '.join(s)}\n" for w, sp in self.lexicon.items() for s in sp))
+            lex.write_text("".join(f"{w} {' '.join(s + end)}\n" for w, sp in self.lexicon.items() for s in sp))
             c = self.config
             self.decoder = ctc_decoder(
                 lexicon=str(lex), tokens=list(tokenizer.tokens), lm=str(lm) if lm else None, nbest=1,
@@ -111,16 +116,25 @@ class LexiconLMDecoder:
                 lm_weight=c.lm_weight, word_score=c.word_score, sil_score=c.sil_score, unk_score=float("-inf"),
                 log_add=False, blank_token=BLANK, sil_token=SPACE, unk_word=UNK)
 
+    def _search(self, log_probs: torch.Tensor, lengths: torch.Tensor):
+        emissions = log_probs.detach().to("cpu", torch.float32)
+        lengths = lengths.detach().to("cpu", torch.int32)
+        if self.boundary:  # one frame of certain <space> after each utterance's last frame
+            n, t, v = emissions.shape
+            end = torch.full((v,), -1e4)
+            end[self.tokenizer.index[SPACE]] = 0.0
+            emissions = torch.cat([emissions, end.expand(n, 1, v)], dim=1)
+            emissions[torch.arange(n), lengths.long()] = end
+            lengths = lengths + 1
+        return self.decoder(emissions.contiguous(), lengths)
+
     def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[str]]:
         """(N, T, V) log-probs, lengths (N,) -> the words of each utterance."""
-        emissions = log_probs.detach().to("cpu", torch.float32).contiguous()
-        results = self.decoder(emissions, lengths.detach().to("cpu", torch.int32))
-        return [list(r[0].words) if r else [] for r in results]
+        return [list(r[0].words) if r else [] for r in self._search(log_probs, lengths)]
 
     def decode_ids(self, log_probs: torch.Tensor) -> list[int]:
         """(T, V) log-probs of one utterance -> the token ids of its best hypothesis (blanks, repeats removed)."""
-        hyp = self.decoder(log_probs.detach().to("cpu", torch.float32)[None].contiguous(),
-                           torch.tensor([log_probs.shape[0]], dtype=torch.int32))[0]
+        hyp = self._search(log_probs[None], torch.tensor([log_probs.shape[0]]))[0]
         if not hyp:
             return []
         ids = [int(i) for i in hyp[0].tokens]

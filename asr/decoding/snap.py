@@ -19,6 +19,7 @@ import numpy as np
 from asr.decoding.align import Word
 
 MIN_RANGE_DB = 10.0  # less contrast than this between quiet and loud frames: no snapping
+DIGITAL_SILENCE_DB = -95.0  # below 16-bit resolution: exact (digital) silence, not the room's noise
 
 
 def frame_energy_db(samples: np.ndarray, samples_per_frame: int) -> np.ndarray:
@@ -32,7 +33,10 @@ def speech_regions(energy_db: np.ndarray, margin: float = 0.3, min_gap: int = 3)
     """Frame ranges [start, end) of speech; gaps shorter than `min_gap` frames are bridged."""
     if len(energy_db) == 0:
         return []
-    lo, hi = np.percentile(energy_db, 10), np.percentile(energy_db, 99)
+    audible = energy_db[energy_db > DIGITAL_SILENCE_DB]  # exact zeros would set the noise floor at -100 dB
+    if len(audible) < 0.1 * len(energy_db):
+        return []
+    lo, hi = np.percentile(audible, 10), np.percentile(audible, 99)
     if hi - lo < MIN_RANGE_DB:
         return []
     active = np.concatenate([[False], energy_db > lo + margin * (hi - lo), [False]])

@@ -14,7 +14,7 @@ Deliberate deviations from Kaldi's defaults, all in `FeatureConfig`:
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch

@@ -45,6 +45,7 @@ def write_lexicon(lexicon: dict[str, list[list[str]]], path: str | os.PathLike) 
 class PhoneTokenizer(Tokenizer):
     kind = "phone"
     word_level = False
+    space_between_words = True
 
     def __init__(self, tokens: list[str], lexicon: dict[str, list[list[str]]]):
         super().__init__(tokens)

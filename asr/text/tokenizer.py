@@ -42,6 +42,7 @@ class Tokenizer:
 
     kind = "base"
     word_level = True  # decode() gives words (False for phones: WER needs a lexicon decoder)
+    space_between_words = False  # encode() puts the `<space>` unit between words (char, phone)
 
     def __init__(self, tokens: list[str]):
         if tokens[:3] != [BLANK, UNK, SPACE]:
@@ -87,6 +88,7 @@ class CharTokenizer(Tokenizer):
     """Maps text to ids and back; words are joined by the `<space>` unit."""
 
     kind = "char"
+    space_between_words = True
 
     @classmethod
     def build(cls, texts: Iterable[str]) -> "CharTokenizer":

@@ -102,8 +102,9 @@ def data_changes(old: dict, new: dict, show: int = 3) -> str:
         return ""
     old_d, new_d = dict(zip(old["utts"], old["digests"])), dict(zip(new["utts"], new["digests"]))
     parts = []
-    for what, ids in (("added", [u for u in new_d if u not in old_d]), ("removed", [u for u in old_d if u not in new_d]),
-                      ("changed (transcript or length)", [u for u in new_d if u in old_d and new_d[u] != old_d[u]])):
+    added, removed = [u for u in new_d if u not in old_d], [u for u in old_d if u not in new_d]
+    changed = [u for u in new_d if u in old_d and new_d[u] != old_d[u]]
+    for what, ids in (("added", added), ("removed", removed), ("changed (transcript or length)", changed)):
         if ids:
             parts.append(f"{len(ids)} utterance{'s' * (len(ids) != 1)} {what} ({', '.join(ids[:show])}"
                          f"{', ...' if len(ids) > show else ''})")

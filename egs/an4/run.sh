@@ -4,8 +4,8 @@
 # Splits (data_prep/an4.py): train 850 / dev 98 (8 held-out speakers) / test 130 (only when the corpus has it).
 # The LM weight and word score are tuned on dev (a grid, as Kaldi's scoring) and then applied to test.
 stage=0; stop_stage=100; corpus_dir=""; nj=2; conf=conf/train.yaml; tag=""; seed=1; unit=char; cell=lstm
-epochs=""; avg=5; bpe_size=100; lm_order=3; results=RESULTS.md; notes=""
-_recipe_opts="stage stop_stage corpus_dir nj conf tag seed unit cell epochs avg bpe_size lm_order results notes"
+epochs=""; avg=5; bpe_size=100; lm_order=3; results=RESULTS.md; notes=""; compare=""
+_recipe_opts="stage stop_stage corpus_dir nj conf tag seed unit cell epochs avg bpe_size lm_order results notes compare"
 cd "$(dirname "$0")"
 . ../../recipes/lib.sh
 parse_options "$@"
@@ -14,6 +14,7 @@ start_run "$@"
 train=train_sp; dev=dev; lang=data/lang_$unit; lm=data/local/lm/${lm_order}gram.arpa
 lexicon=data/local/dict/lexicon.txt
 tag=${tag:-bilstm_ctc_$unit$([ "$cell" = lstm ] || echo "_$cell")}; exp=exp/$tag
+model=$exp; [ "$avg" -gt 0 ] && model=$exp/ave_$avg  # the model decoded; exp/model links to it
 eval_sets() { for x in $dev test; do [ -f data/$x/text ] && echo $x; done; return 0; }
 decoders() { if [ "$unit" = phone ]; then echo lm; else echo greedy beam lm; fi; }
 
@@ -40,12 +41,8 @@ if stage 5 "training"; then
     --no-progress
 fi
 if stage 6 "checkpoint averaging (best $avg by dev loss)"; then
-  if [ "$avg" -gt 0 ]; then
-    run asr average $exp $exp/ave_$avg --num "$avg" --by best --metric loss
-    ln -sfn "$tag/ave_$avg" exp/model
-  else
-    ln -sfn "$tag" exp/model
-  fi
+  if [ "$avg" -gt 0 ]; then run asr average $exp $model --num "$avg" --by best --metric loss; fi
+  ln -sfn "${model#exp/}" exp/model
 fi
 if stage 7 "decoding"; then
   for x in $(eval_sets); do
@@ -54,10 +51,10 @@ if stage 7 "decoding"; then
       case $d in
         beam) opts+=(--beam-size 10) ;;
         lm) opts+=(--beam-size 50 --lm $lm --lexicon $lexicon)
-            if [ "$x" = "$dev" ]; then opts+=(--tune-lm-weights 0.5,1,1.5,2,3 --tune-word-scores -2,-1,0,1,2)
+            if [ "$x" = "$dev" ]; then opts+=(--tune-lm-weights 0,0.25,0.5,1,2 --tune-word-scores -1,0,1,2,3)
             else opts+=(--lm-params $exp/decode_${dev}_lm/lm_params.yaml); fi ;;
       esac
-      run asr decode exp/model data/$x $exp/decode_${x}_$d "${opts[@]}"
+      run asr decode $model data/$x $exp/decode_${x}_$d "${opts[@]}"
     done
   done
 fi
@@ -70,8 +67,8 @@ if stage 8 "scoring"; then
   done
 fi
 if stage 9 "results"; then
-  run python ../../recipes/results.py --exp $exp --run-log exp/log/run.log --out "$results" \
-    --title "AN4: BiLSTM-CTC ($unit units)" ${notes:+--notes "$notes"}
+  run python ../../recipes/results.py --exp $exp $(for e in $compare; do echo --exp $e; done) \
+    --run-log exp/log/run.log --out "$results" --title "AN4: BiLSTM-CTC ($unit units)" ${notes:+--notes "$notes"}
 fi
 # The last lines, also when every stage was done already: each scored set's %WER line and its decode dir.
 for x in $(eval_sets); do

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Free Spoken Digit Dataset with a BiLSTM-CTC model: data -> speed perturbation -> fbank + CMVN -> tokens ->
-# train -> decode (greedy) -> score. dev = one held-out speaker (data_prep/fsdd.py), so its WER is
-# speaker-independent; a sixth speaker in a full copy becomes `test`.
-stage=0; stop_stage=100; corpus_dir=""; nj=2; conf=conf/train.yaml; tag=bilstm_ctc; seed=1; cell=lstm; epochs=""
-_recipe_opts="stage stop_stage corpus_dir nj conf tag seed cell epochs"
+# train -> checkpoint averaging -> decode (greedy) -> score. dev = one held-out speaker (data_prep/fsdd.py), so
+# its WER is speaker-independent; a sixth speaker in a full copy becomes `test`.
+stage=0; stop_stage=100; corpus_dir=""; nj=2; conf=conf/train.yaml; tag=bilstm_ctc; seed=1; cell=lstm; epochs=""; avg=5
+_recipe_opts="stage stop_stage corpus_dir nj conf tag seed cell epochs avg"
 cd "$(dirname "$0")"
 . ../../recipes/lib.sh
 parse_options "$@"
@@ -30,25 +30,32 @@ if stage 4 "training"; then
   run asr train --config "$conf" --train-dir data/$train --dev-dir data/$dev --tokens data/lang/tokens.txt \
     --exp-dir $exp --set training.seed=$seed --set model.cell=$cell ${epochs:+--set training.epochs=$epochs} \
     --no-progress
-  ln -sfn "$tag" exp/model
 fi
-if stage 5 "decoding"; then
+if stage 5 "checkpoint averaging (best $avg by dev loss)"; then
+  if [ "$avg" -gt 0 ]; then
+    run asr average $exp $exp/ave_$avg --num "$avg" --by best --metric loss
+    ln -sfn "$tag/ave_$avg" exp/model
+  else
+    ln -sfn "$tag" exp/model
+  fi
+fi
+if stage 6 "decoding"; then
   for x in $(eval_sets); do
     run asr decode exp/model data/$x $exp/decode_${x}_greedy --no-progress
   done
 fi
-if stage 6 "scoring"; then
+if stage 7 "scoring"; then
   for x in $(eval_sets); do
     dir=$exp/decode_${x}_greedy
     run asr score data/$x/text $dir/text --utt2spk data/$x/utt2spk --out $dir > $dir/scores.txt
   done
 fi
-if stage 7 "results"; then
+if stage 8 "results"; then
   run python ../../recipes/results.py --exp $exp --run-log exp/log/run.log --out RESULTS.md \
     --title "FSDD: BiLSTM-CTC (characters), dev = one held-out speaker"
 fi
 # The last lines, also when every stage was done already: each scored set's %WER line and its decode dir.
 for x in $(eval_sets); do
   dir=$exp/decode_${x}_greedy
-  if [ "$stop_stage" -ge 6 ] && [ -f $dir/scores.txt ]; then echo "$(grep '^%WER' $dir/scores.txt) $dir"; fi
+  if [ "$stop_stage" -ge 7 ] && [ -f $dir/scores.txt ]; then echo "$(grep '^%WER' $dir/scores.txt) $dir"; fi
 done
