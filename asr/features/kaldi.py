@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from asr.config import section_from_dict
+
 DITHER_SEED = 0
 
 
@@ -54,13 +56,7 @@ class FeatureConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "FeatureConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            from asr.errors import ConfigError
-
-            raise ConfigError(f"unknown feature options: {', '.join(sorted(unknown))}")
-        return cls(**d)
+        return section_from_dict(cls, d, "feature")
 
 
 def compute_features(samples: np.ndarray | torch.Tensor, config: FeatureConfig) -> torch.Tensor:

@@ -15,6 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from asr.config import section_from_dict
 from asr.errors import ConfigError
 from asr.features.cmvn import CMVN
 
@@ -42,10 +43,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        if set(d) - known:
-            raise ConfigError(f"unknown model options: {', '.join(sorted(set(d) - known))}")
-        cfg = cls(**d)
+        cfg = section_from_dict(cls, d, "model")
         if cfg.cmn not in ("global", "utterance"):
             raise ConfigError(f"model cmn must be global or utterance, not '{cfg.cmn}'")
         return cfg

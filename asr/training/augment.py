@@ -14,12 +14,12 @@ Config (`augment:` section of the training YAML; all counts 0 = off):
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import torch
 import torchaudio.transforms as T
 
+from asr.config import section_from_dict
 from asr.errors import ConfigError
 
 
@@ -33,11 +33,7 @@ class AugmentConfig:
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "AugmentConfig":
-        d = d or {}
-        known = {f.name for f in dataclasses.fields(cls)}
-        if set(d) - known:
-            raise ConfigError(f"unknown augment options: {', '.join(sorted(set(d) - known))}")
-        cfg = cls(**d)
+        cfg = section_from_dict(cls, d, "augment")
         if min(cfg.freq_masks, cfg.time_masks, cfg.freq_width, cfg.time_width) < 0 or not 0 < cfg.time_max_ratio <= 1:
             raise ConfigError(f"bad augment options: {cfg}")
         return cfg

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from asr.config import section_from_dict
 from asr.decoding.greedy import greedy_decode
 from asr.errors import ConfigError, DataError, TrainingError
 from asr.features.cmvn import accumulate_stats
@@ -67,10 +68,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        if set(d) - known:
-            raise ConfigError(f"unknown training options: {', '.join(sorted(set(d) - known))}")
-        cfg = cls(**d)
+        cfg = section_from_dict(cls, d, "training")
         if cfg.optimizer not in ("adam", "sgd") or cfg.lr_schedule not in ("constant", "newbob"):
             raise ConfigError(f"bad optimizer/lr_schedule: {cfg.optimizer}/{cfg.lr_schedule}")
         return cfg
