@@ -57,7 +57,8 @@ def test_recipe_with_test_partition(tmp_path):
     (tmp_path / "repo" / "recipes").symlink_to(REPO / "recipes")
     (recipe / "conf" / "tiny.yaml").write_text(TINY)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "ASR_CORPORA": ""}
-    proc = subprocess.run(["bash", "run.sh", "--corpus-dir", str(corpus), "--conf", "conf/tiny.yaml", "--avg", "2"],
+    proc = subprocess.run(["bash", "run.sh", "--corpus-dir", str(corpus), "--conf", "conf/tiny.yaml", "--avg", "2",
+                           "--unit", "char"],  # char units decode all three ways (phones only with the lexicon)
                           cwd=recipe, env=env, capture_output=True, text=True, timeout=3000)
     assert proc.returncode == 0, proc.stderr[-3000:]
     last = proc.stdout.strip().splitlines()[-6:]
