@@ -42,21 +42,37 @@ def tone_wav(tmp_path) -> Path:
     return path
 
 
+def scratch_recipe(root: Path, corpus: str = "yesno", ignore: tuple[str, ...] = ()) -> Path:
+    """A copy of egs/<corpus> (without its outputs) under root, beside a link to recipes/: the recipe dir."""
+    shutil.copytree(REPO / "egs" / corpus, root / "egs" / corpus,
+                    ignore=shutil.ignore_patterns("data", "exp", "fbank", *ignore))
+    if not (root / "recipes").exists():
+        (root / "recipes").symlink_to(REPO / "recipes")
+    return root / "egs" / corpus
+
+
+def recipe_env() -> dict:
+    """The recipe's environment: this venv first, no corpus mirror (tests pass --corpus-dir), one OpenMP thread
+    per process (the machine's cores are shared)."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "ASR_CORPORA": "",
+            "OMP_NUM_THREADS": "1"}
+
+
+def run_recipe(recipe: Path, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", "run.sh", *args], cwd=recipe, env=recipe_env(), capture_output=True, text=True,
+                          timeout=timeout)
+
+
 @pytest.fixture(scope="session")
 def yesno_run(tmp_path_factory):
     """The yesno recipe run once per session in a scratch copy of egs/yesno: (recipe dir, completed process)."""
     corpus = corpus_path("yesno")
     if corpus is None:
         pytest.skip("yesno corpus not found (set ASR_CORPORA)")
-    root = tmp_path_factory.mktemp("repo")
-    shutil.copytree(REPO / "egs" / "yesno", root / "egs" / "yesno",
-                    ignore=shutil.ignore_patterns("data", "exp", "fbank"))
-    (root / "recipes").symlink_to(REPO / "recipes")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "ASR_CORPORA": ""}
-    proc = subprocess.run(["bash", "run.sh", "--corpus-dir", str(corpus)], cwd=root / "egs" / "yesno", env=env,
-                          capture_output=True, text=True, timeout=1200)
+    recipe = scratch_recipe(tmp_path_factory.mktemp("repo"))
+    proc = run_recipe(recipe, "--corpus-dir", str(corpus))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return root / "egs" / "yesno", proc
+    return recipe, proc
 
 
 @pytest.fixture(scope="session")

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, corpus_path
+from conftest import corpus_path, run_recipe, scratch_recipe
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.environ.get("ASR_TEST_AN4_RECIPE") != "1",
                                                    reason="set ASR_TEST_AN4_RECIPE=1 (takes minutes)")]
@@ -52,14 +49,10 @@ def test_recipe_with_test_partition(tmp_path):
     if src is None:
         pytest.skip("AN4 corpus not found (set ASR_CORPORA)")
     corpus = an4_with_test(src, tmp_path / "an4")
-    recipe = tmp_path / "repo" / "egs" / "an4"
-    shutil.copytree(REPO / "egs" / "an4", recipe, ignore=shutil.ignore_patterns("data", "exp", "fbank", "*.md"))
-    (tmp_path / "repo" / "recipes").symlink_to(REPO / "recipes")
+    recipe = scratch_recipe(tmp_path / "repo", "an4", ignore=("*.md",))
     (recipe / "conf" / "tiny.yaml").write_text(TINY)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "ASR_CORPORA": ""}
-    proc = subprocess.run(["bash", "run.sh", "--corpus-dir", str(corpus), "--conf", "conf/tiny.yaml", "--avg", "2",
-                           "--unit", "char"],  # char units decode all three ways (phones only with the lexicon)
-                          cwd=recipe, env=env, capture_output=True, text=True, timeout=3000)
+    proc = run_recipe(recipe, "--corpus-dir", str(corpus), "--conf", "conf/tiny.yaml", "--avg", "2",
+                      "--unit", "char", timeout=3000)  # char units decode all three ways (phones only with the lexicon)
     assert proc.returncode == 0, proc.stderr[-3000:]
     last = proc.stdout.strip().splitlines()[-6:]
     dirs = [f"exp/bilstm_ctc_char/decode_{x}_{d}" for x in ("dev", "test") for d in ("greedy", "beam", "lm")]

@@ -18,7 +18,6 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -28,28 +27,11 @@ import pytest
 import soundfile as sf
 
 from asr.data.screen import read_report
-from conftest import REPO, corpus_path
+from conftest import corpus_path, recipe_env, run_recipe, scratch_recipe
 
 pytestmark = pytest.mark.slow
 CLEAN_WER = "%WER 0.00 [ 0 / 232, 0 ins, 0 del, 0 sub ]"
 DUPLICATE = "0_0_1_0_0_1_1_0"  # a real train utterance whose text line is repeated (with other words)
-
-
-def scratch_recipe(root: Path) -> Path:
-    shutil.copytree(REPO / "egs" / "yesno", root / "egs" / "yesno",
-                    ignore=shutil.ignore_patterns("data", "exp", "fbank"))
-    (root / "recipes").symlink_to(REPO / "recipes")
-    return root / "egs" / "yesno"
-
-
-def recipe_env() -> dict:  # one thread per process: the machine's cores are shared (and stage 3 uses one anyway)
-    return {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "ASR_CORPORA": "",
-            "OMP_NUM_THREADS": "1"}
-
-
-def run_recipe(recipe: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", "run.sh", *args], cwd=recipe, env=recipe_env(), capture_output=True, text=True,
-                          timeout=timeout)
 
 
 def make_bad_files(waves: Path, out: Path) -> dict[str, str]:
