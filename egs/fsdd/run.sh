@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Free Spoken Digit Dataset with a BiLSTM-CTC model: data -> speed perturbation -> fbank + CMVN -> tokens ->
-# train -> checkpoint averaging -> decode (greedy) -> score. dev = one held-out speaker (data_prep/fsdd.py), so
-# its WER is speaker-independent; a sixth speaker in a full copy becomes `test`.
+# train -> checkpoint averaging -> decode -> score. dev = one held-out speaker (data_prep/fsdd.py), so its WER is
+# speaker-independent; a sixth speaker in a full copy becomes `test`. Decoding: greedy (free spelling) and
+# lexicon-constrained (the ten digit words of the training text, no LM and no tuning: a closed-vocabulary
+# grammar, as Kaldi's digit recipes use).
 stage=0; stop_stage=100; corpus_dir=""; nj=2; conf=conf/train.yaml; tag=bilstm_ctc; seed=1; cell=lstm; epochs=""; avg=5
 _recipe_opts="stage stop_stage corpus_dir nj conf tag seed cell epochs avg"
 cd "$(dirname "$0")"
@@ -11,6 +13,7 @@ start_run "$@"
 
 train=train_sp; dev=dev; exp=exp/$tag
 eval_sets() { for x in $dev test; do [ -f data/$x/text ] && echo $x; done; return 0; }
+decoders="greedy lexicon"; words=data/local/words.txt
 
 if stage 0 "data preparation"; then
   run python -m data_prep.fsdd $(corpus_arg) --data-dir data
@@ -23,8 +26,9 @@ if stage 2 "fbank features and CMVN stats"; then
     run asr feats data/$x --conf conf/fbank.yaml --feat-dir fbank --nj "$nj"
   done
 fi
-if stage 3 "output units"; then
+if stage 3 "output units and the word list"; then
   run asr tokens data/train --out data/lang/tokens.txt
+  mkdir -p data/local; cut -d' ' -f2- data/train/text | tr ' ' '\n' | sed '/^$/d' | sort -u > $words
 fi
 if stage 4 "training"; then
   run asr train --config "$conf" --train-dir data/$train --dev-dir data/$dev --tokens data/lang/tokens.txt \
@@ -42,20 +46,22 @@ fi
 if stage 6 "decoding"; then
   for x in $(eval_sets); do
     run asr decode exp/model data/$x $exp/decode_${x}_greedy --no-progress
+    run asr decode exp/model data/$x $exp/decode_${x}_lexicon --decoder lm --lexicon $words --lm-weight 0 \
+      --beam-size 20 --no-progress
   done
 fi
 if stage 7 "scoring"; then
-  for x in $(eval_sets); do
-    dir=$exp/decode_${x}_greedy
+  for x in $(eval_sets); do for d in $decoders; do
+    dir=$exp/decode_${x}_$d
     run asr score data/$x/text $dir/text --utt2spk data/$x/utt2spk --out $dir > $dir/scores.txt
-  done
+  done; done
 fi
 if stage 8 "results"; then
   run python ../../recipes/results.py --exp $exp --run-log exp/log/run.log --out RESULTS.md \
     --title "FSDD: BiLSTM-CTC (characters), dev = one held-out speaker"
 fi
 # The last lines, also when every stage was done already: each scored set's %WER line and its decode dir.
-for x in $(eval_sets); do
-  dir=$exp/decode_${x}_greedy
+for x in $(eval_sets); do for d in $decoders; do
+  dir=$exp/decode_${x}_$d
   if [ "$stop_stage" -ge 7 ] && [ -f $dir/scores.txt ]; then echo "$(grep '^%WER' $dir/scores.txt) $dir"; fi
-done
+done; done
