@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 ASR_CORPORA ?= $(if $(wildcard $(CURDIR)/../shared/corpora),$(abspath $(CURDIR)/../shared/corpora),)
 export ASR_CORPORA
 
-.PHONY: install demo test clean
+.PHONY: install demo test bench clean
 
 install: $(STAMP)
 
@@ -25,5 +25,11 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -q tests
 
+# The benchmark suite (docs/benchmarks.md): bench/results.json and a table, in about 5 minutes on 2 cores;
+# BENCH_ARGS=--update-doc also writes the tables into docs/benchmarks.md.
+BENCH_THREADS ?= 2
+bench: install
+	$(BIN)/python -m bench.run --threads $(BENCH_THREADS) $(BENCH_ARGS)
+
 clean:
-	rm -rf egs/*/data egs/*/exp egs/*/mfcc egs/*/fbank
+	rm -rf egs/*/data egs/*/exp egs/*/mfcc egs/*/fbank bench/work

@@ -183,7 +183,9 @@ def feats_cmd(
     data_dir: Path = typer.Argument(..., help="Kaldi data dir with wav.scp"),
     conf: Optional[Path] = typer.Option(None, "--conf", help="YAML of Kaldi feature options (default: 80-dim fbank, 16 kHz)"),
     feat_dir: Optional[Path] = typer.Option(None, "--feat-dir", help="where the ark files go (default DATA_DIR/data)"),
-    nj: int = typer.Option(1, "--nj", help="parallel jobs"),
+    nj: int = typer.Option(1, "--nj", help="parallel jobs (over DATA_DIR/split<NJ>utt)"),
+    cmd: str = typer.Option("local", "--cmd", help="how jobs run: local (process pool) or 'slurm [sbatch options]' "
+                                                   "(a job array); logs in DATA_DIR/log/make_<kind>.JOB.log"),
     cmvn: bool = typer.Option(True, "--cmvn/--no-cmvn", help="also compute per-speaker CMVN stats (cmvn.scp)"),
     strict: bool = typer.Option(False, "--strict", help="stop on bad audio instead of dropping the utterance"),
     allow_resample: bool = typer.Option(False, "--allow-resample",
@@ -197,7 +199,7 @@ def feats_cmd(
     from asr.features.kaldi import FeatureConfig
 
     config = FeatureConfig.from_dict(load_yaml(conf)) if conf else FeatureConfig()
-    scp = make_feats(data_dir, config, feat_dir, nj=nj, strict=strict, allow_resample=allow_resample)
+    scp = make_feats(data_dir, config, feat_dir, nj=nj, strict=strict, allow_resample=allow_resample, cmd=cmd)
     report = read_report(report_path(data_dir, "feats"))
     typer.echo(report.summary() + (f" (see {report_path(data_dir, 'feats')})" if report.rejected else ""))
     typer.echo(f"{scp}: {config.kind} features, dim {config.dim}")
@@ -278,22 +280,28 @@ def train_cmd(
     progress: bool = typer.Option(True, "--progress/--no-progress"),
     force: bool = typer.Option(False, "--force", help="resume even though the config or data list changed"),
     strict: bool = typer.Option(False, "--strict", help="stop on an utterance training cannot use (else dropped)"),
+    log_batches: bool = typer.Option(False, "--log-batches", envvar="ASR_LOG_BATCHES",
+                                     help="each rank lists its batches in EXP_DIR/log/batches.rank<R>.txt"),
 ):
     """Train a BiLSTM-CTC model; the exp dir becomes a model dir (config.yaml, tokens.txt, model.pt).
 
     Re-running the same command resumes from the newest good checkpoint (EXP_DIR/checkpoints/); SIGINT or
-    SIGTERM save one and exit (130/143). Dropped utterances are listed in EXP_DIR/log/{train,dev}_report.txt."""
+    SIGTERM save one and exit (130/143). Dropped utterances are listed in EXP_DIR/log/{train,dev}_report.txt.
+    Under `torchrun --nproc-per-node N -m asr.cli train ...`: data-parallel over N processes (docs/scaling.md)."""
+    import os
+
     from asr.training.resume import TrainingInterrupted
     from asr.training.trainer import train
 
     cfg = apply_overrides(load_yaml(config), override)
     try:
         out = train(cfg, train_dir, dev_dir, tokens, exp_dir, device=device, progress=progress, force=force,
-                    strict=strict)
+                    strict=strict, log_batches=log_batches)
     except TrainingInterrupted as e:
         typer.echo(f"asr train: {e}", err=True)
         raise typer.Exit(128 + e.signum)
-    typer.echo(f"{out}: trained")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks for all
+        typer.echo(f"{out}: trained")
 
 
 @command(app, "decode")
@@ -315,6 +323,9 @@ def decode_cmd(
     progress: bool = typer.Option(True, "--progress/--no-progress"),
     num_threads: int = typer.Option(1, "--num-threads", help="torch threads (0: torch's default); the searches "
                                                              "are single-threaded, and a busy CPU punishes more"),
+    nj: int = typer.Option(1, "--nj", help="parallel jobs (over DATA_DIR/split<NJ>utt)"),
+    cmd: str = typer.Option("local", "--cmd", help="how jobs run: local or 'slurm [sbatch options]'; logs in "
+                                                   "OUT_DIR/log/decode.JOB.log"),
 ):
     """CTC decoding of a data dir into a Kaldi `text` of hypotheses (greedy, prefix beam, or lexicon + LM)."""
     import torch
@@ -335,7 +346,12 @@ def decode_cmd(
                          tune_lm_weights=floats("--tune-lm-weights", tune_lm_weights),
                          tune_word_scores=floats("--tune-word-scores", tune_word_scores),
                          lm_params=str(lm_params) if lm_params else None)
-    out = decode_data_dir(model_dir, data_dir, out_dir, device=device, progress=progress, options=opts)
+    if nj > 1 or cmd.split()[:1] != ["local"]:
+        from asr.decoding.jobs import decode_in_jobs
+
+        out = decode_in_jobs(model_dir, data_dir, out_dir, nj, cmd, device=device, options=opts)
+    else:
+        out = decode_data_dir(model_dir, data_dir, out_dir, device=device, progress=progress, options=opts)
     typer.echo(f"{out}: hypotheses ({decoder})")
 
 

@@ -14,9 +14,10 @@ set -euo pipefail
 # clean state: outputs are replaced atomically, `asr feats` removes its old outputs first, `asr train` resumes
 # from its newest good checkpoint). A plain `./run.sh` skips a stage whose stamp holds the same options; a
 # stage range you name with --stage/--stop-stage always runs (as ESPnet). Options that do not change results
-# ($_stamp_ignore) are not compared.
+# ($_stamp_ignore) are not compared; nor is how many processes train (a finished training is finished for
+# `asr train` with any world size) or where jobs run.
 stamp_dir=exp/.done
-_stamp_ignore="stage stop_stage nj strict"
+_stamp_ignore="stage stop_stage nj strict cmd nproc nnodes ngpu rdzv_endpoint"
 _explicit_stages=false
 _pending_stamp=""
 
@@ -137,6 +138,24 @@ screening_summary() {  # screening_summary REPORT...: the header of each report 
 run() {  # run CMD...: log the command, then run it
   printf '%q ' "$@" >> "$run_log"; echo >> "$run_log"
   "$@"
+}
+
+# run_train ARGS...: `asr train ARGS` in one process, or under torchrun (docs/scaling.md) with the recipe's
+# options --ngpu G (G processes per node, one GPU each) or --nproc N (N CPU processes per node) and --nnodes M
+# (M hosts, each running the same command, meeting at --rdzv-endpoint HOST:PORT).
+run_train() {
+  local n=${nproc:-1} nodes=${nnodes:-1} device=cpu
+  if [ "${ngpu:-0}" -gt 0 ]; then n=$ngpu; device=cuda; fi
+  if [ "$n" -le 1 ] && [ "$nodes" -le 1 ]; then
+    if [ "${ngpu:-0}" -gt 0 ]; then run asr train "$@" --device cuda; else run asr train "$@"; fi
+    return
+  fi
+  local rdzv=(--standalone)
+  if [ "$nodes" -gt 1 ]; then
+    [ -n "${rdzv_endpoint:-}" ] || { echo "error: --nnodes $nodes needs --rdzv-endpoint HOST:PORT" >&2; return 1; }
+    rdzv=(--rdzv-backend c10d --rdzv-endpoint "$rdzv_endpoint" --rdzv-id "${SLURM_JOB_ID:-asr}")
+  fi
+  run torchrun --nnodes "$nodes" --nproc-per-node "$n" "${rdzv[@]}" -m asr.cli train "$@" --device $device
 }
 
 # find the corpus: --corpus-dir, else $ASR_CORPORA/<name>, else "" (the prep script then downloads)

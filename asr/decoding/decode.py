@@ -1,7 +1,9 @@
 """The decode stage: a model dir and a data dir with features -> Kaldi `text` of hypotheses.
 
 Decoders: `greedy` (best path), `beam` (CTC prefix beam search, asr.decoding.beam) and `lm` (lexicon-constrained
-beam search with a word n-gram LM, asr.decoding.lm). The network runs once per data dir; for `lm` the weights
+beam search with a word n-gram LM, asr.decoding.lm). The network runs once per data dir, batch by batch: features
+are read for one batch at a time and each batch is decoded as soon as the network has run, so memory does not
+grow with the data dir (only a tuning grid keeps every utterance's log-probs). For `lm` the weights
 come from the options, from a tuning grid searched on this data dir's own `text` (meant for dev, as Kaldi's
 scoring picks LMWT and the word insertion penalty), or from the `lm_params.yaml` such a search wrote. The decode
 dir gets `text`, `decode.yaml` (the decoder and its settings) and, after a search, `lm_tuning.tsv` and
@@ -14,12 +16,15 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Iterator
 
+import kaldiio
+import numpy as np
 import torch
 import yaml
 from tqdm import tqdm
 
-from asr.data.kaldi_files import write_table
+from asr.data.kaldi_files import read_table, write_table
 from asr.decoding.greedy import greedy_decode
 from asr.errors import ConfigError, DataError
 from asr.features.extract import load_feats_config
@@ -30,6 +35,8 @@ from asr.training.sampler import BucketBatchSampler
 
 DECODERS = ("greedy", "beam", "lm")
 LM_PARAMS = "lm_params.yaml"
+MAX_FRAMES = 5000  # padded input frames per forward batch: as fast as larger batches here, 4x less memory
+ONEDNN_CACHE = "16"  # oneDNN primitives kept (default 1024); see stream_log_probs
 
 
 @dataclass
@@ -43,6 +50,7 @@ class DecodeOptions:
     tune_lm_weights: list[float] = field(default_factory=list)  # a grid searched on the data dir's text
     tune_word_scores: list[float] = field(default_factory=list)
     lm_params: str | None = None  # lm_params.yaml of an earlier search: its lm_weight and word_score
+    units: bool = False  # greedy/beam: write the model's units even when they are not words (phones)
 
     def check(self) -> None:
         if self.decoder not in DECODERS:
@@ -54,7 +62,7 @@ class DecodeOptions:
 
 
 @torch.inference_mode()
-def compute_log_probs(loaded: LoadedModel, dataset: FeatureDataset, max_frames: int = 20000,
+def compute_log_probs(loaded: LoadedModel, dataset: FeatureDataset, max_frames: int = MAX_FRAMES,
                       device: str = "cpu", progress: bool = False) -> dict[str, torch.Tensor]:
     """utt -> (T', V) CTC log-probs (on the CPU) of every utterance of `dataset`."""
     out = {}
@@ -67,7 +75,39 @@ def compute_log_probs(loaded: LoadedModel, dataset: FeatureDataset, max_frames: 
     return out
 
 
-def decode_dataset(loaded: LoadedModel, dataset: FeatureDataset, max_frames: int = 20000,
+def stream_log_probs(loaded: LoadedModel, data_dir: str | os.PathLike, max_frames: int = MAX_FRAMES,
+                     device: str = "cpu", progress: bool = False
+                     ) -> Iterator[tuple[list[str], torch.Tensor, torch.Tensor]]:
+    """(utt ids, log-probs (N, T', V), lengths (N,)) of a data dir's utterances, batch by batch (length-bucketed,
+    as training's evaluation); each batch's features are read from feats.scp only when it is due.
+
+    Memory stays flat however large the data dir: besides one batch, only oneDNN's primitive cache could grow, as
+    every batch shape gets its own LSTM primitives (with their scratch memory), kept up to 1024 of them. One pass
+    over a data dir rarely meets a shape twice, so unless ONEDNN_PRIMITIVE_CACHE_CAPACITY is set, the cache is
+    made small here (oneDNN reads the variable when it first creates a primitive in the process)."""
+    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", ONEDNN_CACHE)
+    data_dir = Path(data_dir)
+    scp = data_dir / "feats.scp"
+    if not scp.is_file():
+        raise DataError(f"{data_dir}: no feats.scp; run `asr feats` first")
+    reader = kaldiio.load_scp(str(scp))
+    utts = sorted(read_table(scp))
+    if (data_dir / "utt2num_frames").is_file():
+        frames = read_table(data_dir / "utt2num_frames")
+        lengths = [int(frames[u]) if u in frames else reader[u].shape[0] for u in utts]
+    else:
+        lengths = [reader[u].shape[0] for u in utts]
+    with torch.inference_mode():
+        for indices in tqdm(BucketBatchSampler(lengths, max_frames, shuffle=False), desc="forward", unit="batch",
+                            disable=not progress):
+            feats = [torch.from_numpy(np.array(reader[utts[i]], dtype=np.float32)) for i in indices]
+            lens = torch.tensor([f.shape[0] for f in feats])
+            padded = torch.nn.utils.rnn.pad_sequence(feats, batch_first=True).to(device)
+            log_probs, out_lengths = loaded.model(padded, lens.to(device))
+            yield [utts[i] for i in indices], log_probs.cpu(), out_lengths.cpu()
+
+
+def decode_dataset(loaded: LoadedModel, dataset: FeatureDataset, max_frames: int = MAX_FRAMES,
                    device: str = "cpu", progress: bool = False) -> dict[str, str]:
     """Greedy-decode every utterance of `dataset`; returns utt -> text."""
     log_probs = compute_log_probs(loaded, dataset, max_frames, device, progress)
@@ -95,18 +135,29 @@ def lm_hypotheses(loaded: LoadedModel, log_probs: dict[str, torch.Tensor], opts:
     return {u: " ".join(decoder.decode(lp[None], torch.tensor([len(lp)]))[0]) for u, lp in log_probs.items()}
 
 
-def hypotheses(loaded: LoadedModel, log_probs: dict[str, torch.Tensor], opts: DecodeOptions) -> dict[str, str]:
-    """utt -> text with the decoder of `opts` (lm: with opts.lm_weight and opts.word_score)."""
+def batch_decoder(loaded: LoadedModel, opts: DecodeOptions) -> Callable[[torch.Tensor, torch.Tensor], list[str]]:
+    """The decoder of `opts` (lm: with opts.lm_weight and opts.word_score) as a function of a batch:
+    log-probs (N, T', V) and lengths (N,) -> N texts."""
     tok = loaded.tokenizer
-    if opts.decoder != "lm" and not tok.word_level:
+    if opts.decoder != "lm" and not tok.word_level and not opts.units:
         raise ConfigError(f"a {tok.kind} model gives words only through a lexicon: use --decoder lm")
     if opts.decoder == "greedy":
-        return {u: tok.decode(greedy_decode(lp[None], torch.tensor([len(lp)]))[0]) for u, lp in log_probs.items()}
+        return lambda lp, lengths: [tok.decode(ids) for ids in greedy_decode(lp, lengths)]
     if opts.decoder == "beam":
-        from asr.decoding.beam import prefix_beam_search
+        from asr.decoding.beam import beam_decode
 
-        return {u: tok.decode(prefix_beam_search(lp, opts.beam_size)[0][0]) for u, lp in log_probs.items()}
-    return lm_hypotheses(loaded, log_probs, opts, opts.lm_weight, opts.word_score)
+        return lambda lp, lengths: [tok.decode(ids) for ids in beam_decode(lp, lengths, opts.beam_size)]
+    from asr.decoding.lm import LexiconLMDecoder, LMDecoderConfig
+
+    cfg = LMDecoderConfig(lm_weight=opts.lm_weight, word_score=opts.word_score, beam_size=max(opts.beam_size, 1))
+    decoder = LexiconLMDecoder(tok, _vocabulary(opts), opts.lm, cfg)
+    return lambda lp, lengths: [" ".join(words) for words in decoder.decode(lp, lengths)]
+
+
+def hypotheses(loaded: LoadedModel, log_probs: dict[str, torch.Tensor], opts: DecodeOptions) -> dict[str, str]:
+    """utt -> text with the decoder of `opts` (lm: with opts.lm_weight and opts.word_score)."""
+    decode = batch_decoder(loaded, opts)
+    return {u: decode(lp[None], torch.tensor([len(lp)]))[0] for u, lp in log_probs.items()}
 
 
 def decode_data_dir(model_dir: str | os.PathLike, data_dir: str | os.PathLike, out_dir: str | os.PathLike,
@@ -119,21 +170,25 @@ def decode_data_dir(model_dir: str | os.PathLike, data_dir: str | os.PathLike, o
     if feats_cfg != loaded.features:
         raise ConfigError(f"{data_dir}: features differ from the model's ({Path(model_dir) / 'config.yaml'}): "
                           f"{feats_cfg} vs {loaded.features}")
-    log_probs = compute_log_probs(loaded, FeatureDataset(data_dir), device=device, progress=progress)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if opts.decoder == "lm" and opts.lm_params:
         params = read_lm_params(opts.lm_params)
         opts.lm_weight, opts.word_score = params["lm_weight"], params["word_score"]
-    if opts.decoder == "lm" and (opts.tune_lm_weights or opts.tune_word_scores):
+    if opts.decoder == "lm" and (opts.tune_lm_weights or opts.tune_word_scores):  # needs every utterance at once
         from asr.decoding.tune import tune_lm
 
         refs = _references(data_dir)
+        log_probs = compute_log_probs(loaded, FeatureDataset(data_dir), device=device, progress=progress)
         best, table = tune_lm(loaded, log_probs, refs, opts, _vocabulary(opts))
         opts.lm_weight, opts.word_score = best["lm_weight"], best["word_score"]
         atomic_write_text(out / "lm_tuning.tsv", table)
         atomic_write_text(out / LM_PARAMS, yaml.safe_dump({**best, "tuned_on": str(Path(data_dir))}, sort_keys=False))
-    hyps = hypotheses(loaded, log_probs, opts)
+        hyps = hypotheses(loaded, log_probs, opts)
+    else:
+        decode, hyps = batch_decoder(loaded, opts), {}
+        for utts, log_probs, lengths in stream_log_probs(loaded, data_dir, device=device, progress=progress):
+            hyps.update(zip(utts, decode(log_probs, lengths)))
     write_table(out / "text", hyps)
     settings = {"model": str(Path(model_dir)), "data": str(Path(data_dir)), **dataclasses.asdict(opts)}
     atomic_write_text(out / "decode.yaml", yaml.safe_dump(settings, sort_keys=False))

@@ -10,11 +10,11 @@ sample rate (unless `allow_resample`), or gives no frames is listed in `data/<se
 dropped from the data dir (originals in `.backup/`). `strict=True` stops with an error instead.
 The stage starts by removing the outputs of an earlier run (feats.scp, utt2num_frames, cmvn.scp, feats.yaml),
 so one killed half-way never looks finished, and writes them only when every job is complete.
+Jobs (`nj`, `cmd`): see `make_feats` and asr.parallel; a failed job stops the stage, naming its log.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 from pathlib import Path
 
@@ -27,11 +27,12 @@ from asr.audio import load_audio
 from asr.data.datadir import DataDir, Utterance
 from asr.data.kaldi_files import read_table, write_table
 from asr.data.screen import Rejected, ScreenReport, report_path
-from asr.data.subset import filter_data_dir
-from asr.errors import AsrError, AudioError, DataError
+from asr.data.subset import filter_data_dir, split_data_dir
+from asr.errors import AudioError, DataError
 from asr.features.cmvn import accumulate_stats
 from asr.features.kaldi import FeatureConfig, compute_features
 from asr.fileio import atomic_write_text
+from asr.parallel import parse_cmd, run_jobs, tick
 
 FEATS_CONFIG = "feats.yaml"
 OUTPUTS = ("feats.scp", "utt2num_frames", "cmvn.scp", FEATS_CONFIG)  # what the stage writes into the data dir
@@ -50,51 +51,34 @@ def utterance_features(utt: Utterance, config: FeatureConfig, resample_ok: bool 
     return feats
 
 
-_progress = None
-
-
-def _init_worker(counter):
-    global _progress
-    _progress = counter
-    import torch
-
-    torch.set_num_threads(1)
-
-
-def _tick_shared_counter():
-    with _progress.get_lock():
-        _progress.value += 1
-
-
-def _run_job(args, tick=_tick_shared_counter) -> tuple[int, list[Rejected], str | None]:
-    """One job: features of a slice of utterances -> its own ark/scp (renamed into place when complete), and
-    the utterances whose audio failed."""
-    job, utts, config, ark, resample_ok = args
+def feature_job(job: int, data_dir: str, config: FeatureConfig, ark: str, resample_ok: bool) -> list[Rejected]:
+    """One job (asr.parallel): features of the utterances of `data_dir` (a split) -> its own ark/scp, renamed
+    into place when complete; returns the utterances whose audio failed."""
     rejected = []
-    try:
-        with kaldiio.WriteHelper(f"ark,scp:{ark}.tmp,{ark[:-4]}.scp.tmp") as writer:
-            for utt in utts:
-                try:
-                    writer(utt.utt_id, utterance_features(utt, config, resample_ok))
-                except AudioError as e:
-                    rejected.append(Rejected(utt.utt_id, e.reason, str(e)))
-                tick()
-        os.replace(f"{ark}.tmp", ark)
-        # the scp names the temporary ark; point it at the final name
-        scp_tmp = f"{ark[:-4]}.scp.tmp"
-        text = Path(scp_tmp).read_text().replace(f"{ark}.tmp:", f"{ark}:")
-        atomic_write_text(f"{ark[:-4]}.scp", text)
-        os.unlink(scp_tmp)
-        return job, rejected, None
-    except AsrError as e:
-        return job, rejected, str(e)
+    with kaldiio.WriteHelper(f"ark,scp:{ark}.tmp,{ark[:-4]}.scp.tmp") as writer:
+        for utt in DataDir.load(data_dir).utterances():
+            try:
+                writer(utt.utt_id, utterance_features(utt, config, resample_ok))
+            except AudioError as e:
+                rejected.append(Rejected(utt.utt_id, e.reason, str(e)))
+            tick()
+    os.replace(f"{ark}.tmp", ark)
+    # the scp names the temporary ark; point it at the final name
+    scp_tmp = f"{ark[:-4]}.scp.tmp"
+    text = Path(scp_tmp).read_text().replace(f"{ark}.tmp:", f"{ark}:")
+    atomic_write_text(f"{ark[:-4]}.scp", text)
+    os.unlink(scp_tmp)
+    return rejected
 
 
 def make_feats(data_dir: str | os.PathLike, config: FeatureConfig, feat_dir: str | os.PathLike | None = None,
                nj: int = 1, name: str | None = None, progress: bool = True, strict: bool = False,
-               allow_resample: bool = False) -> Path:
+               allow_resample: bool = False, cmd: str = "local") -> Path:
     """Compute features for every utterance of `data_dir` with `nj` parallel jobs; returns the feats.scp path.
-    Utterances whose audio fails are reported and dropped (see the module docstring; `strict`: an error)."""
+    Utterances whose audio fails are reported and dropped (see the module docstring; `strict`: an error).
+    With nj > 1 the jobs are the parts of `data_dir/split<nj>utt/` (Kaldi's split_data.sh --per-utt), run by
+    `cmd` (asr.parallel: `local` or `slurm [sbatch options]`), each logging to `data_dir/log/make_<kind>.JOB.log`;
+    the outputs do not depend on `cmd`."""
     data_dir = Path(data_dir)
     data = DataDir.load(data_dir)
     utts = list(data.utterances())
@@ -108,27 +92,16 @@ def make_feats(data_dir: str | os.PathLike, config: FeatureConfig, feat_dir: str
     for stale in feat_dir.glob(f"raw_{config.kind}_{name}.*.tmp"):  # left by a job that was killed
         stale.unlink()
     nj = max(1, min(nj, len(utts)))
-    chunks = [utts[i * len(utts) // nj:(i + 1) * len(utts) // nj] for i in range(nj)]
-    jobs = [(j + 1, chunk, config, str(feat_dir / f"raw_{config.kind}_{name}.{j + 1}.ark"), allow_resample)
-            for j, chunk in enumerate(chunks)]
-    bar = tqdm(total=len(utts), desc=f"{config.kind} {name}", unit="utt", disable=not progress, mininterval=0.5)
-    if nj == 1:
-        results = [_run_job(jobs[0], tick=lambda: bar.update(1))]
-    else:
-        ctx = mp.get_context("spawn")
-        counter = ctx.Value("i", 0)
-        with ctx.Pool(nj, initializer=_init_worker, initargs=(counter,)) as pool:
-            result = pool.map_async(_run_job, jobs)
-            while not result.ready():
-                result.wait(0.2)
-                bar.update(counter.value - bar.n)
-            bar.update(counter.value - bar.n)
-            results = result.get()
-    bar.close()
-    errors = [(j, err) for j, _, err in results if err]
-    if errors:
-        raise DataError("; ".join(f"job {j}: {err}" for j, _, err in errors))
-    report = ScreenReport("feats", str(data_dir), len(utts), [r for _, rejected, _ in results for r in rejected])
+    parts = split_data_dir(data_dir, nj, per_utt=True) if nj > 1 else [data_dir]
+    jobs = [(j, str(part), config, str(feat_dir / f"raw_{config.kind}_{name}.{j}.ark"), allow_resample)
+            for j, part in enumerate(parts, 1)]
+    bar = tqdm(total=len(utts), desc=f"{config.kind} {name}", unit="utt", mininterval=0.5,
+               disable=not progress or parse_cmd(cmd)[0] != "local")  # Slurm jobs report no progress
+    try:
+        results = run_jobs(feature_job, jobs, cmd, data_dir / "log", f"make_{config.kind}", on_progress=bar.update)
+    finally:
+        bar.close()
+    report = ScreenReport("feats", str(data_dir), len(utts), [r for rejected in results for r in rejected])
     report_file = report.write(report_path(data_dir, "feats"), screened={u.utt_id for u in utts})
     report.check(strict, report_file)
     feats = {}

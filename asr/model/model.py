@@ -18,6 +18,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from asr.config import section_from_dict
 from asr.errors import ConfigError
 from asr.features.cmvn import CMVN
+from asr.model.fused import PaddedGRU, PaddedLSTM
 
 
 @dataclass
@@ -75,17 +76,33 @@ def utterance_cmn(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 
 def recurrent_layer(cell: str, input_size: int, hidden_size: int, bidirectional: bool,
                     proj_size: int = 0) -> nn.Module:
-    """One (bi)directional recurrent layer taking a PackedSequence (batch_first); the written-out cells of
-    asr.model.cells also take padded (N, T, C) + lengths. proj_size: LSTMP recurrent projection."""
+    """One (bi)directional recurrent layer taking padded (N, T, C) + lengths (or a PackedSequence), batch first:
+    the fused nn.LSTM / nn.GRU run padded (asr.model.fused) or a written-out cell of asr.model.cells.
+    proj_size: LSTMP recurrent projection."""
     if cell == "lstm":
-        return nn.LSTM(input_size, hidden_size, batch_first=True, bidirectional=bidirectional, proj_size=proj_size)
+        return PaddedLSTM(input_size, hidden_size, batch_first=True, bidirectional=bidirectional, proj_size=proj_size)
     if cell == "gru" and not proj_size:
-        return nn.GRU(input_size, hidden_size, batch_first=True, bidirectional=bidirectional)
+        return PaddedGRU(input_size, hidden_size, batch_first=True, bidirectional=bidirectional)
     if cell == "gru":
         raise ConfigError("a recurrent projection (recurrent_proj_size) needs an LSTM kind of cell, not gru")
     from asr.model.cells import make_layer
 
     return make_layer(cell, input_size, hidden_size, bidirectional, proj_size)
+
+
+class Dropout(nn.Dropout):
+    """nn.Dropout (each value zeroed with probability p, the others scaled by 1 / (1 - p)) with its mask drawn by
+    `torch.rand` (uniform < 1 - p) instead of `bernoulli_`, whose CPU kernel off Intel CPUs is a serial Mersenne
+    Twister at ~8 ns a value: half the time for the same distribution (a seed gives other masks than nn.Dropout's,
+    always the same ones). A no-op in eval mode, as nn.Dropout."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        if self.p >= 1:
+            return x * 0
+        keep = 1.0 - self.p
+        return x * torch.rand_like(x).lt_(keep).mul_(1.0 / keep)  # a float mask: 1 / keep where kept, else 0
 
 
 class Encoder(nn.Module):
@@ -108,13 +125,13 @@ class Encoder(nn.Module):
                 self.projs.append(nn.Identity())
             in_dim = out
         self.output_dim = in_dim
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
         self.use_proj = bool(cfg.proj_size)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         total = x.shape[1]
         for rnn, proj in zip(self.rnns, self.projs):
-            if getattr(rnn, "takes_padded", False):  # written-out cells: no packing needed
+            if getattr(rnn, "takes_padded", False):  # every layer recurrent_layer makes: no packing needed
                 x, _ = rnn(x, lengths)
             else:
                 packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)

@@ -1,4 +1,4 @@
-"""SpecAugment (Park et al. 2019) frequency and time masks on a training batch, through torchaudio's masks.
+"""SpecAugment (Park et al. 2019) frequency and time masks on a training batch, as torchaudio's masks.
 
 Each utterance gets its own masks, drawn within its own length (padding is never counted as time to mask).
 Features here are raw (global CMVN is inside the model), so masking happens around a `center`, the training
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
-import torchaudio.transforms as T
 
 from asr.config import section_from_dict
 from asr.errors import ConfigError
@@ -44,30 +44,51 @@ class AugmentConfig:
 
 
 class SpecAugment(torch.nn.Module):
-    """(N, T, D) features with lengths (N,) -> the same, masked (a new tensor) in training mode."""
+    """(N, T, D) features with lengths (N,) -> the same, masked (a new tensor) in training mode.
+
+    The masks are torchaudio's `FrequencyMasking`/`TimeMasking` applied utterance by utterance, drawn from the
+    same random numbers in the same order (`_draw`), so a seed gives the same masks as before; they are applied to
+    the whole batch at once (one `where`) instead of a few small tensor ops per utterance and mask."""
 
     def __init__(self, cfg: AugmentConfig, center: torch.Tensor | None = None):
         super().__init__()
         self.cfg = cfg
-        self.freq = T.FrequencyMasking(cfg.freq_width) if cfg.freq_masks and cfg.freq_width else None
+        self.freq_masks = cfg.freq_masks if cfg.freq_width else 0
         self.time_masks = cfg.time_masks if cfg.time_width else 0
         self.register_buffer("center", torch.zeros(0) if center is None else center.detach().clone().float())
 
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         if not self.training or not self.cfg.enabled:
             return feats
-        out = feats.clone()
-        center = self.center if self.center.numel() else torch.zeros(feats.shape[-1], device=feats.device)
-        for i, n in enumerate(lengths.tolist()):
-            if n == 0:
+        n, t, d = feats.shape
+        freq = np.zeros((n, max(self.freq_masks, 1), 2), dtype=np.int64)  # [start, end) per utterance and mask
+        time = np.zeros((n, max(self.time_masks, 1), 2), dtype=np.int64)
+        for i, length in enumerate(lengths.tolist()):
+            if length == 0:
                 continue
-            x = (out[i, :n] - center).T  # (D, T): torchaudio's (..., freq, time)
-            for _ in range(self.cfg.freq_masks if self.freq is not None else 0):
-                x = self.freq(x)
-            width = min(self.cfg.time_width, int(self.cfg.time_max_ratio * n))
+            for k in range(self.freq_masks):
+                freq[i, k] = _draw(self.cfg.freq_width, d)
+            width = min(self.cfg.time_width, int(self.cfg.time_max_ratio * length))
             if width > 0:
-                mask = T.TimeMasking(width)
-                for _ in range(self.time_masks):
-                    x = mask(x)
-            out[i, :n] = x.T + center
-        return out
+                for k in range(self.time_masks):
+                    time[i, k] = _draw(width, length)
+        valid = torch.arange(t)[None, :] < lengths.cpu()[:, None]
+        mask = (_spans(freq, d)[:, None, :] & valid[:, :, None]) | _spans(time, t)[:, :, None]
+        center = self.center if self.center.numel() else torch.zeros(d, device=feats.device)
+        return torch.where(mask.to(feats.device), center.to(feats.dtype), feats)
+
+
+def _spans(bounds: np.ndarray, size: int) -> torch.Tensor:
+    """(N, K, 2) [start, end) spans -> (N, size) bool: inside any of its K spans."""
+    b = torch.from_numpy(bounds)
+    at = torch.arange(size)[None, None, :]
+    return ((at >= b[..., :1]) & (at < b[..., 1:])).any(dim=1)
+
+
+def _draw(mask_param: int, size: int) -> tuple[int, int]:
+    """One mask [start, end) along an axis of `size` from the random numbers torchaudio's `mask_along_axis`
+    draws (width uniform in [0, mask_param), start uniform in [0, size - width)), in float32 as it computes."""
+    value = np.float32(torch.rand(1).item()) * np.float32(mask_param)
+    min_value = np.float32(torch.rand(1).item()) * (np.float32(size) - value)
+    start = int(min_value)
+    return start, start + int(value)

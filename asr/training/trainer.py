@@ -18,6 +18,7 @@ import math
 import os
 import platform
 import random
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,8 +40,9 @@ from asr.text.tokenizer import Tokenizer, load_tokenizer
 from asr.training.augment import AugmentConfig, SpecAugment
 from asr.training.checkpoints import keep_epoch_checkpoint
 from asr.training.dataset import FeatureDataset
+from asr.training.distributed import BatchLog, Distributed, NullWriter, load_resume_state, rank_seed
 from asr.training.resume import (StopRequest, TrainingInterrupted, check_resume, config_fingerprint,
-                                 data_fingerprint, load_checkpoint, rng_state, save_checkpoint, set_rng_state)
+                                 data_fingerprint, rng_state, save_checkpoint, set_rng_state)
 from asr.training.sampler import BucketBatchSampler
 from asr.training.screen import screen_dataset
 
@@ -101,11 +103,14 @@ def _setup_logging(exp_dir: Path) -> None:
 
 
 @torch.inference_mode()
-def evaluate(model: CTCModel, data: FeatureDataset, tok: Tokenizer, max_frames: int, device) -> dict:
-    """Dev loss (per utterance), CER and WER with greedy decoding."""
+def evaluate(model: CTCModel, data: FeatureDataset, tok: Tokenizer, max_frames: int, device,
+             dist: Distributed = Distributed()) -> dict:
+    """Dev loss (per utterance), CER and WER with greedy decoding (under DDP: each rank a share of the
+    batches, the sums over ranks; every rank gets the same figures)."""
     model.eval()
     total_loss, chars, words = 0.0, ErrorCounts(), ErrorCounts()
-    for indices in BucketBatchSampler(data.num_frames, max_frames, shuffle=False):
+    batches = list(BucketBatchSampler(data.num_frames, max_frames, shuffle=False))
+    for indices in batches[dist.rank::dist.world_size]:
         b = data.collate(indices).to(device)
         log_probs, out_lengths = model(b.feats, b.lengths)
         total_loss += model.ctc_loss(log_probs, out_lengths, b.targets, b.target_lengths).item() * len(indices)
@@ -114,21 +119,28 @@ def evaluate(model: CTCModel, data: FeatureDataset, tok: Tokenizer, max_frames: 
             chars += count_errors(list(ref.replace(" ", "")), list(hyp.replace(" ", "")))
             words += count_errors(ref.split(), hyp.split())
     model.train()
+    if dist.enabled:
+        sums = dist.sum([total_loss, *dataclasses.astuple(chars), *dataclasses.astuple(words)], device)
+        total_loss, chars, words = sums[0], ErrorCounts(*map(int, sums[1:5])), ErrorCounts(*map(int, sums[5:9]))
     return {"loss": total_loss / len(data), "cer": 100 * chars.rate, "wer": 100 * words.rate}
 
 
 def train(config: dict, train_dir: str | os.PathLike, dev_dir: str | os.PathLike, tokens: str | os.PathLike,
           exp_dir: str | os.PathLike, device: str | None = None, progress: bool = True, force: bool = False,
-          strict: bool = False) -> Path:
+          strict: bool = False, log_batches: bool = False) -> Path:
     """Train a BiLSTM-CTC model; `config` has `model:` and `training:` sections. Returns the exp dir.
 
     An exp dir with a checkpoint is resumed; one made with another config or data list is refused unless
-    `force`. `strict`: an utterance training cannot use is an error instead of being dropped."""
+    `force`. `strict`: an utterance training cannot use is an error instead of being dropped.
+    Under torchrun, data-parallel over its processes (asr.training.distributed); `log_batches`: each rank lists
+    the batches it trains in `log/batches.rank<R>.txt`."""
     exp_dir = Path(exp_dir)
     exp_dir.mkdir(parents=True, exist_ok=True)
-    _setup_logging(exp_dir)
+    dist = Distributed.from_env(device)  # one process without torchrun; rank 0 alone writes into exp_dir
+    if dist.is_main:
+        _setup_logging(exp_dir)
     tcfg = TrainConfig.from_dict(config.get("training") or {})
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = dist.device(device)
     if tcfg.num_threads:
         torch.set_num_threads(tcfg.num_threads)
     seed_everything(tcfg.seed)
@@ -141,7 +153,9 @@ def train(config: dict, train_dir: str | os.PathLike, dev_dir: str | os.PathLike
     train_set, dev_set = FeatureDataset(train_dir, tok), FeatureDataset(dev_dir, tok)
     for name, data, src in (("train", train_set, train_dir), ("dev", dev_set, dev_dir)):
         report = screen_dataset(data, tok, mcfg.subsample, tcfg.max_frames, name, src)
-        path = report.write(exp_dir / "log" / f"{name}_report.txt")
+        path = exp_dir / "log" / f"{name}_report.txt"
+        if dist.is_main:
+            report.write(path)
         log.log(logging.WARNING if report.rejected else logging.INFO, "%s (%s)", report.summary(), path)
         report.check(strict, path)
         if not len(data):
@@ -149,6 +163,9 @@ def train(config: dict, train_dir: str | os.PathLike, dev_dir: str | os.PathLike
     model = CTCModel(mcfg)
     model.set_cmvn(training_cmvn_stats(train_set))
     model.to(device)
+    net = dist.wrap(model, device)  # forward through `net` (DDP all-reduces the gradients), the rest on `model`
+    if dist.enabled:  # each rank its own dropout and SpecAugment draws
+        seed_everything(rank_seed(tcfg.seed, dist.rank))
     acfg = AugmentConfig.from_dict(config.get("augment"))
     augment = SpecAugment(acfg, center=-model.cmvn.shift).to(device)
     full_config = {"features": features.to_dict(), "model": mcfg.to_dict(), "training": dataclasses.asdict(tcfg),
@@ -164,14 +181,16 @@ def train(config: dict, train_dir: str | os.PathLike, dev_dir: str | os.PathLike
         opt = torch.optim.SGD(model.parameters(), lr=tcfg.lr, momentum=tcfg.momentum, weight_decay=tcfg.weight_decay)
     sampler = BucketBatchSampler(train_set.num_frames, tcfg.max_frames, shuffle=True, seed=tcfg.seed)
     ckpt_dir = exp_dir / "checkpoints"
-    resumed = load_checkpoint(ckpt_dir)
+    resumed = load_resume_state(dist, ckpt_dir)
     if resumed is not None:  # before anything in the exp dir is overwritten
         check_resume(resumed[0], resumed[1], full_config, data_fp, force)
-    tok.save_dir(exp_dir)
-    write_config(exp_dir, full_config)
+    if dist.is_main:
+        tok.save_dir(exp_dir)
+        write_config(exp_dir, full_config)
     log.info("torch %s on %s (%s), %d threads; %d parameters; train %d utts, dev %d utts; seed %d",
              torch.__version__, device, platform.processor() or platform.machine(), torch.get_num_threads(),
              model.num_params(), len(train_set), len(dev_set), tcfg.seed)
+    log.info("%s", dist.describe(tcfg.max_frames, tcfg.lr, len(sampler)))
 
     # Position: `batch` batches of epoch `epoch` are done; `epoch_done`: its dev evaluation too.
     epoch, batch, epoch_done, step, bad_run = 1, 0, False, 0, 0
@@ -189,6 +208,8 @@ def train(config: dict, train_dir: str | os.PathLike, dev_dir: str | os.PathLike
         lr_scale, best, prev_dev = (state["schedule"][k] for k in ("lr_scale", "best", "prev_dev"))
         bad_run, stats = state["bad_batches"], dict(state["epoch_stats"])
         set_rng_state(state["rng"])
+        if dist.enabled:  # rank 0's states were saved: each rank draws anew from (seed, step, rank)
+            seed_everything(rank_seed(tcfg.seed + step, dist.rank))
         if state["num_threads"] != torch.get_num_threads():
             log.warning("resuming with %d threads, the run had %d: results may differ in the last bits "
                         "(set training.num_threads)", torch.get_num_threads(), state["num_threads"])
@@ -198,7 +219,12 @@ def train(config: dict, train_dir: str | os.PathLike, dev_dir: str | os.PathLike
             epoch, batch = epoch + 1, 0
     from torch.utils.tensorboard import SummaryWriter
 
-    writer = SummaryWriter(str(exp_dir / "tensorboard"), purge_step=step + 1 if step else None)
+    writer = (SummaryWriter(str(exp_dir / "tensorboard"), purge_step=step + 1 if step else None) if dist.is_main
+              else NullWriter())
+    batch_log = BatchLog(exp_dir / "log" / f"batches.rank{dist.rank}.txt" if log_batches else None)
+
+    def save(state: dict) -> Path:
+        return save_checkpoint(state, ckpt_dir) if dist.is_main else ckpt_dir / "last.pt"
 
     def snapshot(batch: int, epoch_done: bool, dev: dict | None = None) -> dict:
         return {"epoch": epoch, "batch": batch, "epoch_done": epoch_done, "step": step, "model": model.state_dict(),
@@ -207,17 +233,19 @@ def train(config: dict, train_dir: str | os.PathLike, dev_dir: str | os.PathLike
                 "num_threads": torch.get_num_threads(), "config": full_config,
                 "config_hash": config_fingerprint(full_config), "data": data_fp, "dev": dev}
 
-    with StopRequest() as stop, contextlib.closing(writer):
+    with StopRequest() as stop, contextlib.closing(writer), contextlib.closing(batch_log):
         for epoch in range(epoch, tcfg.epochs + 1):
             sampler.set_epoch(epoch)
             batches = list(sampler)  # the epoch's order, rebuilt from (seed, epoch)
+            mine = dist.shard(len(batches), batch)  # global indices; `batch` counts global batches
             if batch == 0:
                 stats = {"loss": 0.0, "frames": 0, "seconds": 0.0}
             model.train()
             t0 = time.time()
-            bar = tqdm(range(batch, len(batches)), initial=batch, total=len(batches), unit="batch",
-                       desc=f"epoch {epoch}/{tcfg.epochs}", disable=not progress, leave=False)
-            for i in bar:
+            done = batch // dist.world_size
+            bar = tqdm(mine, initial=done, total=done + len(mine), unit="batch",
+                       desc=f"epoch {epoch}/{tcfg.epochs}", disable=not progress or not dist.is_main, leave=False)
+            for k, i in enumerate(bar):
                 indices = batches[i]
                 b = train_set.collate(indices).to(device)
                 b.feats = augment(b.feats, b.lengths)
@@ -225,10 +253,14 @@ def train(config: dict, train_dir: str | os.PathLike, dev_dir: str | os.PathLike
                 warm = min(1.0, step / tcfg.warmup_steps) if tcfg.warmup_steps else 1.0
                 for g in opt.param_groups:
                     g["lr"] = tcfg.lr * lr_scale * warm
-                log_probs, out_lengths = model(b.feats, b.lengths)
+                log_probs, out_lengths = net(b.feats, b.lengths)
                 loss = model.ctc_loss(log_probs, out_lengths, b.targets, b.target_lengths)
                 opt.zero_grad(set_to_none=True)
                 bad = None if torch.isfinite(loss) else f"non-finite loss ({loss.item()})"
+                loss_sum, frames, utts = 0.0 if bad else loss.item() * len(indices), int(b.lengths.sum()), len(indices)
+                if dist.enabled:  # all ranks step, or none; the loss, frames and utterances summed over ranks
+                    n_bad, loss_sum, frames, utts = dist.sum([bad is not None, loss_sum, frames, utts], device)
+                    bad = bad or ("non-finite loss on another rank" if n_bad else None)
                 if bad is None:
                     loss.backward()
                     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
@@ -244,20 +276,22 @@ def train(config: dict, train_dir: str | os.PathLike, dev_dir: str | os.PathLike
                 else:
                     bad_run = 0
                     opt.step()
-                    stats["loss"] += loss.item() * len(indices)
-                    stats["frames"] += int(b.lengths.sum())
-                    writer.add_scalar("train/loss", loss.item(), step)
-                    bar.set_postfix(loss=f"{loss.item():.2f}")
-                if stop.signum is not None or (tcfg.checkpoint_every_steps and step % tcfg.checkpoint_every_steps == 0):
+                    stats["loss"] += loss_sum
+                    stats["frames"] += frames
+                    writer.add_scalar("train/loss", loss_sum / utts, step)
+                    bar.set_postfix(loss=f"{loss_sum / utts:.2f}")
+                batch_log.write(epoch, i, b.utt_ids)
+                stopping = dist.any(stop.signum is not None)  # every rank stops at the same step
+                if stopping or (tcfg.checkpoint_every_steps and step % tcfg.checkpoint_every_steps == 0):
                     stats["seconds"] += time.time() - t0
                     t0 = time.time()
-                    path = save_checkpoint(snapshot(i + 1, False), ckpt_dir)
-                    if stop.signum is not None:
-                        raise TrainingInterrupted(stop.signum, path)
+                    path = save(snapshot(dist.position_after(batch, k + 1), False))
+                    if stopping:
+                        raise TrainingInterrupted(stop.signum or signal.SIGTERM, path)
             stats["seconds"] += time.time() - t0
             batch = 0
             rng = rng_state()  # dev evaluation must not move the training RNGs
-            dev = evaluate(model, dev_set, tok, tcfg.max_frames, device)
+            dev = evaluate(model, dev_set, tok, tcfg.max_frames, device, dist)
             set_rng_state(rng)
             for k, v in dev.items():
                 writer.add_scalar(f"dev/{k}", v, epoch)
@@ -268,21 +302,23 @@ def train(config: dict, train_dir: str | os.PathLike, dev_dir: str | os.PathLike
                    f"dev CER {dev['cer']:.2f}%, dev WER {dev['wer']:.2f}%, lr {opt.param_groups[0]['lr']:.2e}, "
                    f"{stats['frames'] / max(stats['seconds'], 1e-9):.0f} frames/s{' (best)' if is_best else ''}")
             log.info(msg)
-            if progress:
+            if progress and dist.is_main:
                 tqdm.write(msg)
             if is_best:  # best.pt and model.pt before last.pt: a crash in between redoes this epoch's end
                 best = metric
-                atomic_torch_save(snapshot(len(batches), True, dev), ckpt_dir / "best.pt")
-                save_weights(model, exp_dir)
-            if tcfg.keep_checkpoints:
+                if dist.is_main:
+                    atomic_torch_save(snapshot(len(batches), True, dev), ckpt_dir / "best.pt")
+                    save_weights(model, exp_dir)
+            if tcfg.keep_checkpoints and dist.is_main:
                 keep_epoch_checkpoint(ckpt_dir, snapshot(len(batches), True, dev), tcfg.keep_checkpoints,
                                       tcfg.best_metric)
             if tcfg.lr_schedule == "newbob" and prev_dev - dev["loss"] < tcfg.newbob_threshold:
                 lr_scale *= 0.5
             prev_dev = min(prev_dev, dev["loss"])
-            path = save_checkpoint(snapshot(len(batches), True, dev), ckpt_dir)
-            if stop.signum is not None:
-                raise TrainingInterrupted(stop.signum, path)
+            path = save(snapshot(len(batches), True, dev))
+            if dist.any(stop.signum is not None):
+                raise TrainingInterrupted(stop.signum or signal.SIGTERM, path)
     if resumed is not None and resumed[0]["epoch_done"] and resumed[0]["epoch"] >= tcfg.epochs:
         log.info("%s: already trained (%d epochs); nothing to do", exp_dir, tcfg.epochs)
+    dist.close()
     return exp_dir

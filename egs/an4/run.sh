@@ -8,7 +8,9 @@
 # through the lexicon decoder.
 stage=0; stop_stage=100; corpus_dir=""; nj=2; conf=conf/train.yaml; tag=""; seed=1; unit=phone; cell=lstm
 epochs=""; avg=5; bpe_size=100; lm_order=3; results=RESULTS.md; notes=""; compare=""
+cmd=local; nproc=1; nnodes=1; ngpu=0; rdzv_endpoint=""  # jobs: local|slurm; training: torchrun (docs/scaling.md)
 _recipe_opts="stage stop_stage corpus_dir nj conf tag seed unit cell epochs avg bpe_size lm_order results notes compare"
+_recipe_opts="$_recipe_opts cmd nproc nnodes ngpu rdzv_endpoint"
 cd "$(dirname "$0")"
 . ../../recipes/lib.sh
 parse_options "$@"
@@ -29,7 +31,7 @@ if stage 1 "speed perturbation 0.9/1.0/1.1 of train"; then
 fi
 if stage 2 "fbank features and CMVN stats"; then
   for x in $train $(eval_sets); do
-    run asr feats data/$x --conf conf/fbank.yaml --feat-dir fbank --nj "$nj"
+    run asr feats data/$x --conf conf/fbank.yaml --feat-dir fbank --nj "$nj" --cmd "$cmd"
   done
 fi
 if stage 3 "output units ($unit)"; then
@@ -39,7 +41,7 @@ if stage 4 "word ${lm_order}-gram LM from the training text"; then
   run asr lm data/local/lm_train.txt --out $lm --order "$lm_order" --lexicon $lexicon
 fi
 if stage 5 "training"; then
-  run asr train --config "$conf" --train-dir data/$train --dev-dir data/$dev --tokens $lang/tokens.txt \
+  run_train --config "$conf" --train-dir data/$train --dev-dir data/$dev --tokens $lang/tokens.txt \
     --exp-dir $exp --set training.seed=$seed --set model.cell=$cell ${epochs:+--set training.epochs=$epochs} \
     --no-progress
 fi

@@ -5,7 +5,8 @@
 # lexicon-constrained (the ten digit words of the training text, no LM and no tuning: a closed-vocabulary
 # grammar, as Kaldi's digit recipes use).
 stage=0; stop_stage=100; corpus_dir=""; nj=2; conf=conf/train.yaml; tag=bilstm_ctc; seed=1; cell=lstm; epochs=""; avg=5
-_recipe_opts="stage stop_stage corpus_dir nj conf tag seed cell epochs avg"
+cmd=local; nproc=1; nnodes=1; ngpu=0; rdzv_endpoint=""  # jobs: local|slurm; training: torchrun (docs/scaling.md)
+_recipe_opts="stage stop_stage corpus_dir nj conf tag seed cell epochs avg cmd nproc nnodes ngpu rdzv_endpoint"
 cd "$(dirname "$0")"
 . ../../recipes/lib.sh
 parse_options "$@"
@@ -23,7 +24,7 @@ if stage 1 "speed perturbation 0.9/1.0/1.1 of train"; then
 fi
 if stage 2 "fbank features and CMVN stats"; then
   for x in $train $(eval_sets); do
-    run asr feats data/$x --conf conf/fbank.yaml --feat-dir fbank --nj "$nj"
+    run asr feats data/$x --conf conf/fbank.yaml --feat-dir fbank --nj "$nj" --cmd "$cmd"
   done
 fi
 if stage 3 "output units and the word list"; then
@@ -31,7 +32,7 @@ if stage 3 "output units and the word list"; then
   mkdir -p data/local; cut -d' ' -f2- data/train/text | tr ' ' '\n' | sed '/^$/d' | sort -u > $words
 fi
 if stage 4 "training"; then
-  run asr train --config "$conf" --train-dir data/$train --dev-dir data/$dev --tokens data/lang/tokens.txt \
+  run_train --config "$conf" --train-dir data/$train --dev-dir data/$dev --tokens data/lang/tokens.txt \
     --exp-dir $exp --set training.seed=$seed --set model.cell=$cell ${epochs:+--set training.epochs=$epochs} \
     --no-progress
 fi

@@ -6,7 +6,8 @@
 # Bad input never stops it: `asr data fix`, `asr feats` and `asr train` drop what they cannot use and list it
 # in data/<set>/log/{fix,feats}_report.txt and exp/<tag>/log/{train,dev}_report.txt (--strict true: stop instead).
 stage=0; stop_stage=100; corpus_dir=""; nj=2; conf=conf/train.yaml; tag=bilstm_ctc; seed=1; strict=false
-_recipe_opts="stage stop_stage corpus_dir nj conf tag seed strict"
+cmd=local; nproc=1; nnodes=1; ngpu=0; rdzv_endpoint=""  # jobs: local|slurm; training: torchrun (docs/scaling.md)
+_recipe_opts="stage stop_stage corpus_dir nj conf tag seed strict cmd nproc nnodes ngpu rdzv_endpoint"
 cd "$(dirname "$0")"
 . ../../recipes/lib.sh
 parse_options "$@"
@@ -22,14 +23,14 @@ fi
 if stage 1 "fbank features and CMVN stats"; then
   for x in $train $dev $test; do
     run asr data fix data/$x $(strict_flag)
-    run asr feats data/$x --conf conf/fbank.yaml --feat-dir fbank --nj "$nj" $(strict_flag)
+    run asr feats data/$x --conf conf/fbank.yaml --feat-dir fbank --nj "$nj" --cmd "$cmd" $(strict_flag)
   done
 fi
 if stage 2 "output units"; then
   run asr tokens data/$train --unit word --out data/lang/tokens.txt
 fi
 if stage 3 "training"; then
-  run asr train --config "$conf" --train-dir data/$train --dev-dir data/$dev --tokens data/lang/tokens.txt \
+  run_train --config "$conf" --train-dir data/$train --dev-dir data/$dev --tokens data/lang/tokens.txt \
     --exp-dir $exp --set training.seed=$seed $(strict_flag)
   ln -sfn "$tag" exp/model
 fi

@@ -1,0 +1,1 @@
+"""The benchmark suite of issue #6 (`make bench`): see bench/run.py and docs/benchmarks.md."""

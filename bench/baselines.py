@@ -1,0 +1,181 @@
+"""What our stages are measured against: other feature extractors run through the same pipeline (audio from
+wav.scp, features to ark/scp), and the ceilings, bare PyTorch doing the same arithmetic as our training and
+decoding on tensors already in memory."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def warm_audio(wav: dict[str, str]) -> None:
+    """Read every audio file once, so that no tool pays for the first read from disk."""
+    from asr.audio import load_audio
+
+    for spec in wav.values():
+        load_audio(spec)
+
+
+def _copy_data_dir(src: Path, dst: Path) -> Path:
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in ("wav.scp", "utt2spk", "spk2utt", "text", "utt2dur"):
+        if (src / name).is_file():
+            shutil.copy(src / name, dst / name)
+    return dst
+
+
+def ours(data: Path, out: Path):
+    """`asr feats` without CMVN (make_feats) on a copy of the data dir; features into `out`."""
+    from asr.data.subset import subset_data_dir
+    from asr.features.extract import make_feats
+    from bench.prepare import feature_config
+
+    cfg = feature_config()
+    full = _copy_data_dir(data, out / "data")
+    few = out / "data_few"
+    subset_data_dir(full, few, 5, how="first")
+
+    def run(limit: int | None = None):
+        make_feats(few if limit else full, cfg, out / "ark", progress=False)
+
+    return run
+
+
+def _per_utterance(data: Path, out: Path, compute):
+    """A feature stage around `compute(samples) -> (T, D) array`: each utterance's audio from wav.scp as our
+    stage reads it, its features written to an ark/scp pair with kaldiio, as our stage writes them."""
+    import kaldiio
+
+    from asr.audio import load_audio
+    from asr.data.kaldi_files import read_table
+
+    wav = read_table(data / "wav.scp")
+    utts = sorted(wav)
+    out.mkdir(parents=True, exist_ok=True)
+
+    def run(limit: int | None = None):
+        with kaldiio.WriteHelper(f"ark,scp:{out / 'feats.ark'},{out / 'feats.scp'}") as writer:
+            for utt in utts[:limit]:
+                writer(utt, compute(load_audio(wav[utt], 16000)))
+
+    return run
+
+
+def kaldi_native_fbank(data: Path, out: Path):
+    """kaldi-native-fbank (C++, Kaldi's algorithm) with our options, its fastest Python use (a list of samples)."""
+    import kaldi_native_fbank as knf
+
+    from bench.prepare import feature_config
+
+    cfg = feature_config()
+    opts = knf.FbankOptions()
+    opts.frame_opts.samp_freq = cfg.sample_rate
+    opts.frame_opts.dither = 0.0
+    opts.frame_opts.frame_length_ms = cfg.frame_length_ms
+    opts.frame_opts.frame_shift_ms = cfg.frame_shift_ms
+    opts.frame_opts.snip_edges = cfg.snip_edges
+    opts.mel_opts.num_bins = cfg.num_mel_bins
+    opts.mel_opts.low_freq = cfg.low_freq
+    opts.mel_opts.high_freq = cfg.high_freq
+    opts.use_energy = False
+
+    def compute(samples: np.ndarray) -> np.ndarray:
+        fb = knf.OnlineFbank(opts)
+        fb.accept_waveform(cfg.sample_rate, (samples * 32768).tolist())
+        fb.input_finished()
+        return np.stack([fb.get_frame(i) for i in range(fb.num_frames_ready)])
+
+    return _per_utterance(data, out, compute)
+
+
+def librosa_fbank(data: Path, out: Path):
+    """librosa's log-mel: 25 ms Hann windows every 10 ms, 512-point FFT, 80 HTK-mel bands from 20 Hz, the mel
+    matrix built once (as ours); not Kaldi's exact algorithm, the same amount of work."""
+    import librosa
+
+    from bench.prepare import feature_config
+
+    cfg = feature_config()
+    win, hop = int(cfg.sample_rate * cfg.frame_length_ms / 1000), int(cfg.sample_rate * cfg.frame_shift_ms / 1000)
+    mel = librosa.filters.mel(sr=cfg.sample_rate, n_fft=512, n_mels=cfg.num_mel_bins, fmin=cfg.low_freq, htk=True)
+
+    def compute(samples: np.ndarray) -> np.ndarray:
+        spec = np.abs(librosa.stft(samples, n_fft=512, hop_length=hop, win_length=win, window="hann",
+                                   center=False)) ** 2
+        return np.log(np.maximum(mel @ spec, 1e-10)).T.astype(np.float32)
+
+    return _per_utterance(data, out, compute)
+
+
+FEATURE_TOOLS = {"ours": ours, "kaldi_native_fbank": kaldi_native_fbank, "librosa": librosa_fbank}
+
+
+def train_ceiling(spec: dict) -> list[float]:
+    """Bare nn.LSTM + Linear + CTCLoss forward/backward + Adam step over the batches our training loop makes
+    (same utterances, same padded shapes, same order), inputs already stacked and in memory; frames/s per epoch,
+    counting input frames as the training log does."""
+    import torch
+    import torch.nn.functional as F
+
+    from asr.model.model import ModelConfig, stack_frames
+    from asr.text.tokenizer import load_tokenizer
+    from asr.training.dataset import FeatureDataset
+    from asr.training.sampler import BucketBatchSampler
+    from asr.training.screen import screen_dataset
+    from bench.prepare import train_config
+
+    conf = train_config()
+    tcfg, tok = conf["training"], load_tokenizer(spec["tokens"])
+    data = FeatureDataset(spec["train"], tok)
+    mcfg = ModelConfig.from_dict({**conf["model"], "input_dim": data.feats[0].shape[1], "vocab_size": len(tok)})
+    screen_dataset(data, tok, mcfg.subsample, tcfg["max_frames"], "train", spec["train"])
+    sampler = BucketBatchSampler(data.num_frames, tcfg["max_frames"], shuffle=True, seed=tcfg["seed"])
+    tensors = {}
+    for indices in sampler.batches:
+        b = data.collate(indices)
+        x, out_lengths = stack_frames(b.feats, b.lengths, mcfg.stack_frames, mcfg.subsample)
+        tensors[tuple(indices)] = (x, out_lengths, b.targets, b.target_lengths, int(b.lengths.sum()))
+    torch.manual_seed(tcfg["seed"])
+    lstm = torch.nn.LSTM(x.shape[2], mcfg.hidden_size, mcfg.num_layers, batch_first=True, bidirectional=True)
+    output = torch.nn.Linear(2 * mcfg.hidden_size, len(tok))
+    opt = torch.optim.Adam([*lstm.parameters(), *output.parameters()], lr=tcfg["lr"])
+    rates = []
+    for epoch in range(1, spec["epochs"] + 1):
+        sampler.set_epoch(epoch)
+        frames, t = 0, time.perf_counter()
+        for indices in sampler:
+            x, out_lengths, targets, target_lengths, n = tensors[tuple(indices)]
+            log_probs = F.log_softmax(output(lstm(x)[0]), dim=-1)
+            loss = F.ctc_loss(log_probs.transpose(0, 1), targets, out_lengths, target_lengths, reduction="sum",
+                              zero_infinity=True) / x.shape[0]
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            frames += n
+        rates.append(frames / (time.perf_counter() - t))
+    return rates
+
+
+def decode_ceiling(model_dir: str, data_dir: str):
+    """The model's forward pass alone over the batches the decode stage makes, features already in memory:
+    returns a function that runs it once."""
+    import torch
+
+    from asr.decoding.decode import MAX_FRAMES
+    from asr.model.store import load_model_dir
+    from asr.training.dataset import FeatureDataset
+    from asr.training.sampler import BucketBatchSampler
+
+    model = load_model_dir(model_dir).model
+    data = FeatureDataset(data_dir)
+    batches = [data.collate(i) for i in BucketBatchSampler(data.num_frames, MAX_FRAMES, shuffle=False)]
+
+    def run():
+        with torch.inference_mode():
+            for b in batches:
+                model(b.feats, b.lengths)
+
+    return run
