@@ -68,19 +68,11 @@ def kaldi_native_fbank(data: Path, out: Path):
     """kaldi-native-fbank (C++, Kaldi's algorithm) with our options, its fastest Python use (a list of samples)."""
     import kaldi_native_fbank as knf
 
+    from asr.features.kaldi import kaldi_native_fbank_options
     from bench.prepare import feature_config
 
     cfg = feature_config()
-    opts = knf.FbankOptions()
-    opts.frame_opts.samp_freq = cfg.sample_rate
-    opts.frame_opts.dither = 0.0
-    opts.frame_opts.frame_length_ms = cfg.frame_length_ms
-    opts.frame_opts.frame_shift_ms = cfg.frame_shift_ms
-    opts.frame_opts.snip_edges = cfg.snip_edges
-    opts.mel_opts.num_bins = cfg.num_mel_bins
-    opts.mel_opts.low_freq = cfg.low_freq
-    opts.mel_opts.high_freq = cfg.high_freq
-    opts.use_energy = False
+    opts = kaldi_native_fbank_options(cfg)
 
     def compute(samples: np.ndarray) -> np.ndarray:
         fb = knf.OnlineFbank(opts)

@@ -12,22 +12,13 @@ from asr.audio import load_audio
 from asr.data.datadir import DataDir
 from asr.features.cmvn import CMVN, accumulate_stats, mean_and_std
 from asr.features.extract import compute_cmvn_stats, global_cmvn_stats, load_feats_config, make_feats
-from asr.features.kaldi import FeatureConfig, compute_features
+from asr.features.kaldi import FeatureConfig, compute_features, kaldi_native_fbank_options
 
 
 def knf_fbank(samples: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     import kaldi_native_fbank as knf
 
-    opts = knf.FbankOptions()
-    opts.frame_opts.samp_freq = cfg.sample_rate
-    opts.frame_opts.dither = 0.0
-    opts.frame_opts.frame_length_ms = cfg.frame_length_ms
-    opts.frame_opts.frame_shift_ms = cfg.frame_shift_ms
-    opts.frame_opts.snip_edges = cfg.snip_edges
-    opts.mel_opts.num_bins = cfg.num_mel_bins
-    opts.mel_opts.low_freq = cfg.low_freq
-    opts.mel_opts.high_freq = cfg.high_freq
-    opts.use_energy = False
+    opts = kaldi_native_fbank_options(cfg)
     fb = knf.OnlineFbank(opts)
     fb.accept_waveform(cfg.sample_rate, (samples * 32768).tolist())
     fb.input_finished()

@@ -103,6 +103,24 @@ def compute_features(samples: np.ndarray | torch.Tensor, config: FeatureConfig) 
     return feats
 
 
+def kaldi_native_fbank_options(config: FeatureConfig):
+    """kaldi-native-fbank's FbankOptions for the same fbank as `config` (no dither, no energy): the C++
+    implementation of Kaldi's algorithm that tests and `make bench` compare ours with."""
+    import kaldi_native_fbank as knf
+
+    opts = knf.FbankOptions()
+    opts.frame_opts.samp_freq = config.sample_rate
+    opts.frame_opts.dither = 0.0
+    opts.frame_opts.frame_length_ms = config.frame_length_ms
+    opts.frame_opts.frame_shift_ms = config.frame_shift_ms
+    opts.frame_opts.snip_edges = config.snip_edges
+    opts.mel_opts.num_bins = config.num_mel_bins
+    opts.mel_opts.low_freq = config.low_freq
+    opts.mel_opts.high_freq = config.high_freq
+    opts.use_energy = False
+    return opts
+
+
 def compute_features_reference(samples: np.ndarray | torch.Tensor, config: FeatureConfig) -> torch.Tensor:
     """The same features through `torchaudio.compliance.kaldi` (the slower reference `compute_features` is
     tested against)."""
