@@ -1,44 +1,20 @@
 """The decode stage (`asr decode`): greedy, beam and lexicon + LM decoding of a data dir, LM weights tuned on it
 and reused from lm_params.yaml; a tiny model with random weights, so only the plumbing is checked."""
 
-import kaldiio
-import numpy as np
 import pytest
-import torch
 import yaml
 from typer.testing import CliRunner
 
 from asr.cli import app
-from asr.decoding.ngram import NGramLM
-from asr.features.kaldi import FeatureConfig
-from asr.model.model import CTCModel, ModelConfig
 from asr.text.tokenizer import CharTokenizer
+from decode_helpers import decode_setup
 
 TEXTS = {"s1-a": "YES NO", "s1-b": "NO", "s2-c": "YES YES"}
 
 
 @pytest.fixture
 def setup(tmp_path):
-    feats = FeatureConfig(num_mel_bins=8)
-    data = tmp_path / "data"
-    data.mkdir()
-    rng = np.random.default_rng(0)
-    with kaldiio.WriteHelper(f"ark,scp:{data / 'feats.ark'},{data / 'feats.scp'}") as w:
-        for utt in TEXTS:
-            w(utt, rng.standard_normal((40, 8)).astype(np.float32))
-    (data / "text").write_text("".join(f"{u} {t}\n" for u, t in TEXTS.items()))
-    (data / "utt2spk").write_text("".join(f"{u} {u.split('-')[0]}\n" for u in TEXTS))
-    (data / "feats.yaml").write_text(yaml.safe_dump(feats.to_dict()))
-    model_dir = tmp_path / "model"
-    model_dir.mkdir()
-    tok = CharTokenizer.build(TEXTS.values())
-    tok.save_dir(model_dir)
-    cfg = ModelConfig(input_dim=8, vocab_size=len(tok), num_layers=1, hidden_size=8)
-    torch.manual_seed(0)
-    torch.save(CTCModel(cfg).state_dict(), model_dir / "model.pt")
-    (model_dir / "config.yaml").write_text(yaml.safe_dump({"features": feats.to_dict(), "model": cfg.to_dict()}))
-    (tmp_path / "lexicon.txt").write_text("YES Y EH S\nNO N OW\n")
-    NGramLM(TEXTS.values(), 2).to_arpa(tmp_path / "lm.arpa")
+    data, model_dir = decode_setup(tmp_path, TEXTS, CharTokenizer.build(TEXTS.values()), [40] * len(TEXTS), num_layers=1)
     return tmp_path, model_dir, data
 
 

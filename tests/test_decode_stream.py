@@ -3,21 +3,15 @@ own, for each decoder; a phone model's units come out of greedy/beam only when a
 
 from __future__ import annotations
 
-import kaldiio
-import numpy as np
 import pytest
-import torch
-import yaml
 
 from asr.decoding.decode import (DecodeOptions, batch_decoder, compute_log_probs, decode_data_dir, hypotheses,
                                  stream_log_probs)
-from asr.decoding.ngram import NGramLM
 from asr.errors import ConfigError
-from asr.features.kaldi import FeatureConfig
-from asr.model.model import CTCModel, ModelConfig
 from asr.model.store import load_model_dir
 from asr.text.phone import PhoneTokenizer
 from asr.training.dataset import FeatureDataset
+from decode_helpers import decode_setup
 
 TEXTS = {f"s{i % 3}-u{i}": t for i, t in enumerate(["YES NO", "NO", "YES YES", "NO YES NO", "YES", "NO NO"])}
 LEXICON = {"YES": [["Y", "EH", "S"]], "NO": [["N", "OW"]]}
@@ -25,26 +19,8 @@ LEXICON = {"YES": [["Y", "EH", "S"]], "NO": [["N", "OW"]]}
 
 @pytest.fixture
 def setup(tmp_path):
-    feats = FeatureConfig(num_mel_bins=8)
-    data = tmp_path / "data"
-    data.mkdir()
-    rng = np.random.default_rng(0)
-    with kaldiio.WriteHelper(f"ark,scp:{data / 'feats.ark'},{data / 'feats.scp'}") as w:
-        for i, utt in enumerate(TEXTS):
-            w(utt, rng.standard_normal((20 + 7 * i, 8)).astype(np.float32))
-    (data / "text").write_text("".join(f"{u} {t}\n" for u, t in TEXTS.items()))
-    (data / "utt2spk").write_text("".join(f"{u} {u.split('-')[0]}\n" for u in TEXTS))
-    (data / "feats.yaml").write_text(yaml.safe_dump(feats.to_dict()))
-    model_dir = tmp_path / "model"
-    model_dir.mkdir()
-    tok = PhoneTokenizer.build(LEXICON)
-    tok.save_dir(model_dir)
-    cfg = ModelConfig(input_dim=8, vocab_size=len(tok), num_layers=2, hidden_size=8)
-    torch.manual_seed(0)
-    torch.save(CTCModel(cfg).state_dict(), model_dir / "model.pt")
-    (model_dir / "config.yaml").write_text(yaml.safe_dump({"features": feats.to_dict(), "model": cfg.to_dict()}))
-    (tmp_path / "lexicon.txt").write_text("YES Y EH S\nNO N OW\n")
-    NGramLM(TEXTS.values(), 2).to_arpa(tmp_path / "lm.arpa")
+    data, model_dir = decode_setup(tmp_path, TEXTS, PhoneTokenizer.build(LEXICON), [20 + 7 * i for i in range(len(TEXTS))],
+                                   num_layers=2)
     return tmp_path, load_model_dir(model_dir), data
 
 

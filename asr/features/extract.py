@@ -51,14 +51,17 @@ def utterance_features(utt: Utterance, config: FeatureConfig, resample_ok: bool 
     return feats
 
 
-def feature_job(job: int, data_dir: str, config: FeatureConfig, ark: str, resample_ok: bool) -> list[Rejected]:
+def feature_job(job: int, data_dir: str, config: FeatureConfig, ark: str,
+                resample_ok: bool) -> tuple[list[Rejected], dict[str, str]]:
     """One job (asr.parallel): features of the utterances of `data_dir` (a split) -> its own ark/scp, renamed
-    into place when complete; returns the utterances whose audio failed."""
-    rejected = []
+    into place when complete; returns the utterances whose audio failed, and each written utterance's frames."""
+    rejected, num_frames = [], {}
     with kaldiio.WriteHelper(f"ark,scp:{ark}.tmp,{ark[:-4]}.scp.tmp") as writer:
         for utt in DataDir.load(data_dir).utterances():
             try:
-                writer(utt.utt_id, utterance_features(utt, config, resample_ok))
+                feats = utterance_features(utt, config, resample_ok)
+                writer(utt.utt_id, feats)
+                num_frames[utt.utt_id] = str(feats.shape[0])
             except AudioError as e:
                 rejected.append(Rejected(utt.utt_id, e.reason, str(e)))
             tick()
@@ -68,7 +71,7 @@ def feature_job(job: int, data_dir: str, config: FeatureConfig, ark: str, resamp
     text = Path(scp_tmp).read_text().replace(f"{ark}.tmp:", f"{ark}:")
     atomic_write_text(f"{ark[:-4]}.scp", text)
     os.unlink(scp_tmp)
-    return rejected
+    return rejected, num_frames
 
 
 def make_feats(data_dir: str | os.PathLike, config: FeatureConfig, feat_dir: str | os.PathLike | None = None,
@@ -101,7 +104,7 @@ def make_feats(data_dir: str | os.PathLike, config: FeatureConfig, feat_dir: str
         results = run_jobs(feature_job, jobs, cmd, data_dir / "log", f"make_{config.kind}", on_progress=bar.update)
     finally:
         bar.close()
-    report = ScreenReport("feats", str(data_dir), len(utts), [r for rejected in results for r in rejected])
+    report = ScreenReport("feats", str(data_dir), len(utts), [r for rejected, _ in results for r in rejected])
     report_file = report.write(report_path(data_dir, "feats"), screened={u.utt_id for u in utts})
     report.check(strict, report_file)
     feats = {}
@@ -112,8 +115,8 @@ def make_feats(data_dir: str | os.PathLike, config: FeatureConfig, feat_dir: str
     if len(feats) < len(utts):  # as fix_data_dir.sh after make_fbank.sh: keep what has features
         filter_data_dir(data_dir, data_dir, feats, backup=data_dir / ".backup")
     write_table(data_dir / "feats.scp", feats)
-    write_table(data_dir / "utt2num_frames",
-                {u: str(m.shape[0]) for u, m in kaldiio.load_scp(str(data_dir / "feats.scp")).items()})
+    num_frames = {u: n for _, frames in results for u, n in frames.items()}
+    write_table(data_dir / "utt2num_frames", {u: num_frames[u] for u in feats})
     atomic_write_text(data_dir / FEATS_CONFIG, yaml.safe_dump(config.to_dict(), sort_keys=False))
     return data_dir / "feats.scp"
 

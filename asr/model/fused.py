@@ -21,13 +21,13 @@ import torch
 import torch.nn as nn
 from torch.nn.utils.rnn import PackedSequence
 
+from asr.model.cells import reverse_index as time_reversal
+
 
 def reverse_index(lengths: torch.Tensor, total: int) -> torch.Tensor:
     """(N * T,) row indices into a flattened (N * T, C) batch that reverse each sequence within its length
     (padding rows stay where they are); applying it twice is the identity."""
-    t = torch.arange(total)[None, :]
-    n = lengths.to("cpu", torch.long)[:, None]
-    within = torch.where(t < n, n - 1 - t, t)
+    within = time_reversal(lengths.to("cpu", torch.long), total).T  # (N, T): the written-out cells' index
     return (within + torch.arange(len(lengths))[:, None] * total).reshape(-1)
 
 
