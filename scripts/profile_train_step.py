@@ -1,0 +1,64 @@
+"""Profile training steps of a recipe's configuration with torch.profiler: ops by self CPU time.
+
+    .venv/bin/python scripts/profile_train_step.py --data-dir egs/an4/data/train_sp \
+        --tokens egs/an4/data/lang_phone/tokens.txt --conf egs/an4/conf/train.yaml --threads 2
+
+Each step is what `asr train` does per batch (collate, SpecAugment, forward, CTC, backward, clipping, Adam);
+the first `--warmup` steps are not profiled.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+import yaml
+from torch.profiler import ProfilerActivity, profile
+
+from asr.model.model import CTCModel, ModelConfig
+from asr.text.tokenizer import load_tokenizer
+from asr.training.augment import AugmentConfig, SpecAugment
+from asr.training.dataset import FeatureDataset
+from asr.training.sampler import BucketBatchSampler
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--tokens", required=True)
+    p.add_argument("--conf", required=True)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--rows", type=int, default=22)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    cfg = yaml.safe_load(open(args.conf))
+    tok = load_tokenizer(args.tokens)
+    data = FeatureDataset(args.data_dir, tok)
+    model = CTCModel(ModelConfig(**{**cfg["model"], "input_dim": data.feats[0].shape[1], "vocab_size": len(tok)}))
+    augment = SpecAugment(AugmentConfig(**cfg.get("augment", {})))
+    opt = torch.optim.Adam(model.parameters(), cfg["training"].get("lr", 1e-3))
+    batches = list(BucketBatchSampler(data.num_frames, cfg["training"]["max_frames"], seed=1))
+    batches = batches[:args.warmup + args.steps]
+
+    def step(indices: list[int]) -> None:
+        b = data.collate(indices)
+        b.feats = augment(b.feats, b.lengths)
+        log_probs, out_lengths = model(b.feats, b.lengths)
+        loss = model.ctc_loss(log_probs, out_lengths, b.targets, b.target_lengths)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["training"].get("grad_clip", 5.0))
+        opt.step()
+
+    for indices in batches[:args.warmup]:
+        step(indices)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for indices in batches[args.warmup:]:
+            step(indices)
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.rows))
+
+
+if __name__ == "__main__":
+    main()
