@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -91,18 +92,25 @@ def recurrent_layer(cell: str, input_size: int, hidden_size: int, bidirectional:
 
 
 class Dropout(nn.Dropout):
-    """nn.Dropout (each value zeroed with probability p, the others scaled by 1 / (1 - p)) with its mask drawn by
-    `torch.rand` (uniform < 1 - p) instead of `bernoulli_`, whose CPU kernel off Intel CPUs is a serial Mersenne
-    Twister at ~8 ns a value: half the time for the same distribution (a seed gives other masks than nn.Dropout's,
-    always the same ones). A no-op in eval mode, as nn.Dropout."""
+    """Inverted dropout (each value zeroed with probability p, the others scaled so that the expectation is
+    unchanged) whose masks cost a quarter of nn.Dropout's: torch's CPU generator (a serial Mersenne Twister,
+    ~3 ns a value) draws one seed per call, and NumPy's PCG64 expands it into 16-bit uniforms, four per 64-bit
+    draw; a value is kept when its draw is below round((1 - p) * 2^16), so p is honoured to 2^-17 and the scale is
+    the exact inverse of the keep probability. A torch seed gives the same masks every time (and a resumed run
+    the same ones, its generator state being restored). A no-op in eval mode, as nn.Dropout."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0:
             return x
         if self.p >= 1:
             return x * 0
-        keep = 1.0 - self.p
-        return x * torch.rand_like(x).lt_(keep).mul_(1.0 / keep)  # a float mask: 1 / keep where kept, else 0
+        threshold = max(1, round((1.0 - self.p) * 65536))
+        seed = int(torch.randint(1 << 62, (1,)))
+        words = np.random.Generator(np.random.PCG64(seed)).integers(
+            0, 1 << 64, size=(x.numel() + 3) // 4, dtype=np.uint64, endpoint=False)
+        draws = torch.from_numpy(words).view(torch.int16)[:x.numel()].view(x.shape)  # uniform in [-2^15, 2^15)
+        keep = (draws < threshold - 32768).to(x.device, x.dtype).mul_(65536 / threshold)
+        return x * keep
 
 
 class Encoder(nn.Module):

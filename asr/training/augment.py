@@ -48,7 +48,8 @@ class SpecAugment(torch.nn.Module):
 
     The masks are torchaudio's `FrequencyMasking`/`TimeMasking` applied utterance by utterance, drawn from the
     same random numbers in the same order (`_draw`), so a seed gives the same masks as before; they are applied to
-    the whole batch at once (one `where`) instead of a few small tensor ops per utterance and mask."""
+    the whole batch at once (one `where`) instead of a few small tensor ops per utterance and mask. `generator`:
+    draw from it instead of torch's global generator (training gives each batch its own, asr.training.loader)."""
 
     def __init__(self, cfg: AugmentConfig, center: torch.Tensor | None = None):
         super().__init__()
@@ -57,7 +58,8 @@ class SpecAugment(torch.nn.Module):
         self.time_masks = cfg.time_masks if cfg.time_width else 0
         self.register_buffer("center", torch.zeros(0) if center is None else center.detach().clone().float())
 
-    def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def forward(self, feats: torch.Tensor, lengths: torch.Tensor,
+                generator: torch.Generator | None = None) -> torch.Tensor:
         if not self.training or not self.cfg.enabled:
             return feats
         n, t, d = feats.shape
@@ -67,11 +69,11 @@ class SpecAugment(torch.nn.Module):
             if length == 0:
                 continue
             for k in range(self.freq_masks):
-                freq[i, k] = _draw(self.cfg.freq_width, d)
+                freq[i, k] = _draw(self.cfg.freq_width, d, generator)
             width = min(self.cfg.time_width, int(self.cfg.time_max_ratio * length))
             if width > 0:
                 for k in range(self.time_masks):
-                    time[i, k] = _draw(width, length)
+                    time[i, k] = _draw(width, length, generator)
         valid = torch.arange(t)[None, :] < lengths.cpu()[:, None]
         mask = (_spans(freq, d)[:, None, :] & valid[:, :, None]) | _spans(time, t)[:, :, None]
         center = self.center if self.center.numel() else torch.zeros(d, device=feats.device)
@@ -85,10 +87,10 @@ def _spans(bounds: np.ndarray, size: int) -> torch.Tensor:
     return ((at >= b[..., :1]) & (at < b[..., 1:])).any(dim=1)
 
 
-def _draw(mask_param: int, size: int) -> tuple[int, int]:
+def _draw(mask_param: int, size: int, generator: torch.Generator | None = None) -> tuple[int, int]:
     """One mask [start, end) along an axis of `size` from the random numbers torchaudio's `mask_along_axis`
     draws (width uniform in [0, mask_param), start uniform in [0, size - width)), in float32 as it computes."""
-    value = np.float32(torch.rand(1).item()) * np.float32(mask_param)
-    min_value = np.float32(torch.rand(1).item()) * (np.float32(size) - value)
+    value = np.float32(torch.rand(1, generator=generator).item()) * np.float32(mask_param)
+    min_value = np.float32(torch.rand(1, generator=generator).item()) * (np.float32(size) - value)
     start = int(min_value)
     return start, start + int(value)

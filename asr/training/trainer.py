@@ -41,6 +41,7 @@ from asr.training.augment import AugmentConfig, SpecAugment
 from asr.training.checkpoints import keep_epoch_checkpoint
 from asr.training.dataset import FeatureDataset
 from asr.training.distributed import BatchLog, Distributed, NullWriter, load_resume_state, rank_seed
+from asr.training.loader import BatchLoader
 from asr.training.resume import (StopRequest, TrainingInterrupted, check_resume, config_fingerprint,
                                  data_fingerprint, rng_state, save_checkpoint, set_rng_state)
 from asr.training.sampler import BucketBatchSampler
@@ -103,6 +104,16 @@ def _setup_logging(exp_dir: Path) -> None:
 
 
 @torch.inference_mode()
+def clip_grad_norm(model: torch.nn.Module, max_norm: float) -> torch.Tensor:
+    """torch.nn.utils.clip_grad_norm_ (the total norm returned, gradients scaled down to `max_norm` when above it),
+    without its multiply-by-one pass over every gradient when the norm is within bounds (1% of a step here)."""
+    params = [p for p in model.parameters() if p.grad is not None]
+    norm = torch.nn.utils.get_total_norm([p.grad for p in params])
+    if bool(norm > max_norm):
+        torch.nn.utils.clip_grads_with_norm_(params, max_norm, norm)
+    return norm
+
+
 def evaluate(model: CTCModel, data: FeatureDataset, tok: Tokenizer, max_frames: int, device,
              dist: Distributed = Distributed()) -> dict:
     """Dev loss (per utterance), CER and WER with greedy decoding (under DDP: each rank a share of the
@@ -175,10 +186,12 @@ def train(config: dict, train_dir: str | os.PathLike, dev_dir: str | os.PathLike
     data_fp = data_fingerprint(train_set.utt_ids, train_set.num_frames,
                                [f"{t}\t{ids.tolist()}" for t, ids in zip(train_set.texts, train_set.targets)])
 
+    fused = torch.device(device).type in ("cpu", "cuda")  # one kernel for all parameters: 4x faster on this CPU
     if tcfg.optimizer == "adam":
-        opt = torch.optim.Adam(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+        opt = torch.optim.Adam(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay, fused=fused)
     else:
-        opt = torch.optim.SGD(model.parameters(), lr=tcfg.lr, momentum=tcfg.momentum, weight_decay=tcfg.weight_decay)
+        opt = torch.optim.SGD(model.parameters(), lr=tcfg.lr, momentum=tcfg.momentum, weight_decay=tcfg.weight_decay,
+                              fused=fused)
     sampler = BucketBatchSampler(train_set.num_frames, tcfg.max_frames, shuffle=True, seed=tcfg.seed)
     ckpt_dir = exp_dir / "checkpoints"
     resumed = load_resume_state(dist, ckpt_dir)
@@ -233,7 +246,8 @@ def train(config: dict, train_dir: str | os.PathLike, dev_dir: str | os.PathLike
                 "num_threads": torch.get_num_threads(), "config": full_config,
                 "config_hash": config_fingerprint(full_config), "data": data_fp, "dev": dev}
 
-    with StopRequest() as stop, contextlib.closing(writer), contextlib.closing(batch_log):
+    loader = BatchLoader(train_set, augment, rank_seed(tcfg.seed, dist.rank), device)
+    with StopRequest() as stop, contextlib.closing(writer), contextlib.closing(batch_log), loader:
         for epoch in range(epoch, tcfg.epochs + 1):
             sampler.set_epoch(epoch)
             batches = list(sampler)  # the epoch's order, rebuilt from (seed, epoch)
@@ -245,10 +259,8 @@ def train(config: dict, train_dir: str | os.PathLike, dev_dir: str | os.PathLike
             done = batch // dist.world_size
             bar = tqdm(mine, initial=done, total=done + len(mine), unit="batch",
                        desc=f"epoch {epoch}/{tcfg.epochs}", disable=not progress or not dist.is_main, leave=False)
-            for k, i in enumerate(bar):
+            for k, (i, b) in enumerate(zip(bar, loader.epoch(epoch, [(i, batches[i]) for i in mine]))):
                 indices = batches[i]
-                b = train_set.collate(indices).to(device)
-                b.feats = augment(b.feats, b.lengths)
                 step += 1
                 warm = min(1.0, step / tcfg.warmup_steps) if tcfg.warmup_steps else 1.0
                 for g in opt.param_groups:
@@ -263,7 +275,7 @@ def train(config: dict, train_dir: str | os.PathLike, dev_dir: str | os.PathLike
                     bad = bad or ("non-finite loss on another rank" if n_bad else None)
                 if bad is None:
                     loss.backward()
-                    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
+                    grad_norm = clip_grad_norm(model, tcfg.grad_clip)
                     bad = None if torch.isfinite(grad_norm) else "non-finite gradient"
                 if bad is not None:
                     bad_run += 1

@@ -1,0 +1,76 @@
+"""The training loop's pieces made fast for #6: batches made one ahead in a thread (asr.training.loader), the
+dropout masks (asr.model.model.Dropout) and gradient clipping (asr.training.trainer.clip_grad_norm)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from asr.model.model import Dropout
+from asr.text.tokenizer import CharTokenizer
+from asr.training.augment import AugmentConfig, SpecAugment
+from asr.training.dataset import FeatureDataset
+from asr.training.loader import BatchLoader, batch_generator
+from asr.training.trainer import clip_grad_norm
+from tests.test_resume import make_data
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    path = make_data(tmp_path_factory.mktemp("loader"), "train", 12, seed=5)
+    return FeatureDataset(path, CharTokenizer.build(["a b"]))
+
+
+def test_prefetched_batches_equal_batches_made_in_place_whatever_the_global_rng(data):
+    aug = SpecAugment(AugmentConfig(freq_masks=2, freq_width=4, time_masks=2, time_width=8))
+    order = [(3, [0, 1, 2]), (0, [3, 4]), (7, [5, 6, 7, 8]), (1, [9, 10, 11])]
+    threads = torch.get_num_threads()
+    with BatchLoader(data, aug, seed=11) as loader:
+        assert torch.get_num_threads() == threads  # the thread's single thread does not leak into the process
+        torch.manual_seed(0)
+        got = []
+        for b in loader.epoch(2, order):
+            torch.rand(5)  # the main thread draws meanwhile, as dropout does
+            got.append(b)
+    for b, (index, indices) in zip(got, order, strict=True):
+        ref = data.collate(indices)
+        want = aug(ref.feats, ref.lengths, batch_generator(11, 2, index))
+        assert b.utt_ids == ref.utt_ids and torch.equal(b.lengths, ref.lengths)
+        assert torch.equal(b.feats, want)
+        assert not torch.equal(b.feats, ref.feats)  # masked
+    other = aug(data.collate([0, 1, 2]).feats, data.collate([0, 1, 2]).lengths, batch_generator(11, 3, 3))
+    assert not torch.equal(other, got[0].feats)  # another epoch, other masks
+
+
+def test_loader_passes_on_an_error_of_its_thread(data):
+    with BatchLoader(data, SpecAugment(AugmentConfig()), seed=1) as loader:
+        with pytest.raises(IndexError):
+            list(loader.epoch(1, [(0, [0]), (1, [999])]))
+
+
+@pytest.mark.parametrize("p", [0.2, 0.5])
+def test_dropout_keeps_one_minus_p_and_keeps_the_expectation(p):
+    x = torch.ones(200, 100, 50)
+    drop = Dropout(p)
+    torch.manual_seed(0)
+    y = drop(x)
+    kept = y != 0
+    assert abs(kept.float().mean().item() - (1 - p)) < 0.005
+    scale = y[kept].unique()
+    assert len(scale) == 1 and abs(scale.item() * round((1 - p) * 65536) / 65536 - 1) < 1e-6
+    assert abs(y.mean().item() - 1) < 0.01
+    torch.manual_seed(0)
+    assert torch.equal(drop(x), y)
+    assert not torch.equal(drop(x), y)  # the generator moved on
+
+
+@pytest.mark.parametrize("scale", [0.01, 100.0])
+def test_clip_grad_norm_equals_torch(scale):
+    torch.manual_seed(0)
+    a, b = torch.nn.Linear(5, 4), torch.nn.Linear(5, 4)
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(3, 5)
+    (a(x).sum() * scale).backward()
+    (b(x).sum() * scale).backward()
+    assert torch.equal(torch.nn.utils.clip_grad_norm_(a.parameters(), 5.0), clip_grad_norm(b, 5.0))
+    assert all(torch.equal(p.grad, q.grad) for p, q in zip(a.parameters(), b.parameters()))
