@@ -8,6 +8,10 @@ within each repeat (medians). Uses the work dir `python -m bench.run` prepared.
 - training: the fused LSTM on padded batches vs packed sequences, the batched SpecAugment vs the former
   per-utterance loop, Dropout vs nn.Dropout, on the first training batches (forward, CTC, backward, clipping,
   Adam step);
+- training loop (`--only loop`, the 2-thread gap of #6): over all of an epoch's batches, with the bare
+  ceiling (bench.baselines) alongside, the loop as `asr train` runs it vs each of its later changes undone: the
+  dropout masks from `torch.rand`, Adam without `fused`, collation and SpecAugment in the loop instead of one
+  batch ahead in a thread (asr.training.loader), torch's clip_grad_norm_;
 - decoding: the stage streaming batch by batch vs loading every utterance's features first.
 """
 
@@ -117,6 +121,90 @@ def training(ws: Workspace, repeats: int, batches: int = 12) -> dict:
     return out
 
 
+def training_loop(ws: Workspace, repeats: int) -> dict:
+    import torch
+    import torch.nn.functional as F
+
+    from asr.model.model import CTCModel, ModelConfig, stack_frames
+    from asr.text.tokenizer import load_tokenizer
+    from asr.training.augment import AugmentConfig, SpecAugment
+    from asr.training.dataset import FeatureDataset
+    from asr.training.loader import BatchLoader
+    from asr.training.sampler import BucketBatchSampler
+    from asr.training.trainer import clip_grad_norm
+    from bench.prepare import train_config
+
+    conf = train_config()
+    tok = load_tokenizer(ws.tokens)
+    data = FeatureDataset(ws.train, tok)
+    mcfg = ModelConfig.from_dict({**conf["model"], "input_dim": data.feats[0].shape[1], "vocab_size": len(tok)})
+    batches = list(BucketBatchSampler(data.num_frames, conf["training"]["max_frames"], shuffle=True, seed=1))
+    frames = sum(data.num_frames[i] for b in batches for i in b)
+    augment = SpecAugment(AugmentConfig.from_dict(conf["augment"]))
+    loader = BatchLoader(data, augment, seed=1)
+
+    class RandDropout(torch.nn.Dropout):  # the former Dropout: its mask from torch.rand, one draw per element
+        def forward(self, x):
+            keep = 1.0 - self.p
+            return x * torch.rand_like(x).lt_(keep).mul_(1.0 / keep)
+
+    def ceiling():
+        torch.manual_seed(0)
+        inputs = []
+        for indices in batches:
+            b = data.collate(indices)
+            x, out_lengths = stack_frames(b.feats, b.lengths, mcfg.stack_frames, mcfg.subsample)
+            inputs.append((x, out_lengths, b.targets, b.target_lengths))
+        lstm = torch.nn.LSTM(x.shape[2], mcfg.hidden_size, mcfg.num_layers, batch_first=True, bidirectional=True)
+        output = torch.nn.Linear(2 * mcfg.hidden_size, len(tok))
+        opt = torch.optim.Adam([*lstm.parameters(), *output.parameters()], lr=1e-4)
+
+        def fn():
+            for x, out_lengths, targets, target_lengths in inputs:
+                log_probs = F.log_softmax(output(lstm(x)[0]), dim=-1)
+                loss = F.ctc_loss(log_probs.transpose(0, 1), targets, out_lengths, target_lengths, reduction="sum",
+                                  zero_infinity=True) / x.shape[0]
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+        return fn
+
+    def variant(rand_dropout=False, unfused=False, inline=False, torch_clip=False):
+        torch.manual_seed(0)
+        model = CTCModel(mcfg)
+        if rand_dropout:
+            model.encoder.dropout = RandDropout(mcfg.dropout)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=not unfused)
+
+        def fn():
+            if inline:
+                made = (data.collate(indices) for indices in batches)
+                made = (setattr(b, "feats", augment(b.feats, b.lengths)) or b for b in made)
+            else:
+                made = loader.epoch(1, list(enumerate(batches)))
+            for b in made:
+                log_probs, out_lengths = model(b.feats, b.lengths)
+                loss = model.ctc_loss(log_probs, out_lengths, b.targets, b.target_lengths)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if torch_clip:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+                else:
+                    clip_grad_norm(model, 5.0)
+                opt.step()
+                loss.item()
+        return fn
+
+    with loader:
+        secs = alternate({"ceiling": ceiling(), "after": variant(), "rand_dropout": variant(rand_dropout=True),
+                          "unfused_adam": variant(unfused=True), "inline_loader": variant(inline=True),
+                          "torch_clip": variant(torch_clip=True),
+                          "before": variant(True, True, True, True)}, repeats)
+    out = {f"loop_frames_per_s_{k}": frames / v for k, v in secs.items()}
+    out.update({f"loop_ratio_{k}": secs["ceiling"] / v for k, v in secs.items() if k != "ceiling"})
+    return out
+
+
 class _LoopSpecAugment:
     """The former SpecAugment: torchaudio's masks, utterance by utterance (the reference of
     tests/test_augment_fast.py)."""
@@ -175,14 +263,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--work", type=Path, default=REPO / "bench" / "work")
     p.add_argument("--out", type=Path, default=REPO / "bench" / "work" / "ablation.json")
-    p.add_argument("--only", choices=["features", "training", "decoding"], default=None)
+    p.add_argument("--only", choices=["features", "training", "loop", "decoding"], default=None)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     ws = Workspace.load(args.work.resolve(), smoke=False)
     if ws is None:
         raise SystemExit(f"bench: {args.work} is not prepared; run `python -m bench.run` first")
     res = {"threads": args.threads, "repeats": args.repeats}
-    for name, fn in (("features", features), ("training", training), ("decoding", decoding)):
+    for name, fn in (("features", features), ("training", training), ("loop", training_loop),
+                     ("decoding", decoding)):
         if args.only in (None, name):
             res.update(fn(ws, args.repeats))
             print(json.dumps(res, indent=1), flush=True)

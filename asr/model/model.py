@@ -172,13 +172,17 @@ class CTCModel(nn.Module):
         self.cmvn = CMVN(stats, norm_vars).to(self.output.weight.device)
 
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x, lengths = self.frontend(feats, lengths)
+        x = self.encoder(x, lengths)
+        return F.log_softmax(self.output(x), dim=-1), lengths
+
+    def frontend(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Raw features -> the encoder's input: CMVN (or per-utterance CMN), frames stacked and subsampled."""
         if self.config.cmn == "utterance":
             feats = utterance_cmn(feats, lengths) * self.cmvn.scale
         else:
             feats = self.cmvn(feats)
-        x, lengths = stack_frames(feats, lengths, self.config.stack_frames, self.config.subsample)
-        x = self.encoder(x, lengths)
-        return F.log_softmax(self.output(x), dim=-1), lengths
+        return stack_frames(feats, lengths, self.config.stack_frames, self.config.subsample)
 
     def ctc_loss(self, log_probs, out_lengths, targets, target_lengths) -> torch.Tensor:
         """Mean over utterances of the summed CTC loss (targets concatenated, (sum(target_lengths),))."""
