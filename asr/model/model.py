@@ -97,13 +97,17 @@ class Dropout(nn.Dropout):
     ~3 ns a value) draws one seed per call, and NumPy's PCG64 expands it into 16-bit uniforms, four per 64-bit
     draw; a value is kept when its draw is below round((1 - p) * 2^16), so p is honoured to 2^-17 and the scale is
     the exact inverse of the keep probability. A torch seed gives the same masks every time (and a resumed run
-    the same ones, its generator state being restored). A no-op in eval mode, as nn.Dropout."""
+    the same ones, its generator state being restored). On a GPU: `torch.rand` uniforms. A no-op in eval mode,
+    as nn.Dropout."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0:
             return x
         if self.p >= 1:
             return x * 0
+        if x.device.type != "cpu":  # a GPU draws its own uniforms in parallel, faster than a copy of CPU draws
+            keep = 1.0 - self.p
+            return x * torch.rand_like(x).lt_(keep).mul_(1.0 / keep)
         threshold = max(1, round((1.0 - self.p) * 65536))
         seed = int(torch.randint(1 << 62, (1,)))
         words = np.random.Generator(np.random.PCG64(seed)).integers(

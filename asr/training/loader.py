@@ -1,5 +1,5 @@
 """Training batches made one ahead in a background thread (collation and SpecAugment) while the model trains
-on the current one: 3% of a step on this 2-core CPU, hidden (docs/benchmarks.md).
+on the current one (1-3% of a step on this 2-core CPU, docs/benchmarks.md).
 
 Each batch's SpecAugment masks come from a generator of its own, seeded from (seed, epoch, batch index), so
 they do not depend on when the thread runs, on the draws of dropout in the main thread, or on where a run was

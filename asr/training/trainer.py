@@ -103,7 +103,6 @@ def _setup_logging(exp_dir: Path) -> None:
     log.setLevel(logging.INFO)
 
 
-@torch.inference_mode()
 def clip_grad_norm(model: torch.nn.Module, max_norm: float) -> torch.Tensor:
     """torch.nn.utils.clip_grad_norm_ (the total norm returned, gradients scaled down to `max_norm` when above it),
     without its multiply-by-one pass over every gradient when the norm is within bounds (1% of a step here)."""
@@ -114,6 +113,7 @@ def clip_grad_norm(model: torch.nn.Module, max_norm: float) -> torch.Tensor:
     return norm
 
 
+@torch.inference_mode()
 def evaluate(model: CTCModel, data: FeatureDataset, tok: Tokenizer, max_frames: int, device,
              dist: Distributed = Distributed()) -> dict:
     """Dev loss (per utterance), CER and WER with greedy decoding (under DDP: each rank a share of the
