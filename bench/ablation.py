@@ -123,15 +123,15 @@ def training(ws: Workspace, repeats: int, batches: int = 12) -> dict:
 
 def training_loop(ws: Workspace, repeats: int) -> dict:
     import torch
-    import torch.nn.functional as F
 
-    from asr.model.model import CTCModel, ModelConfig, stack_frames
+    from asr.model.model import CTCModel, ModelConfig
     from asr.text.tokenizer import load_tokenizer
     from asr.training.augment import AugmentConfig, SpecAugment
     from asr.training.dataset import FeatureDataset
     from asr.training.loader import BatchLoader
     from asr.training.sampler import BucketBatchSampler
     from asr.training.trainer import clip_grad_norm
+    from bench.baselines import ceiling_step
     from bench.prepare import train_config
 
     conf = train_config()
@@ -149,24 +149,11 @@ def training_loop(ws: Workspace, repeats: int) -> dict:
             return x * torch.rand_like(x).lt_(keep).mul_(1.0 / keep)
 
     def ceiling():
-        torch.manual_seed(0)
-        inputs = []
-        for indices in batches:
-            b = data.collate(indices)
-            x, out_lengths = stack_frames(b.feats, b.lengths, mcfg.stack_frames, mcfg.subsample)
-            inputs.append((x, out_lengths, b.targets, b.target_lengths))
-        lstm = torch.nn.LSTM(x.shape[2], mcfg.hidden_size, mcfg.num_layers, batch_first=True, bidirectional=True)
-        output = torch.nn.Linear(2 * mcfg.hidden_size, len(tok))
-        opt = torch.optim.Adam([*lstm.parameters(), *output.parameters()], lr=1e-4)
+        step = ceiling_step(data, mcfg, len(tok), batches, 1e-4, 0)
 
         def fn():
-            for x, out_lengths, targets, target_lengths in inputs:
-                log_probs = F.log_softmax(output(lstm(x)[0]), dim=-1)
-                loss = F.ctc_loss(log_probs.transpose(0, 1), targets, out_lengths, target_lengths, reduction="sum",
-                                  zero_infinity=True) / x.shape[0]
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+            for indices in batches:
+                step(indices)
         return fn
 
     def variant(rand_dropout=False, unfused=False, inline=False, torch_clip=False):

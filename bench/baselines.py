@@ -105,14 +105,41 @@ def librosa_fbank(data: Path, out: Path):
 FEATURE_TOOLS = {"ours": ours, "kaldi_native_fbank": kaldi_native_fbank, "librosa": librosa_fbank}
 
 
-def train_ceiling(spec: dict) -> list[float]:
-    """Bare nn.LSTM + Linear + CTCLoss forward/backward + Adam step over the batches our training loop makes
-    (same utterances, same padded shapes, same order), inputs already stacked and in memory; frames/s per epoch,
-    counting input frames as the training log does."""
+def ceiling_step(data, mcfg, vocab_size: int, batches: list[list[int]], lr: float, seed: int):
+    """The ceiling's training step: bare nn.LSTM + Linear + CTCLoss forward/backward + Adam step on a batch's
+    inputs, stacked beforehand and held in memory. Returns `step(indices) -> input frames of the batch`."""
     import torch
     import torch.nn.functional as F
 
-    from asr.model.model import ModelConfig, stack_frames
+    from asr.model.model import stack_frames
+
+    tensors = {}
+    for indices in batches:
+        b = data.collate(indices)
+        x, out_lengths = stack_frames(b.feats, b.lengths, mcfg.stack_frames, mcfg.subsample)
+        tensors[tuple(indices)] = (x, out_lengths, b.targets, b.target_lengths, int(b.lengths.sum()))
+    torch.manual_seed(seed)
+    lstm = torch.nn.LSTM(x.shape[2], mcfg.hidden_size, mcfg.num_layers, batch_first=True, bidirectional=True)
+    output = torch.nn.Linear(2 * mcfg.hidden_size, vocab_size)
+    opt = torch.optim.Adam([*lstm.parameters(), *output.parameters()], lr=lr)
+
+    def step(indices: list[int]) -> int:
+        x, out_lengths, targets, target_lengths, n = tensors[tuple(indices)]
+        log_probs = F.log_softmax(output(lstm(x)[0]), dim=-1)
+        loss = F.ctc_loss(log_probs.transpose(0, 1), targets, out_lengths, target_lengths, reduction="sum",
+                          zero_infinity=True) / x.shape[0]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return n
+
+    return step
+
+
+def train_ceiling(spec: dict) -> list[float]:
+    """`ceiling_step` over the batches our training loop makes (same utterances, same padded shapes, same order);
+    frames/s per epoch, counting input frames as the training log does."""
+    from asr.model.model import ModelConfig
     from asr.text.tokenizer import load_tokenizer
     from asr.training.dataset import FeatureDataset
     from asr.training.sampler import BucketBatchSampler
@@ -125,28 +152,13 @@ def train_ceiling(spec: dict) -> list[float]:
     mcfg = ModelConfig.from_dict({**conf["model"], "input_dim": data.feats[0].shape[1], "vocab_size": len(tok)})
     screen_dataset(data, tok, mcfg.subsample, tcfg["max_frames"], "train", spec["train"])
     sampler = BucketBatchSampler(data.num_frames, tcfg["max_frames"], shuffle=True, seed=tcfg["seed"])
-    tensors = {}
-    for indices in sampler.batches:
-        b = data.collate(indices)
-        x, out_lengths = stack_frames(b.feats, b.lengths, mcfg.stack_frames, mcfg.subsample)
-        tensors[tuple(indices)] = (x, out_lengths, b.targets, b.target_lengths, int(b.lengths.sum()))
-    torch.manual_seed(tcfg["seed"])
-    lstm = torch.nn.LSTM(x.shape[2], mcfg.hidden_size, mcfg.num_layers, batch_first=True, bidirectional=True)
-    output = torch.nn.Linear(2 * mcfg.hidden_size, len(tok))
-    opt = torch.optim.Adam([*lstm.parameters(), *output.parameters()], lr=tcfg["lr"])
+    step = ceiling_step(data, mcfg, len(tok), sampler.batches, tcfg["lr"], tcfg["seed"])
     rates = []
     for epoch in range(1, spec["epochs"] + 1):
         sampler.set_epoch(epoch)
         frames, t = 0, time.perf_counter()
         for indices in sampler:
-            x, out_lengths, targets, target_lengths, n = tensors[tuple(indices)]
-            log_probs = F.log_softmax(output(lstm(x)[0]), dim=-1)
-            loss = F.ctc_loss(log_probs.transpose(0, 1), targets, out_lengths, target_lengths, reduction="sum",
-                              zero_infinity=True) / x.shape[0]
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            frames += n
+            frames += step(indices)
         rates.append(frames / (time.perf_counter() - t))
     return rates
 
