@@ -77,8 +77,10 @@ def main() -> None:
         inputs = [model.frontend(f[None], torch.tensor([f.shape[0]]))[0] for f in data.feats]
         batches = [data.collate(b) for b in BucketBatchSampler(data.num_frames, MAX_FRAMES, shuffle=False)]
 
+        head = Head(model).eval()
+
         def torch_each():
-            return [Head(model)(x) for x in inputs]
+            return [head(x) for x in inputs]
 
         def ort_each():
             return [torch.from_numpy(session.run(None, {"x": x.numpy()})[0]) for x in inputs]

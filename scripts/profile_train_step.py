@@ -3,13 +3,16 @@
     .venv/bin/python scripts/profile_train_step.py --data-dir egs/an4/data/train_sp \
         --tokens egs/an4/data/lang_phone/tokens.txt --conf egs/an4/conf/train.yaml --threads 2
 
-Each step is what `asr train` does per batch (collate, SpecAugment, forward, CTC, backward, clipping, Adam);
-the first `--warmup` steps are not profiled.
+Each step is what `asr train` does per batch (collate, SpecAugment, forward, CTC, backward, clipping, fused
+Adam); `--ceiling`: the bench's bare ceiling step instead (bench.baselines.ceiling_step: nn.LSTM + Linear + CTC +
+Adam on inputs stacked beforehand). The first `--warmup` steps are not profiled.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import torch
 import yaml
@@ -20,6 +23,9 @@ from asr.text.tokenizer import load_tokenizer
 from asr.training.augment import AugmentConfig, SpecAugment
 from asr.training.dataset import FeatureDataset
 from asr.training.sampler import BucketBatchSampler
+from asr.training.trainer import clip_grad_norm
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/ (not an installed package)
 
 
 def main() -> None:
@@ -31,14 +37,16 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--rows", type=int, default=22)
+    p.add_argument("--ceiling", action="store_true", help="profile the bench's bare ceiling step instead")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     cfg = yaml.safe_load(open(args.conf))
     tok = load_tokenizer(args.tokens)
     data = FeatureDataset(args.data_dir, tok)
-    model = CTCModel(ModelConfig(**{**cfg["model"], "input_dim": data.feats[0].shape[1], "vocab_size": len(tok)}))
+    mcfg = ModelConfig(**{**cfg["model"], "input_dim": data.feats[0].shape[1], "vocab_size": len(tok)})
+    model = CTCModel(mcfg)
     augment = SpecAugment(AugmentConfig(**cfg.get("augment", {})))
-    opt = torch.optim.Adam(model.parameters(), cfg["training"].get("lr", 1e-3))
+    opt = torch.optim.Adam(model.parameters(), cfg["training"].get("lr", 1e-3), fused=True)
     batches = list(BucketBatchSampler(data.num_frames, cfg["training"]["max_frames"], seed=1))
     batches = batches[:args.warmup + args.steps]
 
@@ -47,11 +55,15 @@ def main() -> None:
         b.feats = augment(b.feats, b.lengths)
         log_probs, out_lengths = model(b.feats, b.lengths)
         loss = model.ctc_loss(log_probs, out_lengths, b.targets, b.target_lengths)
-        opt.zero_grad()
+        opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["training"].get("grad_clip", 5.0))
+        clip_grad_norm(model, cfg["training"].get("grad_clip", 5.0))
         opt.step()
 
+    if args.ceiling:
+        from bench.baselines import ceiling_step
+
+        step = ceiling_step(data, mcfg, len(tok), batches, cfg["training"].get("lr", 1e-3), 1)
     for indices in batches[:args.warmup]:
         step(indices)
     with profile(activities=[ProfilerActivity.CPU]) as prof:

@@ -62,7 +62,7 @@ def epoch_batches(data_dir: Path, config: dict, epoch: int) -> list[list[str]]:
     return [[data.utt_ids[i] for i in b] for b in sampler]
 
 
-def test_yesno_recipe_with_two_processes_reaches_zero_wer(yesno_run, tmp_path):
+def test_yesno_recipe_with_two_processes_learns_the_task(yesno_run, tmp_path):
     """`run.sh --nproc 2`: torchrun, 2 CPU processes; each epoch the ranks train disjoint batches that cover
     it (but for the stated remainder), rank 0 alone logs, and the model learns the task (test WER at most 5%;
     0.00 as measured, but yesno's result hangs on the seed and the float rounding: docs/scaling.md)."""

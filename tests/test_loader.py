@@ -3,6 +3,8 @@ dropout masks (asr.model.model.Dropout) and gradient clipping (asr.training.trai
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import torch
 
@@ -24,14 +26,22 @@ def data(tmp_path_factory):
 def test_prefetched_batches_equal_batches_made_in_place_whatever_the_global_rng(data):
     aug = SpecAugment(AugmentConfig(freq_masks=2, freq_width=4, time_masks=2, time_width=8))
     order = [(3, [0, 1, 2]), (0, [3, 4]), (7, [5, 6, 7, 8]), (1, [9, 10, 11])]
-    threads = torch.get_num_threads()
-    with BatchLoader(data, aug, seed=11) as loader:
-        assert torch.get_num_threads() == threads  # the thread's single thread does not leak into the process
-        torch.manual_seed(0)
-        got = []
-        for b in loader.epoch(2, order):
-            torch.rand(5)  # the main thread draws meanwhile, as dropout does
-            got.append(b)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with BatchLoader(data, aug, seed=11) as loader:
+            seen = []  # a thread started after the loader's gets the process's count, not the loader thread's 1
+            later = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+            later.start()
+            later.join()
+            assert seen == [2] and torch.get_num_threads() == 2
+            torch.manual_seed(0)
+            got = []
+            for b in loader.epoch(2, order):
+                torch.rand(5)  # the main thread draws meanwhile, as dropout does
+                got.append(b)
+    finally:
+        torch.set_num_threads(before)
     for b, (index, indices) in zip(got, order, strict=True):
         ref = data.collate(indices)
         want = aug(ref.feats, ref.lengths, batch_generator(11, 2, index))
