@@ -364,7 +364,7 @@ def average_cmd(
     metric: str = typer.Option("loss", "--metric", help="dev loss, cer or wer"),
 ):
     """Average the weights of the N best or last epochs into a model dir (checkpoint averaging)."""
-    from asr.model.average import average_exp_dir
+    from asr.training.average import average_exp_dir
 
     out, epochs = average_exp_dir(exp_dir, out_dir, num, by, metric)
     typer.echo(f"{out}: average of epochs {' '.join(map(str, epochs))}")
@@ -453,11 +453,11 @@ def transcribe_cmd(
     """Transcribe audio; by default print `<file>\t<text>` per recording. Exit 1 if any recording failed."""
     import torch
 
-    from asr.audio_inputs import expand_inputs
-    from asr.chunking import ChunkConfig
-    from asr.decoding.decoders import DecoderOptions
+    from asr.transcribe.inputs import expand_inputs
+    from asr.transcribe.chunking import ChunkConfig
+    from asr.transcribe.decoders import DecoderOptions
     from asr.transcribe import Transcriber
-    from asr.transcribe_command import parse_formats, run_transcribe
+    from asr.transcribe.command import parse_formats, run_transcribe
 
     if threads > 0:
         torch.set_num_threads(threads)
@@ -488,7 +488,7 @@ def export_cmd(
                                                                        "(lm_params.yaml)"),
 ):
     """Pack a model into one file (weights, config, units, CMVN, feature settings[, lexicon, LM, LM weights])."""
-    from asr.model.package import export_model
+    from asr.export.package import export_model
 
     path = export_model(model_dir, out, lexicon, lm, lm_params)
     typer.echo(f"{path}: {path.stat().st_size / 1e6:.1f} MB, from {model_dir}")

@@ -76,8 +76,8 @@ def training(ws: Workspace, repeats: int, batches: int = 12) -> dict:
     from asr.model.model import CTCModel, ModelConfig
     from asr.text.tokenizer import load_tokenizer
     from asr.training.augment import AugmentConfig, SpecAugment
-    from asr.training.dataset import FeatureDataset
-    from asr.training.sampler import BucketBatchSampler
+    from asr.data.dataset import FeatureDataset
+    from asr.data.sampler import BucketBatchSampler
     from bench.prepare import train_config
 
     conf = train_config()
@@ -127,9 +127,9 @@ def training_loop(ws: Workspace, repeats: int) -> dict:
     from asr.model.model import CTCModel, ModelConfig
     from asr.text.tokenizer import load_tokenizer
     from asr.training.augment import AugmentConfig, SpecAugment
-    from asr.training.dataset import FeatureDataset
+    from asr.data.dataset import FeatureDataset
     from asr.training.loader import BatchLoader
-    from asr.training.sampler import BucketBatchSampler
+    from asr.data.sampler import BucketBatchSampler
     from asr.training.trainer import clip_grad_norm
     from bench.baselines import ceiling_step
     from bench.prepare import train_config
@@ -222,7 +222,7 @@ def decoding(ws: Workspace, repeats: int) -> dict:
 
     from asr.decoding.decode import DecodeOptions, batch_decoder, compute_log_probs, hypotheses, stream_log_probs
     from asr.model.store import load_model_dir
-    from asr.training.dataset import FeatureDataset
+    from asr.data.dataset import FeatureDataset
 
     loaded = load_model_dir(ws.model)
     opts = DecodeOptions(decoder="greedy", units=True)

@@ -141,8 +141,8 @@ def train_ceiling(spec: dict) -> list[float]:
     frames/s per epoch, counting input frames as the training log does."""
     from asr.model.model import ModelConfig
     from asr.text.tokenizer import load_tokenizer
-    from asr.training.dataset import FeatureDataset
-    from asr.training.sampler import BucketBatchSampler
+    from asr.data.dataset import FeatureDataset
+    from asr.data.sampler import BucketBatchSampler
     from asr.training.screen import screen_dataset
     from bench.prepare import train_config
 
@@ -170,8 +170,8 @@ def decode_ceiling(model_dir: str, data_dir: str):
 
     from asr.decoding.decode import MAX_FRAMES
     from asr.model.store import load_model_dir
-    from asr.training.dataset import FeatureDataset
-    from asr.training.sampler import BucketBatchSampler
+    from asr.data.dataset import FeatureDataset
+    from asr.data.sampler import BucketBatchSampler
 
     model = load_model_dir(model_dir).model
     data = FeatureDataset(data_dir)

@@ -25,8 +25,8 @@ from asr.decoding.decode import MAX_FRAMES
 from asr.model.fused import _PaddedRNN
 from asr.model.model import CTCModel
 from asr.model.store import load_model_dir
-from asr.training.dataset import FeatureDataset
-from asr.training.sampler import BucketBatchSampler
+from asr.data.dataset import FeatureDataset
+from asr.data.sampler import BucketBatchSampler
 
 
 class Head(torch.nn.Module):

@@ -21,8 +21,8 @@ from torch.profiler import ProfilerActivity, profile
 from asr.model.model import CTCModel, ModelConfig
 from asr.text.tokenizer import load_tokenizer
 from asr.training.augment import AugmentConfig, SpecAugment
-from asr.training.dataset import FeatureDataset
-from asr.training.sampler import BucketBatchSampler
+from asr.data.dataset import FeatureDataset
+from asr.data.sampler import BucketBatchSampler
 from asr.training.trainer import clip_grad_norm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/ (not an installed package)

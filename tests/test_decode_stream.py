@@ -10,7 +10,7 @@ from asr.decoding.decode import (DecodeOptions, batch_decoder, compute_log_probs
 from asr.errors import ConfigError
 from asr.model.store import load_model_dir
 from asr.text.phone import PhoneTokenizer
-from asr.training.dataset import FeatureDataset
+from asr.data.dataset import FeatureDataset
 from decode_helpers import decode_setup
 
 TEXTS = {f"s{i % 3}-u{i}": t for i, t in enumerate(["YES NO", "NO", "YES YES", "NO YES NO", "YES", "NO NO"])}

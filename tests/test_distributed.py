@@ -15,9 +15,9 @@ import pytest
 import torch
 import yaml
 
-from asr.training.dataset import FeatureDataset
+from asr.data.dataset import FeatureDataset
 from asr.training.distributed import Distributed
-from asr.training.sampler import BucketBatchSampler
+from asr.data.sampler import BucketBatchSampler
 from conftest import recipe_env, scratch_recipe
 from test_resume import CONFIG, make_data
 

@@ -11,7 +11,7 @@ import torch
 from asr.model.model import Dropout
 from asr.text.tokenizer import CharTokenizer
 from asr.training.augment import AugmentConfig, SpecAugment
-from asr.training.dataset import FeatureDataset
+from asr.data.dataset import FeatureDataset
 from asr.training.loader import BatchLoader, batch_generator
 from asr.training.trainer import clip_grad_norm
 from tests.test_resume import make_data

@@ -9,7 +9,7 @@ import torch
 from asr.decoding.greedy import greedy_decode
 from asr.model.model import CTCModel, ModelConfig, stack_frames
 from asr.text.tokenizer import CharTokenizer
-from asr.training.sampler import BucketBatchSampler
+from asr.data.sampler import BucketBatchSampler
 
 
 def test_stack_frames_layout_and_lengths():

@@ -225,7 +225,7 @@ def test_changed_config_or_data_is_refused_naming_the_change(corpus, tmp_path):
 def poison(monkeypatch, bad: set[str]) -> None:
     """Batches holding an utterance of `bad` get a NaN in their features (after screening, which drops
     utterances whose features are not finite): a numerical accident in the middle of training."""
-    from asr.training.dataset import FeatureDataset
+    from asr.data.dataset import FeatureDataset
 
     collate = FeatureDataset.collate
 

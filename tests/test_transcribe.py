@@ -9,11 +9,11 @@ import soundfile as sf
 import torch
 
 from asr.audio import load_audio
-from asr.audio_stream import AudioStream
-from asr.chunking import ChunkConfig, Stitcher, find_cut
-from asr.decoding.decoders import DecoderOptions
-from asr.decoding.align import TokenSpan, Word, forced_align, greedy_spans, join_spans, spans_to_words
-from asr.decoding.snap import snap_to_speech
+from asr.transcribe.audio_stream import AudioStream
+from asr.transcribe.chunking import ChunkConfig, Stitcher, find_cut
+from asr.transcribe.decoders import DecoderOptions
+from asr.transcribe.align import TokenSpan, Word, forced_align, greedy_spans, join_spans, spans_to_words
+from asr.transcribe.snap import snap_to_speech
 from asr.errors import AudioError, ConfigError
 from asr.text.tokenizer import CharTokenizer, WordTokenizer
 from asr.transcribe import Failure, Transcriber, Transcript

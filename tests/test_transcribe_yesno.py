@@ -16,7 +16,7 @@ import torch
 from typer.testing import CliRunner
 
 from asr.audio import resample
-from asr.chunking import ChunkConfig
+from asr.transcribe.chunking import ChunkConfig
 from asr.cli import app
 from asr.transcribe import Transcriber
 from conftest import corpus_path

@@ -30,8 +30,8 @@ from asr.errors import ConfigError, DataError
 from asr.features.extract import load_feats_config
 from asr.fileio import atomic_write_text
 from asr.model.store import LoadedModel, load_model_dir
-from asr.training.dataset import FeatureDataset
-from asr.training.sampler import BucketBatchSampler
+from asr.data.dataset import FeatureDataset
+from asr.data.sampler import BucketBatchSampler
 
 DECODERS = ("greedy", "beam", "lm")
 LM_PARAMS = "lm_params.yaml"

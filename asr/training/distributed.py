@@ -4,7 +4,7 @@
 process runs the same `asr train`. `Distributed.from_env()` joins the process group (NCCL on GPU, gloo on CPU);
 without torchrun it is the one-process case and every method here is a no-op, so the loop is the same code.
 
-Batches: each epoch's shuffled batch list (asr.training.sampler, rebuilt from (seed, epoch) by every rank alike)
+Batches: each epoch's shuffled batch list (asr.data.sampler, rebuilt from (seed, epoch) by every rank alike)
 is shared out round-robin from a global position `start`: rank r takes global batches start + k*W + r for
 k < (len - start) // W. Ranks never overlap, and all make the same number of steps (the gradients are
 all-reduced at each one); the remainder, fewer than W batches at the end of the epoch's shuffled order, is

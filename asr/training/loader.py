@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from asr.training.augment import SpecAugment
-from asr.training.dataset import Batch, FeatureDataset
+from asr.data.dataset import Batch, FeatureDataset
 
 
 def batch_generator(seed: int, epoch: int, index: int) -> torch.Generator:

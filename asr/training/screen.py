@@ -17,7 +17,7 @@ import torch
 
 from asr.data.screen import Rejected, ScreenReport
 from asr.text.tokenizer import Tokenizer
-from asr.training.dataset import FeatureDataset
+from asr.data.dataset import FeatureDataset
 
 
 def ctc_min_frames(ids: list[int]) -> int:

@@ -39,12 +39,12 @@ from asr.scoring.align import ErrorCounts, count_errors
 from asr.text.tokenizer import Tokenizer, load_tokenizer
 from asr.training.augment import AugmentConfig, SpecAugment
 from asr.training.checkpoints import keep_epoch_checkpoint
-from asr.training.dataset import FeatureDataset
+from asr.data.dataset import FeatureDataset
 from asr.training.distributed import BatchLog, Distributed, NullWriter, load_resume_state, rank_seed
 from asr.training.loader import BatchLoader
 from asr.training.resume import (StopRequest, TrainingInterrupted, check_resume, config_fingerprint,
                                  data_fingerprint, rng_state, save_checkpoint, set_rng_state)
-from asr.training.sampler import BucketBatchSampler
+from asr.data.sampler import BucketBatchSampler
 from asr.training.screen import screen_dataset
 
 log = logging.getLogger("asr.train")

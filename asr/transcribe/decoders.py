@@ -16,7 +16,7 @@ from typing import Callable
 
 import torch
 
-from asr.decoding.align import TokenSpan, forced_align, greedy_spans
+from asr.transcribe.align import TokenSpan, forced_align, greedy_spans
 from asr.errors import ConfigError
 
 DECODERS = ("greedy", "beam", "lm")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 
-from asr.decoding.align import Word
+from asr.transcribe.align import Word
 
 FORMATS = ("text", "json", "ctm", "srt", "vtt")
 EXTENSIONS = {"text": "txt", "json": "json", "ctm": "ctm", "srt": "srt", "vtt": "vtt"}

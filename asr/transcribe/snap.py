@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from asr.decoding.align import Word
+from asr.transcribe.align import Word
 
 MIN_RANGE_DB = 10.0  # less contrast than this between quiet and loud frames: no snapping
 DIGITAL_SILENCE_DB = -95.0  # below 16-bit resolution: exact (digital) silence, not the room's noise

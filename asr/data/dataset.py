@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import kaldiio
 import numpy as np
@@ -12,7 +13,12 @@ import torch
 
 from asr.data.datadir import DataDir
 from asr.errors import DataError
-from asr.text.tokenizer import CharTokenizer
+
+
+class Encoder(Protocol):
+    """What a dataset needs of a tokenizer (asr.text): a transcript -> token ids."""
+
+    def encode(self, text: str) -> list[int]: ...
 
 
 @dataclass
@@ -31,7 +37,7 @@ class Batch:
 class FeatureDataset(torch.utils.data.Dataset):
     """Features from `feats.scp` (ours or Kaldi's) and, when a tokenizer is given, targets from `text`."""
 
-    def __init__(self, data_dir: str | os.PathLike, tokenizer: CharTokenizer | None = None):
+    def __init__(self, data_dir: str | os.PathLike, tokenizer: Encoder | None = None):
         data_dir = Path(data_dir)
         data = DataDir.load(data_dir)
         if data.feats_scp is None:

@@ -5,9 +5,9 @@
     result.text, [(w.word, w.start_s, w.end_s, w.confidence) for w in result.words]
 
 Audio runs through the same feature, model and decoder code as the recipes. A recording is read in
-overlapping windows (asr.audio_stream), windows from one or more recordings are batched through the model,
-their log-probs are stitched where both CTC paths are blank (asr.chunking), decoded piece by piece, and the
-token spans grouped into timed words (asr.decoding.align). Memory is bounded by the window and batch size,
+overlapping windows (asr.transcribe.audio_stream), windows from one or more recordings are batched through the model,
+their log-probs are stitched where both CTC paths are blank (asr.transcribe.chunking), decoded piece by piece, and the
+token spans grouped into timed words (asr.transcribe.align). Memory is bounded by the window and batch size,
 not by the length of a recording.
 """
 
@@ -22,12 +22,12 @@ import numpy as np
 import torch
 
 from asr.audio import load_audio
-from asr.audio_inputs import AudioInput
-from asr.audio_stream import AudioStream
-from asr.chunking import ChunkConfig, Stitcher
-from asr.decoding.align import TokenSpan, Word, join_spans, spans_to_words
-from asr.decoding.decoders import DecoderOptions, make_decoder
-from asr.decoding.snap import frame_energy_db, snap_to_speech
+from asr.transcribe.inputs import AudioInput
+from asr.transcribe.audio_stream import AudioStream
+from asr.transcribe.chunking import ChunkConfig, Stitcher
+from asr.transcribe.align import TokenSpan, Word, join_spans, spans_to_words
+from asr.transcribe.decoders import DecoderOptions, make_decoder
+from asr.transcribe.snap import frame_energy_db, snap_to_speech
 from asr.errors import AudioError, ConfigError
 from asr.features.kaldi import compute_features
 from asr.model.store import LoadedModel
@@ -92,7 +92,7 @@ class Transcriber:
     def __init__(self, loaded: LoadedModel, device: str | torch.device = "cpu", decoder: str = "greedy",
                  decoder_options: DecoderOptions | None = None, chunk: ChunkConfig | None = None,
                  batch_size: int = 4, word_times: str = "speech"):
-        """`word_times`: "speech" snaps CTC word times to the speech in the audio (asr.decoding.snap),
+        """`word_times`: "speech" snaps CTC word times to the speech in the audio (asr.transcribe.snap),
         "ctc" keeps the frames where the tokens were emitted."""
         self.loaded = loaded
         self.device = torch.device(device)
@@ -115,7 +115,7 @@ class Transcriber:
     @classmethod
     def from_pretrained(cls, model: str | os.PathLike, device: str | None = None, **options) -> "Transcriber":
         """Load a model dir, exp dir or `.asr` model file; options as for the constructor."""
-        from asr.model.package import load_model
+        from asr.export.package import load_model
 
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         return cls(load_model(model, device), device, **options)
