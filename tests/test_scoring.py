@@ -221,6 +221,20 @@ def test_compare_two_systems(tmp_path):
         compare_inputs([ref, a])
 
 
+def test_report_pages_escape_what_they_show(tmp_path):
+    """Words, ids, names and paths reach report.html and compare.html escaped (the templates escape every value)."""
+    ref = write_text(tmp_path / "ref", {"s-1": "<b>bold</b> & it's", "s-2": "a"})
+    hyp = write_text(tmp_path / "h<1>.text", {"s-1": "<i>x</i>", "s-2": "a"})
+    write_report(ref, hyp, tmp_path / "out", name="<script>alert(1)</script>", bootstrap_samples=10)
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "&lt;b&gt;bold&lt;/b&gt;" in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "h&lt;1&gt;.text" in page and "&amp;" in page
+    assert not any(tag in page for tag in ("<b>", "<i>", "<script>alert", "h<1>"))
+    compare_inputs([ref, hyp, ref], out_dir=tmp_path / "cmp", samples=10)
+    page = (tmp_path / "cmp" / "compare.html").read_text(encoding="utf-8")
+    assert "A (h&lt;1&gt;.text)" in page and "h<1>" not in page
+
+
 # ---- the commands -------------------------------------------------------------------------------------------
 
 def test_cli_score_prints_kaldi_lines_and_writes_report(tmp_path):
