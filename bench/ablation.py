@@ -42,8 +42,8 @@ def features(ws: Workspace, repeats: int) -> dict:
 
     import asr.audio
     import asr.features.extract as extract
-    from asr.features.kaldi import compute_features, compute_features_reference
-    from bench.baselines import ours, warm_audio
+    from asr.features.kaldi import compute_features
+    from bench.baselines import compute_features_reference, ours, warm_audio
     from asr.data.kaldi_files import read_table
 
     warm_audio(read_table(Path(ws.train) / "wav.scp"))

@@ -1,14 +1,21 @@
 """What our stages are measured against: other feature extractors run through the same pipeline (audio from
 wav.scp, features to ark/scp), and the ceilings, bare PyTorch doing the same arithmetic as our training and
-decoding on tensors already in memory."""
+decoding on tensors already in memory. The feature references (kaldi-native-fbank's options for our
+configuration, torchaudio's Kaldi fbank/MFCC) are also what the tests compare `compute_features` with."""
 
 from __future__ import annotations
 
 import shutil
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+    from asr.features.kaldi import FeatureConfig
 
 
 def warm_audio(wav: dict[str, str]) -> None:
@@ -17,6 +24,50 @@ def warm_audio(wav: dict[str, str]) -> None:
 
     for spec in wav.values():
         load_audio(spec)
+
+
+def kaldi_native_fbank_options(config: FeatureConfig):
+    """kaldi-native-fbank's FbankOptions for the same fbank as `config` (no dither, no energy): the C++
+    implementation of Kaldi's algorithm that tests and `make bench` compare ours with."""
+    import kaldi_native_fbank as knf
+
+    opts = knf.FbankOptions()
+    opts.frame_opts.samp_freq = config.sample_rate
+    opts.frame_opts.dither = 0.0
+    opts.frame_opts.frame_length_ms = config.frame_length_ms
+    opts.frame_opts.frame_shift_ms = config.frame_shift_ms
+    opts.frame_opts.snip_edges = config.snip_edges
+    opts.mel_opts.num_bins = config.num_mel_bins
+    opts.mel_opts.low_freq = config.low_freq
+    opts.mel_opts.high_freq = config.high_freq
+    opts.use_energy = False
+    return opts
+
+
+def compute_features_reference(samples: np.ndarray | torch.Tensor, config: FeatureConfig) -> torch.Tensor:
+    """`asr.features.kaldi.compute_features` through `torchaudio.compliance.kaldi`: the slower reference ours is
+    tested against, and the ablation's "before"."""
+    import torch
+    from torchaudio.compliance import kaldi
+
+    from asr.features.kaldi import DITHER_SEED
+
+    wave = torch.as_tensor(samples, dtype=torch.float32).reshape(1, -1) * 32768.0
+    if config.dither:
+        noise = torch.randn(wave.shape, generator=torch.Generator().manual_seed(DITHER_SEED))
+        wave = wave + config.dither * noise
+    common = dict(
+        sample_frequency=config.sample_rate, frame_length=config.frame_length_ms, frame_shift=config.frame_shift_ms,
+        dither=0.0, preemphasis_coefficient=config.preemphasis_coefficient, low_freq=config.low_freq,
+        high_freq=config.high_freq, use_energy=config.use_energy, energy_floor=config.energy_floor,
+        snip_edges=config.snip_edges, window_type=config.window_type, num_mel_bins=config.num_mel_bins,
+    )
+    min_len = int(config.sample_rate * config.frame_length_ms / 1000)
+    if wave.shape[1] < min_len:  # shorter than one frame: Kaldi gives no frames
+        return torch.zeros(0, config.dim)
+    if config.kind == "fbank":
+        return kaldi.fbank(wave, **common)
+    return kaldi.mfcc(wave, num_ceps=config.num_ceps, **common)
 
 
 def _copy_data_dir(src: Path, dst: Path) -> Path:
@@ -68,7 +119,6 @@ def kaldi_native_fbank(data: Path, out: Path):
     """kaldi-native-fbank (C++, Kaldi's algorithm) with our options, its fastest Python use (a list of samples)."""
     import kaldi_native_fbank as knf
 
-    from asr.features.kaldi import kaldi_native_fbank_options
     from bench.prepare import feature_config
 
     cfg = feature_config()

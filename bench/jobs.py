@@ -125,7 +125,27 @@ def decode_scale(spec: dict) -> dict:
                                                       options=opts)) for _ in range(spec["repeats"])]}
 
 
-JOBS = {f.__name__: f for f in (feats_compare, feats_scale, train_ours, train_ceiling, decode_compare, decode_scale)}
+# ---- scoring ---------------------------------------------------------------------------------------------------
+
+
+def scoring_count_errors(spec: dict) -> dict:
+    """`count_errors` on characters, as training's dev evaluation calls it: 300 seeded pairs of a 100- and a
+    90-character utterance, several times."""
+    import random
+
+    from asr.scoring.align import count_errors
+
+    rng = random.Random(2)
+    letters = "abcdefghij klmnopqrstuvwxyz"
+    pairs = [(list("".join(rng.choice(letters) for _ in range(100))),
+              list("".join(rng.choice(letters) for _ in range(90)))) for _ in range(300)]
+    count_errors(*pairs[0])
+    run = lambda: [count_errors(ref, hyp) for ref, hyp in pairs]  # noqa: E731
+    return {"utterances": len(pairs), "seconds": [timed(run) for _ in range(spec["repeats"])]}
+
+
+JOBS = {f.__name__: f for f in (feats_compare, feats_scale, train_ours, train_ceiling, decode_compare, decode_scale,
+                                scoring_count_errors)}
 
 
 def main() -> None:

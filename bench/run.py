@@ -1,5 +1,6 @@
 """The benchmark suite (`make bench`): features, training and decoding of the toolkit against the same work done
-by other tools and by bare PyTorch, on AN4; writes bench/results.json and prints a table (docs/benchmarks.md).
+by other tools and by bare PyTorch, on AN4, and the scorer's speed; writes bench/results.json and prints a table
+(docs/benchmarks.md).
 
     python -m bench.run [--threads 2] [--repeats 3] [--smoke] [--work bench/work] [--out bench/results.json]
 
@@ -32,6 +33,7 @@ GOALS = {  # key: (comparison, threshold), the issue's goals on this machine
     "scaling_time_per_audio_16x_decode": ("<=", 1.10),
     "scaling_memory_growth_16x_feats_mb": ("<=", 50.0),
     "scaling_memory_growth_16x_decode_mb": ("<=", 50.0),
+    "scoring_count_errors_utts_per_s": (">=", 100.0),  # training's dev CER: 300 utterances well within 3 s
 }
 
 
@@ -146,6 +148,10 @@ def run_suite(ws: Workspace, threads: int, repeats: int, log=print) -> dict:
     res["decode_audio_s"] = audio
     res["peak_rss_mb"] = {"train": ours["peak_rss_mb"], "train_process": rss_train,
                           "decode": scaling["decode"][1]["peak_rss_mb"], "decode_all_decoders_process": rss_decode}
+
+    log("scoring: count_errors on 100-character utterances")
+    out, _ = job("scoring_count_errors", {"repeats": repeats})
+    res["scoring_count_errors_utts_per_s"] = out["utterances"] / median(out["seconds"])
     return res
 
 
@@ -173,7 +179,8 @@ def table(res: dict) -> str:
             ("decode_beam_x_realtime", "x real time", "decoding: prefix beam 10"),
             ("decode_lm_x_realtime", "x real time", "decoding: lexicon + 3-gram LM, beam 50"),
             ("decode_ceiling_x_realtime", "x real time", "decoding: bare model forward, in memory"),
-            ("decode_ratio", "", "decoding: greedy / ceiling")]
+            ("decode_ratio", "", "decoding: greedy / ceiling"),
+            ("scoring_count_errors_utts_per_s", "utts/s", "scoring: count_errors, 100 characters (training's dev CER)")]
     goal_of = {"feats_x_realtime_kaldi_native_fbank": "feats_vs_kaldi_native_fbank"}
     lines = ["| figure | value | unit | what | goal | met |", "|---|---:|---|---|---|---|"]
     for key, unit, what in rows:

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from audio_helpers import tone
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -34,9 +36,7 @@ def yesno_dir() -> Path:
 @pytest.fixture
 def tone_wav(tmp_path) -> Path:
     """One second of a 440 Hz tone plus noise, 16 kHz, 16-bit."""
-    rng = np.random.default_rng(0)
-    t = np.arange(16000) / 16000
-    x = 0.3 * np.sin(2 * np.pi * 440 * t) + 0.01 * rng.standard_normal(16000)
+    x = tone(1.0, amplitude=0.3) + 0.01 * np.random.default_rng(0).standard_normal(16000)
     path = tmp_path / "tone.wav"
     sf.write(path, x, 16000, subtype="PCM_16")
     return path

@@ -9,14 +9,9 @@ import soundfile as sf
 
 from asr.audio import RawFormat, duration_s, load_audio, read_audio
 from asr.errors import AudioError
+from audio_helpers import tone
 
 SR = 16000
-
-
-def tone(seconds=0.5, sr=SR, freq=440.0, channels=1):
-    t = np.arange(int(seconds * sr)) / sr
-    x = np.stack([0.5 * np.sin(2 * np.pi * freq * (c + 1) * t) for c in range(channels)], axis=1)
-    return np.round(x * 32767) / 32768  # exactly representable in PCM_16
 
 
 @pytest.fixture
@@ -28,7 +23,7 @@ def wav(tmp_path):
 
 @pytest.mark.parametrize("fmt,subtype", [("wav", "PCM_16"), ("flac", "PCM_16"), ("wav", "FLOAT")])
 def test_file_reads_back_equal(tmp_path, fmt, subtype):
-    x = tone()
+    x = tone(channels=1)
     path = tmp_path / f"a.{fmt}"
     sf.write(path, x, SR, subtype=subtype)
     data, sr = read_audio(str(path))
@@ -40,7 +35,7 @@ def test_file_reads_back_equal(tmp_path, fmt, subtype):
 
 
 def write_raw_be(tmp_path):
-    x = tone()[:, 0]
+    x = tone()
     path = tmp_path / "a.raw"
     path.write_bytes(np.round(x * 32768).astype(">i2").tobytes())
     return path, x

@@ -12,7 +12,8 @@ from asr.audio import load_audio
 from asr.data.datadir import DataDir
 from asr.features.cmvn import CMVN, accumulate_stats, mean_and_std
 from asr.features.extract import compute_cmvn_stats, global_cmvn_stats, load_feats_config, make_feats
-from asr.features.kaldi import FeatureConfig, compute_features, kaldi_native_fbank_options
+from asr.features.kaldi import FeatureConfig, compute_features
+from bench.baselines import kaldi_native_fbank_options
 
 
 def knf_fbank(samples: np.ndarray, cfg: FeatureConfig) -> np.ndarray:

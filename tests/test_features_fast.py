@@ -11,7 +11,8 @@ import soundfile as sf
 import torch
 
 from asr.audio import RawFormat, read_audio
-from asr.features.kaldi import FeatureConfig, compute_features, compute_features_reference
+from asr.features.kaldi import FeatureConfig, compute_features
+from bench.baselines import compute_features_reference
 
 CONFIGS = [dict(kind=k, use_energy=e, snip_edges=s, preemphasis_coefficient=p, window_type=w)
            for k, e, s, p, w in itertools.product(["fbank", "mfcc"], [False, True], [True, False], [0.97, 0.0],

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-import time
 
 import jiwer
 import pytest
@@ -42,6 +41,8 @@ def test_count_errors_follows_compute_wer_tie_breaking():
     # two minimal alignments of cost 2: two substitutions, or a deletion and an insertion; Kaldi takes the latter
     c = count_errors("a a b c".split(), "a a c a".split())
     assert (c.sub, c.dels, c.ins) == kaldi_reference_counts("a a b c".split(), "a a c a".split()) == (0, 1, 1)
+    assert [o.kind for o in align("a a b c".split(), "a a c a".split())] == list("CCDCI")
+    assert [o.kind for o in align("a b".split(), "b a".split())] == list("DCI")
     rng = random.Random(0)
     for _ in range(400):
         r = [rng.choice("abc") for _ in range(rng.randint(0, 9))]
@@ -69,17 +70,6 @@ def test_sclite_alignment_prefers_substitution_and_folds_ascii_case():
     assert [o.kind for o in align_sclite("a b c d".split(), "a x c".split())] == list("CSCD")
     assert [o.kind for o in align_sclite(["Hello", "É"], ["hello", "é"])] == ["C", "S"]
     assert [o.kind for o in align_sclite(["a*"], ["a"])] == ["C"]
-
-
-def test_count_errors_is_fast_enough_for_training():
-    rng = random.Random(2)
-    letters = "abcdefghij klmnopqrstuvwxyz"
-    pairs = [(list("".join(rng.choice(letters) for _ in range(100))),
-              list("".join(rng.choice(letters) for _ in range(90)))) for _ in range(300)]
-    start = time.perf_counter()
-    for r, h in pairs:
-        count_errors(r, h)
-    assert time.perf_counter() - start < 3.0
 
 
 # ---- the Kaldi lines ----------------------------------------------------------------------------------------
@@ -229,6 +219,20 @@ def test_compare_two_systems(tmp_path):
     assert (tmp_path / "cmp" / "compare.html").stat().st_size > 1000
     with pytest.raises(DataError, match="not a report.json"):
         compare_inputs([ref, a])
+
+
+def test_report_pages_escape_what_they_show(tmp_path):
+    """Words, ids, names and paths reach report.html and compare.html escaped (the templates escape every value)."""
+    ref = write_text(tmp_path / "ref", {"s-1": "<b>bold</b> & it's", "s-2": "a"})
+    hyp = write_text(tmp_path / "h<1>.text", {"s-1": "<i>x</i>", "s-2": "a"})
+    write_report(ref, hyp, tmp_path / "out", name="<script>alert(1)</script>", bootstrap_samples=10)
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "&lt;b&gt;bold&lt;/b&gt;" in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "h&lt;1&gt;.text" in page and "&amp;" in page
+    assert not any(tag in page for tag in ("<b>", "<i>", "<script>alert", "h<1>"))
+    compare_inputs([ref, hyp, ref], out_dir=tmp_path / "cmp", samples=10)
+    page = (tmp_path / "cmp" / "compare.html").read_text(encoding="utf-8")
+    assert "A (h&lt;1&gt;.text)" in page and "h<1>" not in page
 
 
 # ---- the commands -------------------------------------------------------------------------------------------

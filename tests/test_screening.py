@@ -21,14 +21,10 @@ from asr.features.extract import make_feats
 from asr.features.kaldi import FeatureConfig
 from asr.text.tokenizer import CharTokenizer
 from asr.training.screen import ctc_min_frames, screen_dataset
+from audio_helpers import tone
 from conftest import REPO
 
 SR = 8000
-
-
-def tone(seconds: float, sr: int = SR) -> np.ndarray:
-    t = np.arange(int(seconds * sr)) / sr
-    return (0.3 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
 
 
 def audio_dir(tmp_path: Path) -> dict[str, str]:
@@ -36,14 +32,14 @@ def audio_dir(tmp_path: Path) -> dict[str, str]:
     a = tmp_path / "audio"
     a.mkdir()
     for name in ("good1", "good2", "good3"):
-        sf.write(a / f"{name}.wav", tone(1.0), SR)
+        sf.write(a / f"{name}.wav", tone(1.0, SR), SR)
     sf.write(a / "rate.wav", tone(1.0, 16000), 16000)
-    nan = tone(0.5)
+    nan = tone(0.5, SR)
     nan[7] = np.nan
     sf.write(a / "nan.wav", nan, SR, subtype="FLOAT")
     (a / "notaudio.wav").write_text("hello")
     (a / "truncated.wav").write_bytes((a / "good1.wav").read_bytes()[:3000])
-    sf.write(a / "tiny.wav", tone(0.01), SR)  # shorter than one 25 ms frame
+    sf.write(a / "tiny.wav", tone(0.01, SR), SR)  # shorter than one 25 ms frame
     return {p.stem: str(p) for p in sorted(a.iterdir())}
 
 

@@ -1,5 +1,6 @@
-"""Kaldi fbank and MFCC: `compute_features`, equal to `torchaudio.compliance.kaldi` (kept as
-`compute_features_reference`) within float rounding and about twice as fast (analysis tables built once).
+"""Kaldi fbank and MFCC: `compute_features`, equal to `torchaudio.compliance.kaldi` (run as
+`bench.baselines.compute_features_reference`) within float rounding and about twice as fast (analysis tables
+built once).
 
 Kaldi reads 16-bit samples as integers, so samples in [-1, 1] are scaled by 32768 before analysis; with
 that, our fbank equals Kaldi's `compute-fbank-feats` (and kaldi-native-fbank) with the same options.
@@ -101,47 +102,6 @@ def compute_features(samples: np.ndarray | torch.Tensor, config: FeatureConfig) 
     if config.use_energy:
         feats = torch.cat([energy[:, None], feats], dim=1)
     return feats
-
-
-def kaldi_native_fbank_options(config: FeatureConfig):
-    """kaldi-native-fbank's FbankOptions for the same fbank as `config` (no dither, no energy): the C++
-    implementation of Kaldi's algorithm that tests and `make bench` compare ours with."""
-    import kaldi_native_fbank as knf
-
-    opts = knf.FbankOptions()
-    opts.frame_opts.samp_freq = config.sample_rate
-    opts.frame_opts.dither = 0.0
-    opts.frame_opts.frame_length_ms = config.frame_length_ms
-    opts.frame_opts.frame_shift_ms = config.frame_shift_ms
-    opts.frame_opts.snip_edges = config.snip_edges
-    opts.mel_opts.num_bins = config.num_mel_bins
-    opts.mel_opts.low_freq = config.low_freq
-    opts.mel_opts.high_freq = config.high_freq
-    opts.use_energy = False
-    return opts
-
-
-def compute_features_reference(samples: np.ndarray | torch.Tensor, config: FeatureConfig) -> torch.Tensor:
-    """The same features through `torchaudio.compliance.kaldi` (the slower reference `compute_features` is
-    tested against)."""
-    wave = torch.as_tensor(samples, dtype=torch.float32).reshape(1, -1) * 32768.0
-    if config.dither:
-        noise = torch.randn(wave.shape, generator=torch.Generator().manual_seed(DITHER_SEED))
-        wave = wave + config.dither * noise
-    common = dict(
-        sample_frequency=config.sample_rate, frame_length=config.frame_length_ms, frame_shift=config.frame_shift_ms,
-        dither=0.0, preemphasis_coefficient=config.preemphasis_coefficient, low_freq=config.low_freq,
-        high_freq=config.high_freq, use_energy=config.use_energy, energy_floor=config.energy_floor,
-        snip_edges=config.snip_edges, window_type=config.window_type, num_mel_bins=config.num_mel_bins,
-    )
-    from torchaudio.compliance import kaldi
-
-    min_len = int(config.sample_rate * config.frame_length_ms / 1000)
-    if wave.shape[1] < min_len:  # shorter than one frame: Kaldi gives no frames
-        return torch.zeros(0, config.dim)
-    if config.kind == "fbank":
-        return kaldi.fbank(wave, **common)
-    return kaldi.mfcc(wave, num_ceps=config.num_ceps, **common)
 
 
 EPSILON = float(torch.finfo(torch.float32).eps)

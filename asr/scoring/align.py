@@ -2,12 +2,13 @@
 
 Two alignments, because the field's two reference tools disagree on how to split errors:
 
-* `count_errors` / `align`: plain Levenshtein (every edit costs 1) with Kaldi's `compute-wer` tie-breaking; the
-  total equals jiwer's. A numpy cost matrix plus a short backtrace, with rapidfuzz short cuts: a dev set of a
-  few hundred 100-character utterances takes well under a second.
+* `count_errors` / `align`: plain Levenshtein (every edit costs 1) with Kaldi's `compute-wer` tie-breaking, by
+  kaldialign (Kaldi's own C++ edit-distance code); the total equals jiwer's.
 * `align_sclite`: sclite's weighted alignment (substitution 4, insertion and deletion 3, match 0) with sclite's
   tie-breaking, so the Corr/Sub/Del/Ins split equals `sclite -i rm` to the count. The two can differ in the split
-  (and, rarely, in the total: sclite minimises its weighted cost, not the number of edits).
+  (and, rarely, in the total: sclite minimises its weighted cost, not the number of edits). kaldialign's
+  `sclite_mode` uses these costs but Kaldi's tie rules, which split some utterances otherwise than sclite
+  ("a c b b c b c a a" against "a c b a a a c b b": sclite 5 S, kaldialign 2 S 2 D 2 I), hence numpy here.
 
 An alignment is a list of `Op(kind, ref, hyp)` with kind one of "C" (correct), "S", "D", "I"; `ref` is None for
 an insertion and `hyp` is None for a deletion.
@@ -18,10 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple, Optional, Sequence
 
+import kaldialign
 import numpy as np
-from rapidfuzz.distance import Levenshtein
 
 CORRECT, SUB, DEL, INS = "C", "S", "D", "I"
+_GAP = -1  # kaldialign's gap symbol: token ids are 0, 1, ...
 
 
 @dataclass
@@ -68,60 +70,25 @@ class Op(NamedTuple):
     hyp: Optional[str]
 
 
-def _cost_matrix(ref: Sequence[str], hyp: Sequence[str]) -> np.ndarray:
-    """Levenshtein cost matrix D[h, r] (hyp prefix length h, ref prefix length r), one numpy pass per hyp token.
-
-    Within a row, D[h, r] = min_k (T[k] + r - k) with T the best of the up and diagonal moves, which is a
-    cumulative minimum: no Python loop over the reference.
-    """
-    vocab: dict[str, int] = {}
-    r_ids = np.fromiter((vocab.setdefault(w, len(vocab)) for w in ref), dtype=np.int64, count=len(ref))
-    h_ids = [vocab.setdefault(w, len(vocab)) for w in hyp]
-    ar = np.arange(len(ref) + 1, dtype=np.int32)
-    d = np.empty((len(hyp) + 1, len(ref) + 1), dtype=np.int32)
-    d[0] = ar
-    t = np.empty(len(ref) + 1, dtype=np.int32)
-    for h in range(1, len(hyp) + 1):
-        prev = d[h - 1]
-        t[0] = h
-        np.minimum(prev[1:] + 1, prev[:-1] + (r_ids != h_ids[h - 1]), out=t[1:])
-        d[h] = np.minimum.accumulate(t - ar) + ar
-    return d
-
-
-def _kaldi_backtrace(ref: Sequence[str], hyp: Sequence[str]) -> list[Op]:
-    """The path Kaldi's `LevenshteinEditDistance` counts: at each cell take the diagonal only when strictly
-    cheaper than both gaps, else a deletion when strictly cheaper than an insertion, else an insertion."""
-    d = _cost_matrix(ref, hyp)
-    h, r = len(hyp), len(ref)
-    ops: list[Op] = []
-    while h > 0 and r > 0:
-        same = ref[r - 1] == hyp[h - 1]
-        sub_err = d[h - 1, r - 1] + (not same)
-        ins_err = d[h - 1, r] + 1
-        del_err = d[h, r - 1] + 1
-        if sub_err < ins_err and sub_err < del_err:
-            ops.append(Op(CORRECT if same else SUB, ref[r - 1], hyp[h - 1]))
-            h -= 1
-            r -= 1
-        elif del_err < ins_err:
-            ops.append(Op(DEL, ref[r - 1], None))
-            r -= 1
-        else:
-            ops.append(Op(INS, None, hyp[h - 1]))
-            h -= 1
-    ops.extend(Op(INS, None, hyp[k]) for k in range(h - 1, -1, -1))
-    ops.extend(Op(DEL, ref[k], None) for k in range(r - 1, -1, -1))
-    ops.reverse()
-    return ops
-
-
 def align(ref: Sequence[str], hyp: Sequence[str]) -> list[Op]:
     """The plain Levenshtein alignment with Kaldi's tie-breaking (the one `count_errors` counts)."""
-    ref, hyp = list(ref), list(hyp)
-    if ref == hyp:
-        return [Op(CORRECT, w, w) for w in ref]
-    return _kaldi_backtrace(ref, hyp)
+    ids: dict[str, int] = {}
+    ref_ids = [ids.setdefault(w, len(ids)) for w in ref]
+    hyp_ids = [ids.setdefault(w, len(ids)) for w in hyp]
+    ops: list[Op] = []
+    r = h = 0
+    for a, b in kaldialign.align(ref_ids, hyp_ids, _GAP):
+        if a == _GAP:
+            ops.append(Op(INS, None, hyp[h]))
+            h += 1
+        elif b == _GAP:
+            ops.append(Op(DEL, ref[r], None))
+            r += 1
+        else:
+            ops.append(Op(CORRECT if a == b else SUB, ref[r], hyp[h]))
+            r += 1
+            h += 1
+    return ops
 
 
 def count_errors(ref: Sequence[str], hyp: Sequence[str]) -> ErrorCounts:
@@ -130,14 +97,8 @@ def count_errors(ref: Sequence[str], hyp: Sequence[str]) -> ErrorCounts:
     The total always equals jiwer's; on ties Kaldi prefers a deletion/insertion to a substitution or match,
     so the split can differ from jiwer's (whose rapidfuzz backtrace prefers substitutions).
     """
-    ref, hyp = list(ref), list(hyp)
-    n_ref, n_hyp = len(ref), len(hyp)
-    if ref == hyp:
-        return ErrorCounts(n_ref)
-    dist = Levenshtein.distance(ref, hyp)
-    if dist == abs(n_ref - n_hyp):  # only insertions or only deletions: the split is forced
-        return ErrorCounts(n_ref, 0, max(n_ref - n_hyp, 0), max(n_hyp - n_ref, 0))
-    return ops_counts(_kaldi_backtrace(ref, hyp))
+    e = kaldialign.edit_distance(ref, hyp)
+    return ErrorCounts(len(ref), e["sub"], e["del"], e["ins"])
 
 
 def ops_counts(ops: Sequence[Op]) -> ErrorCounts:

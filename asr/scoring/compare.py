@@ -7,7 +7,6 @@ default normalisation). Only utterances scored in both are compared; the text sa
 
 from __future__ import annotations
 
-import html
 import json
 import os
 from dataclasses import dataclass, field
@@ -140,46 +139,28 @@ class Comparison:
         return "\n".join(lines)
 
     def html(self) -> str:
-        d = self.to_dict()
-        e = lambda s: html.escape(str(s))  # noqa: E731
-        f = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
-        spk_rows = "".join(
-            f"<tr><td class='t'>{e(r['spk'])}</td><td>{r['utts']}</td><td>{r['words']}</td><td>{f(r['wer_a'])}</td>"
-            f"<td>{f(r['wer_b'])}</td><td>{'-' if r['diff'] is None else format(r['diff'], '+.2f')}</td></tr>"
-            for r in d["speakers"])
-        utt_rows = "".join(
-            f"<tr><td class='t'>{e(r['utt'])}</td><td>{r['words']}</td><td>{r['errors_a']}</td><td>{r['errors_b']}</td>"
-            f"<td>{r['diff']:+d}</td></tr>" for r in d["top_utterance_changes"])
-        img = _speaker_plot(d["speakers"])
-        from asr.scoring.html import ONERROR
+        from asr.scoring.html import render
 
-        return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Comparison</title>
-<script>{ONERROR}</script>
-<style>body{{font-family:system-ui,sans-serif;margin:24px;color:#1d2430}}
-table{{border-collapse:collapse;font-size:13px}}.t{{text-align:left}}
-td,th{{padding:3px 9px;border-bottom:1px solid #e3e6ea;text-align:right}}
-.big{{font-size:24px;font-weight:600}}</style></head><body><pre id="js-errors" style="display:none"></pre>
-<h1>A vs B</h1><p>A: {e(d['a']['name'])} ({e(d['a']['source'])}): WER {f(d['a']['wer'])}%<br>
-B: {e(d['b']['name'])} ({e(d['b']['source'])}): WER {f(d['b']['wer'])}%</p>
-<p class="big">P(B better than A) = {100.0 * self.p_b_better:.1f}%</p>
-<p>Paired bootstrap over {d['utterances_compared']} utterances, {self.samples} replications
-(as Kaldi compute-wer-bootci). {d['left_out']} utterance(s) scored in only one system were left out.</p>
-{f"<img alt='per speaker' src='{img}'>" if img else ''}
-<h2>Per speaker</h2><table><tr><th class='t'>Speaker</th><th>Utts</th><th>Words</th><th>WER A</th><th>WER B</th>
-<th>B - A</th></tr>{spk_rows}</table>
-<h2>Largest per-utterance changes</h2><table><tr><th class='t'>Utterance</th><th>Words</th><th>Err A</th>
-<th>Err B</th><th>B - A</th></tr>{utt_rows}</table>
-<script>document.body.setAttribute('data-ready','1');</script></body></html>
-"""
+        d = self.to_dict()
+        f = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
+        speakers = [[r["spk"], r["utts"], r["words"], f(r["wer_a"]), f(r["wer_b"]),
+                     "-" if r["diff"] is None else format(r["diff"], "+.2f")] for r in d["speakers"]]
+        changed = [[r["utt"], r["words"], r["errors_a"], r["errors_b"], format(r["diff"], "+d")]
+                   for r in d["top_utterance_changes"]]
+        systems = {tag: {"name": d[tag]["name"], "source": d[tag]["source"], "wer": f(d[tag]["wer"])}
+                   for tag in ("a", "b")}
+        return render("compare.html", **systems, p_b_better=f"{100.0 * self.p_b_better:.1f}",
+                      utterances=d["utterances_compared"], samples=self.samples, left_out=d["left_out"],
+                      plot=_speaker_plot(d["speakers"]), speakers=speakers, utterances_changed=changed)
 
 
 def _speaker_plot(rows: list[dict]) -> Optional[str]:
     rows = [r for r in rows if r["diff"] is not None]
     if not rows:
         return None
-    from asr.scoring.html import _figure, _png
+    from asr.scoring.html import figure, png_uri
 
-    fig, ax = _figure(max(5.0, 0.35 * len(rows) + 2), 3.0)
+    fig, ax = figure(max(5.0, 0.35 * len(rows) + 2), 3.0)
     ax.bar(range(len(rows)), [r["diff"] for r in rows],
            color=["#2e8b57" if r["diff"] < 0 else "#c0392b" for r in rows])
     ax.axhline(0, color="#333", lw=0.8)
@@ -187,7 +168,7 @@ def _speaker_plot(rows: list[dict]) -> Optional[str]:
     ax.set_xticklabels([r["spk"] for r in rows], rotation=60 if len(rows) > 8 else 0, fontsize=8)
     ax.set_ylabel("WER B - A (points)")
     ax.set_title("Per-speaker WER difference (below 0: B better)")
-    return _png(fig)
+    return png_uri(fig)
 
 
 def compare_systems(a: System, b: System, samples: int = DEFAULT_SAMPLES, seed: int = 0) -> Comparison:
