@@ -290,7 +290,7 @@ def train_cmd(
     Under `torchrun --nproc-per-node N -m asr.cli train ...`: data-parallel over N processes (docs/scaling.md)."""
     import os
 
-    from asr.training.resume import TrainingInterrupted
+    from asr.training.stop import TrainingInterrupted
     from asr.training.trainer import train
 
     cfg = apply_overrides(load_yaml(config), override)

@@ -6,12 +6,12 @@ within each repeat (medians). Uses the work dir `python -m bench.run` prepared.
 - features: `compute_features` vs torchaudio's `compute_features_reference`, and headerless PCM read by numpy
   vs libsndfile, in the feature stage on the AN4 training set;
 - training: the fused LSTM on padded batches vs packed sequences, the batched SpecAugment vs the former
-  per-utterance loop, Dropout vs nn.Dropout, on the first training batches (forward, CTC, backward, clipping,
-  Adam step);
+  per-utterance loop, Dropout vs nn.Dropout, on the first training batches (asr.training.trainer.train_step:
+  forward, CTC, backward, clipping, Adam step);
 - training loop (`--only loop`, the 2-thread gap of #6): over all of an epoch's batches, with the bare
   ceiling (bench.baselines) alongside, the loop as `asr train` runs it vs each of its later changes undone: the
   dropout masks from `torch.rand`, Adam without `fused`, collation and SpecAugment in the loop instead of one
-  batch ahead in a thread (asr.training.loader), torch's clip_grad_norm_;
+  batch ahead in a thread (asr.training.loader);
 - decoding: the stage streaming batch by batch vs loading every utterance's features first.
 """
 
@@ -78,6 +78,7 @@ def training(ws: Workspace, repeats: int, batches: int = 12) -> dict:
     from asr.training.augment import AugmentConfig, SpecAugment
     from asr.data.dataset import FeatureDataset
     from asr.data.sampler import BucketBatchSampler
+    from asr.training.trainer import train_step
     from bench.prepare import train_config
 
     conf = train_config()
@@ -101,13 +102,8 @@ def training(ws: Workspace, repeats: int, batches: int = 12) -> dict:
                 rnn.takes_padded = not packed  # False: the Encoder packs, as before
             for indices in chosen:
                 b = data.collate(indices)
-                feats = augment(b.feats, b.lengths)
-                log_probs, out_lengths = model(feats, b.lengths)
-                loss = model.ctc_loss(log_probs, out_lengths, b.targets, b.target_lengths)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-                opt.step()
+                b.feats = augment(b.feats, b.lengths)
+                train_step(model, opt, b, 5.0)
         return fn
 
     secs = alternate({"after": variant(False, new_aug), "packed": variant(True, new_aug),
@@ -130,7 +126,7 @@ def training_loop(ws: Workspace, repeats: int) -> dict:
     from asr.data.dataset import FeatureDataset
     from asr.training.loader import BatchLoader
     from asr.data.sampler import BucketBatchSampler
-    from asr.training.trainer import clip_grad_norm
+    from asr.training.trainer import train_step
     from bench.baselines import ceiling_step
     from bench.prepare import train_config
 
@@ -156,7 +152,7 @@ def training_loop(ws: Workspace, repeats: int) -> dict:
                 step(indices)
         return fn
 
-    def variant(rand_dropout=False, unfused=False, inline=False, torch_clip=False):
+    def variant(rand_dropout=False, unfused=False, inline=False):
         torch.manual_seed(0)
         model = CTCModel(mcfg)
         if rand_dropout:
@@ -170,23 +166,13 @@ def training_loop(ws: Workspace, repeats: int) -> dict:
             else:
                 made = loader.epoch(1, list(enumerate(batches)))
             for b in made:
-                log_probs, out_lengths = model(b.feats, b.lengths)
-                loss = model.ctc_loss(log_probs, out_lengths, b.targets, b.target_lengths)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if torch_clip:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-                else:
-                    clip_grad_norm(model, 5.0)
-                opt.step()
-                loss.item()
+                train_step(model, opt, b, 5.0)
         return fn
 
     with loader:
         secs = alternate({"ceiling": ceiling(), "after": variant(), "rand_dropout": variant(rand_dropout=True),
                           "unfused_adam": variant(unfused=True), "inline_loader": variant(inline=True),
-                          "torch_clip": variant(torch_clip=True),
-                          "before": variant(True, True, True, True)}, repeats)
+                          "before": variant(True, True, True)}, repeats)
     out = {f"loop_frames_per_s_{k}": frames / v for k, v in secs.items()}
     out.update({f"loop_ratio_{k}": secs["ceiling"] / v for k, v in secs.items() if k != "ceiling"})
     return out

@@ -3,9 +3,10 @@
     .venv/bin/python scripts/profile_train_step.py --data-dir egs/an4/data/train_sp \
         --tokens egs/an4/data/lang_phone/tokens.txt --conf egs/an4/conf/train.yaml --threads 2
 
-Each step is what `asr train` does per batch (collate, SpecAugment, forward, CTC, backward, clipping, fused
-Adam); `--ceiling`: the bench's bare ceiling step instead (bench.baselines.ceiling_step: nn.LSTM + Linear + CTC +
-Adam on inputs stacked beforehand). The first `--warmup` steps are not profiled.
+Each step is what `asr train` does per batch (collate, SpecAugment, then asr.training.trainer.train_step:
+forward, CTC, backward, clipping, fused Adam); `--ceiling`: the bench's bare ceiling step instead
+(bench.baselines.ceiling_step: nn.LSTM + Linear + CTC + Adam on inputs stacked beforehand). The first `--warmup`
+steps are not profiled.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from asr.text.tokenizer import load_tokenizer
 from asr.training.augment import AugmentConfig, SpecAugment
 from asr.data.dataset import FeatureDataset
 from asr.data.sampler import BucketBatchSampler
-from asr.training.trainer import clip_grad_norm
+from asr.training.trainer import train_step
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/ (not an installed package)
 
@@ -53,12 +54,7 @@ def main() -> None:
     def step(indices: list[int]) -> None:
         b = data.collate(indices)
         b.feats = augment(b.feats, b.lengths)
-        log_probs, out_lengths = model(b.feats, b.lengths)
-        loss = model.ctc_loss(log_probs, out_lengths, b.targets, b.target_lengths)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        clip_grad_norm(model, cfg["training"].get("grad_clip", 5.0))
-        opt.step()
+        train_step(model, opt, b, cfg["training"].get("grad_clip", 5.0))
 
     if args.ceiling:
         from bench.baselines import ceiling_step

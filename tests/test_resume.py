@@ -24,7 +24,7 @@ from asr.errors import ConfigError, TrainingError
 from asr.features.cmvn import accumulate_stats
 from asr.fileio import atomic_write_text
 from asr.text.tokenizer import CharTokenizer
-from asr.training.resume import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from asr.training.checkpoints import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from asr.training.trainer import train
 
 DIM = 12

@@ -20,13 +20,10 @@ raise `training.lr` yourself (the linear rule: lr x W).
 from __future__ import annotations
 
 import datetime
-import logging
 import os
 from dataclasses import dataclass
 
 import torch
-
-log = logging.getLogger("asr.train")
 
 
 @dataclass
@@ -149,46 +146,3 @@ class Distributed:
 def rank_seed(seed: int, rank: int) -> int:
     """The seed of rank `rank` for dropout and augmentation (rank 0 keeps `seed`: one process is unchanged)."""
     return seed + 1_000_003 * rank
-
-
-class NullWriter:
-    """The TensorBoard writer of ranks other than 0: writes nothing."""
-
-    def add_scalar(self, *args, **kwargs) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def load_resume_state(dist: Distributed, ckpt_dir) -> tuple[dict, "os.PathLike"] | None:
-    """The checkpoint to resume from, on every rank: rank 0 chooses it (setting aside a corrupt one, see
-    asr.training.resume), the others load the file it names."""
-    from pathlib import Path
-
-    from asr.training.resume import load_checkpoint
-
-    resumed = load_checkpoint(ckpt_dir) if dist.is_main else None
-    if not dist.enabled:
-        return resumed
-    path = dist.broadcast(str(resumed[1]) if resumed else None)
-    if dist.is_main or path is None:
-        return resumed
-    return torch.load(path, map_location="cpu", weights_only=True), Path(path)
-
-
-class BatchLog:
-    """`--log-batches`: each rank appends `epoch<TAB>global batch<TAB>utterance ids` per step it trains to
-    `log/batches.rank<R>.txt`, to check the sharding (disjoint ranks covering the epoch)."""
-
-    def __init__(self, path=None):
-        self.file = open(path, "a", encoding="utf-8") if path else None
-
-    def write(self, epoch: int, batch: int, utt_ids: list[str]) -> None:
-        if self.file:
-            self.file.write(f"{epoch}\t{batch}\t{' '.join(utt_ids)}\n")
-            self.file.flush()
-
-    def close(self) -> None:
-        if self.file:
-            self.file.close()

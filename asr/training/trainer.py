@@ -1,12 +1,13 @@
 """The training loop: Adam with warm-up (or SGD with newbob halving, as EESEN), gradient clipping,
 dev loss/CER/WER each epoch, best and last checkpoints, TensorBoard events, a log, a seed.
 
-The exp dir is a model dir (see asr.model.store) plus `checkpoints/{last,prev,best}.pt`, `tensorboard/`, `log/`.
-Crash safety (asr.training.resume): a checkpoint every `checkpoint_every_steps` updates and at each epoch's end;
-running the same command again resumes from the newest good one, bit-exact on CPU with the same thread count.
-SIGINT/SIGTERM save a checkpoint and stop (TrainingInterrupted). A batch with a non-finite loss or gradient is
-skipped with a warning naming its utterances; `max_bad_batches` in a row stop the run. Utterances CTC cannot
-learn from are dropped first and listed in `log/{train,dev}_report.txt` (asr.training.screen).
+The exp dir is a model dir (see asr.model.store) plus `checkpoints/`, `tensorboard/`, `log/`; rank 0 writes it
+(asr.training.exp_writer). Crash safety (asr.training.checkpoints): a checkpoint every `checkpoint_every_steps`
+updates and at each epoch's end; running the same command again resumes from the newest good one, bit-exact on
+CPU with the same thread count. SIGINT/SIGTERM save a checkpoint and stop (asr.training.stop). A batch with a
+non-finite loss or gradient is skipped with a warning naming its utterances; `max_bad_batches` in a row stop the
+run. Utterances CTC cannot learn from are dropped first and listed in `log/{train,dev}_report.txt`
+(asr.training.screen).
 """
 
 from __future__ import annotations
@@ -17,100 +18,52 @@ import logging
 import math
 import os
 import platform
-import random
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
-from tqdm import tqdm
 
-from asr.config import section_from_dict
-from asr.decoding.greedy import greedy_decode
-from asr.errors import ConfigError, DataError, TrainingError
-from asr.features.cmvn import accumulate_stats
-from asr.features.extract import load_feats_config
-from asr.fileio import atomic_torch_save
-from asr.model.model import CTCModel, ModelConfig
-from asr.model.store import save_weights, write_config
-from asr.scoring.align import ErrorCounts, count_errors
-from asr.text.tokenizer import Tokenizer, load_tokenizer
-from asr.training.augment import AugmentConfig, SpecAugment
-from asr.training.checkpoints import keep_epoch_checkpoint
-from asr.data.dataset import FeatureDataset
-from asr.training.distributed import BatchLog, Distributed, NullWriter, load_resume_state, rank_seed
-from asr.training.loader import BatchLoader
-from asr.training.resume import (StopRequest, TrainingInterrupted, check_resume, config_fingerprint,
-                                 data_fingerprint, rng_state, save_checkpoint, set_rng_state)
+from asr.data.dataset import Batch, FeatureDataset
 from asr.data.sampler import BucketBatchSampler
-from asr.training.screen import screen_dataset
+from asr.decoding.greedy import greedy_decode
+from asr.errors import TrainingError
+from asr.model.model import CTCModel
+from asr.scoring.align import ErrorCounts, count_errors
+from asr.text.tokenizer import Tokenizer
+from asr.training.checkpoints import (check_resume, load_resume_state, make_checkpoint, restore, rng_state,
+                                      set_rng_state)
+from asr.training.distributed import Distributed, rank_seed
+from asr.training.exp_writer import BatchLog, ExpWriter
+from asr.training.loader import BatchLoader
+from asr.training.run import Run, seed_everything, set_up
+from asr.training.stop import StopRequest, TrainingInterrupted
 
 log = logging.getLogger("asr.train")
+EPOCH_STATS = {"loss": 0.0, "frames": 0, "seconds": 0.0}  # an epoch's train loss (summed), input frames, seconds
 
 
 @dataclass
-class TrainConfig:
-    epochs: int = 20
-    optimizer: str = "adam"  # adam | sgd
-    lr: float = 1e-3
-    momentum: float = 0.9  # sgd only
-    weight_decay: float = 0.0
-    warmup_steps: int = 0  # linear warm-up of the learning rate over this many updates
-    lr_schedule: str = "constant"  # constant | newbob (halve when the dev loss improves by < newbob_threshold)
-    newbob_threshold: float = 0.0
-    grad_clip: float = 5.0
-    max_frames: int = 20000  # padded input frames per batch
-    seed: int = 1
-    num_threads: int = 0  # 0: PyTorch's default; exact resume needs the same count as the interrupted run
-    checkpoint_every_steps: int = 100  # also at each epoch's end; 0: only there
-    max_bad_batches: int = 20  # batches in a row with a non-finite loss/gradient that stop training
-    best_metric: str = "loss"  # loss | cer (dev)
-    keep_checkpoints: int = 0  # also keep checkpoints/epoch<N>.pt of the last N and best N epochs, for averaging
+class TrainState:
+    """Where the loop is, all a checkpoint needs besides weights, optimizer and RNGs: `batch` global batches of
+    epoch `epoch` done, `epoch_done` its dev evaluation too; the schedule; bad batches in a row; the epoch's
+    figures for its log line."""
+    epoch: int = 1
+    batch: int = 0
+    epoch_done: bool = False
+    step: int = 0
+    lr_scale: float = 1.0
+    best: float = math.inf
+    prev_dev: float = math.inf
+    bad_batches: int = 0
+    epoch_stats: dict = field(default_factory=EPOCH_STATS.copy)
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        cfg = section_from_dict(cls, d, "training")
-        if cfg.optimizer not in ("adam", "sgd") or cfg.lr_schedule not in ("constant", "newbob"):
-            raise ConfigError(f"bad optimizer/lr_schedule: {cfg.optimizer}/{cfg.lr_schedule}")
-        return cfg
+    def next_epoch(self) -> None:
+        self.epoch, self.batch, self.epoch_done, self.epoch_stats = self.epoch + 1, 0, False, EPOCH_STATS.copy()
 
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def training_cmvn_stats(data: FeatureDataset):
-    """Global CMVN stats (Kaldi layout) of the utterances trained on: the sum of the training speakers' stats in
-    cmvn.scp, less the utterances screening dropped."""
-    stats = None
-    for f in data.feats:
-        stats = accumulate_stats(f.numpy(), stats)
-    return stats
-
-
-def _setup_logging(exp_dir: Path) -> None:
-    (exp_dir / "log").mkdir(parents=True, exist_ok=True)
-    for old in [h for h in log.handlers if isinstance(h, logging.FileHandler)]:  # an earlier run in this process
-        log.removeHandler(old)
-        old.close()
-    handler = logging.FileHandler(exp_dir / "log" / "train.log")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-
-
-def clip_grad_norm(model: torch.nn.Module, max_norm: float) -> torch.Tensor:
-    """torch.nn.utils.clip_grad_norm_ (the total norm returned, gradients scaled down to `max_norm` when above it),
-    without its multiply-by-one pass over every gradient when the norm is within bounds (1% of a step here)."""
-    params = [p for p in model.parameters() if p.grad is not None]
-    norm = torch.nn.utils.get_total_norm([p.grad for p in params])
-    if bool(norm > max_norm):
-        torch.nn.utils.clip_grads_with_norm_(params, max_norm, norm)
-    return norm
+    def checkpoint(self, run: Run, dev: dict | None = None) -> dict:
+        return make_checkpoint(dataclasses.asdict(self), run.model, run.opt, run.config, run.data_fp, dev)
 
 
 @torch.inference_mode()
@@ -136,6 +89,125 @@ def evaluate(model: CTCModel, data: FeatureDataset, tok: Tokenizer, max_frames: 
     return {"loss": total_loss / len(data), "cer": 100 * chars.rate, "wer": 100 * words.rate}
 
 
+@dataclass
+class StepResult:
+    """One step's loss (summed over utterances), input frames and utterances, summed over ranks; `skipped`: why
+    no update was made (None: one was)."""
+    loss: float
+    frames: int
+    utts: int
+    skipped: str | None
+
+
+def train_step(model: CTCModel, opt: torch.optim.Optimizer, b: Batch, grad_clip: float,
+               net: torch.nn.Module | None = None, dist: Distributed = Distributed()) -> StepResult:
+    """Forward (through `net`, DDP around `model`, when given), CTC loss, backward, clipping, optimizer step.
+    A non-finite loss (on any rank: every rank steps, or none) or gradient skips the update."""
+    log_probs, out_lengths = (net or model)(b.feats, b.lengths)
+    loss = model.ctc_loss(log_probs, out_lengths, b.targets, b.target_lengths)
+    opt.zero_grad(set_to_none=True)
+    skipped = None if torch.isfinite(loss) else f"non-finite loss ({loss.item()})"
+    loss_sum, frames, utts = 0.0 if skipped else loss.item() * len(b.utt_ids), int(b.lengths.sum()), len(b.utt_ids)
+    if dist.enabled:
+        n_bad, loss_sum, frames, utts = dist.sum([skipped is not None, loss_sum, frames, utts], b.feats.device)
+        skipped = skipped or ("non-finite loss on another rank" if n_bad else None)
+    if skipped is None:
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        skipped = None if torch.isfinite(grad_norm) else "non-finite gradient"
+    if skipped is None:
+        opt.step()
+    return StepResult(loss_sum, frames, utts, skipped)
+
+
+def count_bad_batch(run: Run, state: TrainState, b: Batch, why: str) -> None:
+    """Warn naming the skipped batch's utterances; stop (TrainingError) at `max_bad_batches` in a row."""
+    state.bad_batches += 1
+    names = ", ".join(b.utt_ids[:10]) + (", ..." if len(b.utt_ids) > 10 else "")
+    log.warning("step %d: %s, batch skipped; its utterances: %s", state.step, why, names)
+    if state.bad_batches >= run.cfg.max_bad_batches:
+        raise TrainingError(f"stopped: {state.bad_batches} batches in a row had a non-finite loss or gradient "
+                            f"(the last, step {state.step}: {names}); check those utterances' features "
+                            f"or lower training.lr (log: {run.out.exp_dir / 'log' / 'train.log'})")
+
+
+def run_epoch(run: Run, state: TrainState, loader: BatchLoader, stop: StopRequest, batch_log: BatchLog) -> None:
+    """Train epoch `state.epoch` from global batch `state.batch` on, saving last.pt every `checkpoint_every_steps`
+    updates; a signal saves it and stops at the same step on every rank (TrainingInterrupted)."""
+    cfg, dist, stats, start = run.cfg, run.dist, state.epoch_stats, state.batch
+    run.sampler.set_epoch(state.epoch)
+    batches = list(run.sampler)  # the epoch's order, rebuilt from (seed, epoch)
+    mine = dist.shard(len(batches), start)  # global indices; `state.batch` counts global batches
+    run.model.train()
+    t0 = time.time()
+    bar = run.out.bar(mine, start // dist.world_size, f"epoch {state.epoch}/{cfg.epochs}")
+    for k, (i, b) in enumerate(zip(bar, loader.epoch(state.epoch, [(i, batches[i]) for i in mine]))):
+        state.step += 1
+        warm = min(1.0, state.step / cfg.warmup_steps) if cfg.warmup_steps else 1.0
+        for g in run.opt.param_groups:
+            g["lr"] = cfg.lr * state.lr_scale * warm
+        result = train_step(run.model, run.opt, b, cfg.grad_clip, run.net, dist)
+        if result.skipped:
+            count_bad_batch(run, state, b, result.skipped)
+        else:
+            state.bad_batches = 0
+            stats["loss"] += result.loss
+            stats["frames"] += result.frames
+            run.out.scalar("train/loss", result.loss / result.utts, state.step)
+            bar.set_postfix(loss=f"{result.loss / result.utts:.2f}")
+        batch_log.write(state.epoch, i, b.utt_ids)
+        state.batch = dist.position_after(start, k + 1)
+        stopping = dist.any(stop.signum is not None)  # every rank stops at the same step
+        if stopping or (cfg.checkpoint_every_steps and state.step % cfg.checkpoint_every_steps == 0):
+            stats["seconds"] += time.time() - t0
+            t0 = time.time()
+            path = run.out.save_last(state.checkpoint(run))
+            if stopping:
+                raise TrainingInterrupted(stop.signum or signal.SIGTERM, path)
+    stats["seconds"] += time.time() - t0
+    state.batch = len(batches)  # a remainder of fewer batches than ranks is skipped (asr.training.distributed)
+
+
+def end_epoch(run: Run, state: TrainState, stop: StopRequest) -> None:
+    """Dev figures and the epoch's log line; best.pt and model.pt when best, epoch<N>.pt, the schedule, last.pt."""
+    cfg, stats, lr = run.cfg, state.epoch_stats, run.opt.param_groups[0]["lr"]
+    rng = rng_state()  # dev evaluation must not move the training RNGs
+    dev = evaluate(run.model, run.dev_set, run.tok, cfg.max_frames, run.device, run.dist)
+    set_rng_state(rng)
+    state.epoch_done = True
+    for k, v in dev.items():
+        run.out.scalar(f"dev/{k}", v, state.epoch)
+    run.out.scalar("train/lr", lr, state.epoch)
+    is_best = dev[cfg.best_metric] < state.best
+    msg = (f"epoch {state.epoch}: train loss {stats['loss'] / len(run.train_set):.3f}, dev loss {dev['loss']:.3f}, "
+           f"dev CER {dev['cer']:.2f}%, dev WER {dev['wer']:.2f}%, lr {lr:.2e}, "
+           f"{stats['frames'] / max(stats['seconds'], 1e-9):.0f} frames/s{' (best)' if is_best else ''}")
+    log.info(msg)
+    run.out.echo(msg)
+    state.best = min(state.best, dev[cfg.best_metric])
+    ckpt = state.checkpoint(run, dev)
+    if is_best:  # best.pt and model.pt before last.pt: a crash in between redoes this epoch's end
+        run.out.save_best(ckpt, run.model)
+    if cfg.keep_checkpoints:
+        run.out.keep_epoch(ckpt, cfg.keep_checkpoints, cfg.best_metric)
+    if cfg.lr_schedule == "newbob" and state.prev_dev - dev["loss"] < cfg.newbob_threshold:
+        state.lr_scale *= 0.5
+    state.prev_dev = min(state.prev_dev, dev["loss"])
+    path = run.out.save_last(state.checkpoint(run, dev))
+    if run.dist.any(stop.signum is not None):
+        raise TrainingInterrupted(stop.signum or signal.SIGTERM, path)
+
+
+def resume(run: Run, ckpt: dict, path: Path) -> TrainState:
+    """The loop state of checkpoint `ckpt`, its weights, optimizer and RNG states loaded."""
+    state = TrainState(**restore(ckpt, path, run.model, run.opt))
+    if run.dist.enabled:  # rank 0's states were saved: each rank draws anew from (seed, step, rank)
+        seed_everything(rank_seed(run.cfg.seed + state.step, run.dist.rank))
+    if state.epoch_done:
+        state.next_epoch()
+    return state
+
+
 def train(config: dict, train_dir: str | os.PathLike, dev_dir: str | os.PathLike, tokens: str | os.PathLike,
           exp_dir: str | os.PathLike, device: str | None = None, progress: bool = True, force: bool = False,
           strict: bool = False, log_batches: bool = False) -> Path:
@@ -148,189 +220,26 @@ def train(config: dict, train_dir: str | os.PathLike, dev_dir: str | os.PathLike
     exp_dir = Path(exp_dir)
     exp_dir.mkdir(parents=True, exist_ok=True)
     dist = Distributed.from_env(device)  # one process without torchrun; rank 0 alone writes into exp_dir
-    if dist.is_main:
-        _setup_logging(exp_dir)
-    tcfg = TrainConfig.from_dict(config.get("training") or {})
-    device = dist.device(device)
-    if tcfg.num_threads:
-        torch.set_num_threads(tcfg.num_threads)
-    seed_everything(tcfg.seed)
-
-    tok = load_tokenizer(tokens)  # its kind from the files beside tokens.txt (bpe.model, lexicon.txt)
-    features = load_feats_config(train_dir)
-    if load_feats_config(dev_dir) != features:
-        raise ConfigError(f"{dev_dir}: features differ from {train_dir}'s")
-    mcfg = ModelConfig.from_dict({**(config.get("model") or {}), "input_dim": features.dim, "vocab_size": len(tok)})
-    train_set, dev_set = FeatureDataset(train_dir, tok), FeatureDataset(dev_dir, tok)
-    for name, data, src in (("train", train_set, train_dir), ("dev", dev_set, dev_dir)):
-        report = screen_dataset(data, tok, mcfg.subsample, tcfg.max_frames, name, src)
-        path = exp_dir / "log" / f"{name}_report.txt"
-        if dist.is_main:
-            report.write(path)
-        log.log(logging.WARNING if report.rejected else logging.INFO, "%s (%s)", report.summary(), path)
-        report.check(strict, path)
-        if not len(data):
-            raise DataError(f"{src}: no utterance left ({report.summary()}; see {path})")
-    model = CTCModel(mcfg)
-    model.set_cmvn(training_cmvn_stats(train_set))
-    model.to(device)
-    net = dist.wrap(model, device)  # forward through `net` (DDP all-reduces the gradients), the rest on `model`
-    if dist.enabled:  # each rank its own dropout and SpecAugment draws
-        seed_everything(rank_seed(tcfg.seed, dist.rank))
-    acfg = AugmentConfig.from_dict(config.get("augment"))
-    augment = SpecAugment(acfg, center=-model.cmvn.shift).to(device)
-    full_config = {"features": features.to_dict(), "model": mcfg.to_dict(), "training": dataclasses.asdict(tcfg),
-                   "data": {"train": str(Path(train_dir).resolve()), "dev": str(Path(dev_dir).resolve()),
-                            "tokens": str(Path(tokens).resolve())}}
-    full_config["augment"] = dataclasses.asdict(acfg)
-    data_fp = data_fingerprint(train_set.utt_ids, train_set.num_frames,
-                               [f"{t}\t{ids.tolist()}" for t, ids in zip(train_set.texts, train_set.targets)])
-
-    fused = torch.device(device).type in ("cpu", "cuda")  # one kernel for all parameters (bench.ablation --only loop)
-    if tcfg.optimizer == "adam":
-        opt = torch.optim.Adam(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay, fused=fused)
-    else:
-        opt = torch.optim.SGD(model.parameters(), lr=tcfg.lr, momentum=tcfg.momentum, weight_decay=tcfg.weight_decay,
-                              fused=fused)
-    sampler = BucketBatchSampler(train_set.num_frames, tcfg.max_frames, shuffle=True, seed=tcfg.seed)
-    ckpt_dir = exp_dir / "checkpoints"
-    resumed = load_resume_state(dist, ckpt_dir)
+    out = ExpWriter.for_rank(dist.rank, exp_dir, progress)
+    run = set_up(config, train_dir, dev_dir, tokens, dist, out, device, strict)
+    resumed = load_resume_state(dist, out.ckpt_dir)
     if resumed is not None:  # before anything in the exp dir is overwritten
-        check_resume(resumed[0], resumed[1], full_config, data_fp, force)
-    if dist.is_main:
-        tok.save_dir(exp_dir)
-        write_config(exp_dir, full_config)
+        check_resume(*resumed, run.config, run.data_fp, force)
+    out.model_dir(run.tok, run.config)
     log.info("torch %s on %s (%s), %d threads; %d parameters; train %d utts, dev %d utts; seed %d",
-             torch.__version__, device, platform.processor() or platform.machine(), torch.get_num_threads(),
-             model.num_params(), len(train_set), len(dev_set), tcfg.seed)
-    log.info("%s", dist.describe(tcfg.max_frames, tcfg.lr, len(sampler)))
-
-    # Position: `batch` batches of epoch `epoch` are done; `epoch_done`: its dev evaluation too.
-    epoch, batch, epoch_done, step, bad_run = 1, 0, False, 0, 0
-    lr_scale, best, prev_dev = 1.0, math.inf, math.inf
-    stats = {"loss": 0.0, "frames": 0, "seconds": 0.0}  # of the current epoch, for its log line
-    if resumed is not None:
-        state, path = resumed
-        try:
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-        except (RuntimeError, ValueError, KeyError) as e:
-            raise ConfigError(f"{path}: does not fit this model ({str(e).splitlines()[0]}); "
-                              "use a new --exp-dir") from None
-        epoch, batch, epoch_done, step = state["epoch"], state["batch"], state["epoch_done"], state["step"]
-        lr_scale, best, prev_dev = (state["schedule"][k] for k in ("lr_scale", "best", "prev_dev"))
-        bad_run, stats = state["bad_batches"], dict(state["epoch_stats"])
-        set_rng_state(state["rng"])
-        if dist.enabled:  # rank 0's states were saved: each rank draws anew from (seed, step, rank)
-            seed_everything(rank_seed(tcfg.seed + step, dist.rank))
-        if state["num_threads"] != torch.get_num_threads():
-            log.warning("resuming with %d threads, the run had %d: results may differ in the last bits "
-                        "(set training.num_threads)", torch.get_num_threads(), state["num_threads"])
-        log.info("resumed from %s: epoch %d, %d batches done%s, step %d", path, epoch, batch,
-                 " and evaluated" if epoch_done else "", step)
-        if epoch_done:
-            epoch, batch = epoch + 1, 0
-    from torch.utils.tensorboard import SummaryWriter
-
-    writer = (SummaryWriter(str(exp_dir / "tensorboard"), purge_step=step + 1 if step else None) if dist.is_main
-              else NullWriter())
+             torch.__version__, run.device, platform.processor() or platform.machine(), torch.get_num_threads(),
+             run.model.num_params(), len(run.train_set), len(run.dev_set), run.cfg.seed)
+    log.info("%s", dist.describe(run.cfg.max_frames, run.cfg.lr, len(run.sampler)))
+    state = TrainState() if resumed is None else resume(run, *resumed)
+    out.open_events(state.step)
     batch_log = BatchLog(exp_dir / "log" / f"batches.rank{dist.rank}.txt" if log_batches else None)
-
-    def save(state: dict) -> Path:
-        return save_checkpoint(state, ckpt_dir) if dist.is_main else ckpt_dir / "last.pt"
-
-    def snapshot(batch: int, epoch_done: bool, dev: dict | None = None) -> dict:
-        return {"epoch": epoch, "batch": batch, "epoch_done": epoch_done, "step": step, "model": model.state_dict(),
-                "optimizer": opt.state_dict(), "schedule": {"lr_scale": lr_scale, "best": best, "prev_dev": prev_dev},
-                "bad_batches": bad_run, "epoch_stats": dict(stats), "rng": rng_state(),
-                "num_threads": torch.get_num_threads(), "config": full_config,
-                "config_hash": config_fingerprint(full_config), "data": data_fp, "dev": dev}
-
-    loader = BatchLoader(train_set, augment, rank_seed(tcfg.seed, dist.rank), device)
-    with StopRequest() as stop, contextlib.closing(writer), contextlib.closing(batch_log), loader:
-        for epoch in range(epoch, tcfg.epochs + 1):
-            sampler.set_epoch(epoch)
-            batches = list(sampler)  # the epoch's order, rebuilt from (seed, epoch)
-            mine = dist.shard(len(batches), batch)  # global indices; `batch` counts global batches
-            if batch == 0:
-                stats = {"loss": 0.0, "frames": 0, "seconds": 0.0}
-            model.train()
-            t0 = time.time()
-            done = batch // dist.world_size
-            bar = tqdm(mine, initial=done, total=done + len(mine), unit="batch",
-                       desc=f"epoch {epoch}/{tcfg.epochs}", disable=not progress or not dist.is_main, leave=False)
-            for k, (i, b) in enumerate(zip(bar, loader.epoch(epoch, [(i, batches[i]) for i in mine]))):
-                indices = batches[i]
-                step += 1
-                warm = min(1.0, step / tcfg.warmup_steps) if tcfg.warmup_steps else 1.0
-                for g in opt.param_groups:
-                    g["lr"] = tcfg.lr * lr_scale * warm
-                log_probs, out_lengths = net(b.feats, b.lengths)
-                loss = model.ctc_loss(log_probs, out_lengths, b.targets, b.target_lengths)
-                opt.zero_grad(set_to_none=True)
-                bad = None if torch.isfinite(loss) else f"non-finite loss ({loss.item()})"
-                loss_sum, frames, utts = 0.0 if bad else loss.item() * len(indices), int(b.lengths.sum()), len(indices)
-                if dist.enabled:  # all ranks step, or none; the loss, frames and utterances summed over ranks
-                    n_bad, loss_sum, frames, utts = dist.sum([bad is not None, loss_sum, frames, utts], device)
-                    bad = bad or ("non-finite loss on another rank" if n_bad else None)
-                if bad is None:
-                    loss.backward()
-                    grad_norm = clip_grad_norm(model, tcfg.grad_clip)
-                    bad = None if torch.isfinite(grad_norm) else "non-finite gradient"
-                if bad is not None:
-                    bad_run += 1
-                    names = ", ".join(b.utt_ids[:10]) + (", ..." if len(b.utt_ids) > 10 else "")
-                    log.warning("step %d: %s, batch skipped; its utterances: %s", step, bad, names)
-                    if bad_run >= tcfg.max_bad_batches:
-                        raise TrainingError(f"stopped: {bad_run} batches in a row had a non-finite loss or gradient "
-                                            f"(the last, step {step}: {names}); check those utterances' features "
-                                            f"or lower training.lr (log: {exp_dir / 'log' / 'train.log'})")
-                else:
-                    bad_run = 0
-                    opt.step()
-                    stats["loss"] += loss_sum
-                    stats["frames"] += frames
-                    writer.add_scalar("train/loss", loss_sum / utts, step)
-                    bar.set_postfix(loss=f"{loss_sum / utts:.2f}")
-                batch_log.write(epoch, i, b.utt_ids)
-                stopping = dist.any(stop.signum is not None)  # every rank stops at the same step
-                if stopping or (tcfg.checkpoint_every_steps and step % tcfg.checkpoint_every_steps == 0):
-                    stats["seconds"] += time.time() - t0
-                    t0 = time.time()
-                    path = save(snapshot(dist.position_after(batch, k + 1), False))
-                    if stopping:
-                        raise TrainingInterrupted(stop.signum or signal.SIGTERM, path)
-            stats["seconds"] += time.time() - t0
-            batch = 0
-            rng = rng_state()  # dev evaluation must not move the training RNGs
-            dev = evaluate(model, dev_set, tok, tcfg.max_frames, device, dist)
-            set_rng_state(rng)
-            for k, v in dev.items():
-                writer.add_scalar(f"dev/{k}", v, epoch)
-            writer.add_scalar("train/lr", opt.param_groups[0]["lr"], epoch)
-            metric = dev[tcfg.best_metric]
-            is_best = metric < best
-            msg = (f"epoch {epoch}: train loss {stats['loss'] / len(train_set):.3f}, dev loss {dev['loss']:.3f}, "
-                   f"dev CER {dev['cer']:.2f}%, dev WER {dev['wer']:.2f}%, lr {opt.param_groups[0]['lr']:.2e}, "
-                   f"{stats['frames'] / max(stats['seconds'], 1e-9):.0f} frames/s{' (best)' if is_best else ''}")
-            log.info(msg)
-            if progress and dist.is_main:
-                tqdm.write(msg)
-            if is_best:  # best.pt and model.pt before last.pt: a crash in between redoes this epoch's end
-                best = metric
-                if dist.is_main:
-                    atomic_torch_save(snapshot(len(batches), True, dev), ckpt_dir / "best.pt")
-                    save_weights(model, exp_dir)
-            if tcfg.keep_checkpoints and dist.is_main:
-                keep_epoch_checkpoint(ckpt_dir, snapshot(len(batches), True, dev), tcfg.keep_checkpoints,
-                                      tcfg.best_metric)
-            if tcfg.lr_schedule == "newbob" and prev_dev - dev["loss"] < tcfg.newbob_threshold:
-                lr_scale *= 0.5
-            prev_dev = min(prev_dev, dev["loss"])
-            path = save(snapshot(len(batches), True, dev))
-            if dist.any(stop.signum is not None):
-                raise TrainingInterrupted(stop.signum or signal.SIGTERM, path)
-    if resumed is not None and resumed[0]["epoch_done"] and resumed[0]["epoch"] >= tcfg.epochs:
-        log.info("%s: already trained (%d epochs); nothing to do", exp_dir, tcfg.epochs)
+    loader = BatchLoader(run.train_set, run.augment, rank_seed(run.cfg.seed, dist.rank), run.device)
+    with StopRequest() as stop, contextlib.closing(out), contextlib.closing(batch_log), loader:
+        while state.epoch <= run.cfg.epochs:
+            run_epoch(run, state, loader, stop, batch_log)
+            end_epoch(run, state, stop)
+            state.next_epoch()
+    if resumed is not None and resumed[0]["epoch_done"] and resumed[0]["epoch"] >= run.cfg.epochs:
+        log.info("%s: already trained (%d epochs); nothing to do", exp_dir, run.cfg.epochs)
     dist.close()
     return exp_dir

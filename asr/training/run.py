@@ -1,0 +1,147 @@
+"""A training run's fixed parts, set up before the loop (asr.training.trainer): the `training:` settings
+(TrainConfig), the screened data, the model with the training set's global CMVN, SpecAugment, the optimizer, the
+batch sampler, this process's rank (asr.training.distributed) and what it writes (asr.training.exp_writer).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from asr.config import section_from_dict
+from asr.data.dataset import FeatureDataset
+from asr.data.sampler import BucketBatchSampler
+from asr.errors import ConfigError, DataError
+from asr.features.cmvn import accumulate_stats
+from asr.features.extract import load_feats_config
+from asr.model.model import CTCModel, ModelConfig
+from asr.text.tokenizer import Tokenizer, load_tokenizer
+from asr.training.augment import AugmentConfig, SpecAugment
+from asr.training.checkpoints import data_fingerprint
+from asr.training.distributed import Distributed, rank_seed
+from asr.training.exp_writer import ExpWriter
+from asr.training.screen import screen_dataset
+
+log = logging.getLogger("asr.train")
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 20
+    optimizer: str = "adam"  # adam | sgd
+    lr: float = 1e-3
+    momentum: float = 0.9  # sgd only
+    weight_decay: float = 0.0
+    warmup_steps: int = 0  # linear warm-up of the learning rate over this many updates
+    lr_schedule: str = "constant"  # constant | newbob (halve when the dev loss improves by < newbob_threshold)
+    newbob_threshold: float = 0.0
+    grad_clip: float = 5.0
+    max_frames: int = 20000  # padded input frames per batch
+    seed: int = 1
+    num_threads: int = 0  # 0: PyTorch's default; exact resume needs the same count as the interrupted run
+    checkpoint_every_steps: int = 100  # also at each epoch's end; 0: only there
+    max_bad_batches: int = 20  # batches in a row with a non-finite loss/gradient that stop training
+    best_metric: str = "loss"  # loss | cer (dev)
+    keep_checkpoints: int = 0  # also keep checkpoints/epoch<N>.pt of the last N and best N epochs, for averaging
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        cfg = section_from_dict(cls, d, "training")
+        if cfg.optimizer not in ("adam", "sgd") or cfg.lr_schedule not in ("constant", "newbob"):
+            raise ConfigError(f"bad optimizer/lr_schedule: {cfg.optimizer}/{cfg.lr_schedule}")
+        return cfg
+
+
+@dataclass
+class Run:
+    """What stays fixed while training: settings, data, model and optimizer, this process's rank and writer."""
+    cfg: TrainConfig
+    config: dict  # config.yaml's: features, model, training, data, augment
+    data_fp: dict  # the training data list's fingerprint (asr.training.checkpoints)
+    dist: Distributed
+    device: torch.device
+    tok: Tokenizer
+    train_set: FeatureDataset
+    dev_set: FeatureDataset
+    model: CTCModel
+    net: torch.nn.Module  # forward through `net` (DDP all-reduces the gradients), the rest on `model`
+    opt: torch.optim.Optimizer
+    augment: SpecAugment
+    sampler: BucketBatchSampler
+    out: ExpWriter
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def training_cmvn_stats(data: FeatureDataset):
+    """Global CMVN stats (Kaldi layout) of the utterances trained on: the sum of the training speakers' stats in
+    cmvn.scp, less the utterances screening dropped."""
+    stats = None
+    for f in data.feats:
+        stats = accumulate_stats(f.numpy(), stats)
+    return stats
+
+
+def load_data(train_dir, dev_dir, tok: Tokenizer, subsample: int, max_frames: int, out: ExpWriter,
+              strict: bool) -> tuple[FeatureDataset, FeatureDataset]:
+    """The training and dev sets less the utterances screening dropped (listed in `log/{train,dev}_report.txt`)."""
+    sets = FeatureDataset(train_dir, tok), FeatureDataset(dev_dir, tok)
+    for name, data, src in zip(("train", "dev"), sets, (train_dir, dev_dir)):
+        report = screen_dataset(data, tok, subsample, max_frames, name, src)
+        path = out.exp_dir / "log" / f"{name}_report.txt"
+        out.report(report, path)
+        log.log(logging.WARNING if report.rejected else logging.INFO, "%s (%s)", report.summary(), path)
+        report.check(strict, path)
+        if not len(data):
+            raise DataError(f"{src}: no utterance left ({report.summary()}; see {path})")
+    return sets
+
+
+def make_optimizer(cfg: TrainConfig, model: CTCModel, device: torch.device) -> torch.optim.Optimizer:
+    fused = device.type in ("cpu", "cuda")  # one kernel for all parameters (bench.ablation --only loop)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
+    return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                           fused=fused)
+
+
+def set_up(config: dict, train_dir, dev_dir, tokens, dist: Distributed, out: ExpWriter, device: str | None,
+           strict: bool) -> Run:
+    """Seeds, data, the model (global CMVN of the training set), SpecAugment, optimizer, sampler."""
+    cfg = TrainConfig.from_dict(config.get("training") or {})
+    device = dist.device(device)
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    seed_everything(cfg.seed)
+    tok = load_tokenizer(tokens)  # its kind from the files beside tokens.txt (bpe.model, lexicon.txt)
+    features = load_feats_config(train_dir)
+    if load_feats_config(dev_dir) != features:
+        raise ConfigError(f"{dev_dir}: features differ from {train_dir}'s")
+    mcfg = ModelConfig.from_dict({**(config.get("model") or {}), "input_dim": features.dim, "vocab_size": len(tok)})
+    train_set, dev_set = load_data(train_dir, dev_dir, tok, mcfg.subsample, cfg.max_frames, out, strict)
+    model = CTCModel(mcfg)
+    model.set_cmvn(training_cmvn_stats(train_set))
+    model.to(device)
+    net = dist.wrap(model, device)
+    if dist.enabled:  # each rank its own dropout and SpecAugment draws
+        seed_everything(rank_seed(cfg.seed, dist.rank))
+    acfg = AugmentConfig.from_dict(config.get("augment"))
+    augment = SpecAugment(acfg, center=-model.cmvn.shift).to(device)
+    full_config = {"features": features.to_dict(), "model": mcfg.to_dict(), "training": dataclasses.asdict(cfg),
+                   "data": {"train": str(Path(train_dir).resolve()), "dev": str(Path(dev_dir).resolve()),
+                            "tokens": str(Path(tokens).resolve())}, "augment": dataclasses.asdict(acfg)}
+    data_fp = data_fingerprint(train_set.utt_ids, train_set.num_frames,
+                               [f"{t}\t{ids.tolist()}" for t, ids in zip(train_set.texts, train_set.targets)])
+    sampler = BucketBatchSampler(train_set.num_frames, cfg.max_frames, shuffle=True, seed=cfg.seed)
+    return Run(cfg, full_config, data_fp, dist, device, tok, train_set, dev_set, model, net,
+               make_optimizer(cfg, model, device), augment, sampler, out)
