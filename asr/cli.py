@@ -306,9 +306,11 @@ def train_cmd(
 
 @command(app, "decode")
 def decode_cmd(
+    ctx: typer.Context,
     model_dir: Path = typer.Argument(..., help="model dir (or exp dir)"),
-    data_dir: Path = typer.Argument(..., help="data dir with feats.scp"),
-    out_dir: Path = typer.Argument(..., help="decode dir; gets `text` and `decode.yaml`"),
+    dirs: List[Path] = typer.Argument(..., metavar="DATA_DIR OUT_DIR | DATA_DIR...",
+                                      help="a data dir with feats.scp and its decode dir (gets `text` and "
+                                           "`decode.yaml`); with --decoders, data dirs"),
     device: str = typer.Option("cpu", "--device"),
     decoder: str = typer.Option("greedy", "--decoder", help="greedy, beam (prefix search) or lm (lexicon + LM)"),
     beam_size: int = typer.Option(10, "--beam-size", help="beam: prefixes kept; lm: the decoder's beam"),
@@ -320,6 +322,15 @@ def decode_cmd(
                                                   help="lm: comma-separated grid, searched on DATA_DIR/text"),
     tune_word_scores: Optional[str] = typer.Option(None, "--tune-word-scores", help="lm: comma-separated grid"),
     lm_params: Optional[Path] = typer.Option(None, "--lm-params", help="lm: lm_params.yaml of a dev search"),
+    decoders: Optional[str] = typer.Option(None, "--decoders", help="comma-separated decoder names (greedy, beam, "
+                                           "lm, or one of --decode-config): each data dir with each, into "
+                                           "EXP_DIR/decode_<set>_<name>"),
+    exp_dir: Optional[Path] = typer.Option(None, "--exp-dir", help="with --decoders: where the decode dirs go"),
+    decode_config: Optional[Path] = typer.Option(None, "--decode-config", help="with --decoders: YAML of named "
+                                                 "decoders' options (e.g. conf/decode.yaml)"),
+    override: List[str] = typer.Option([], "--set", help="with --decoders: override a decoder option: NAME.key=value"),
+    tune_on: Optional[str] = typer.Option(None, "--tune-on", help="with --decoders: the set (a data dir's name) "
+                                          "whose LM weight search the other sets use"),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
     num_threads: int = typer.Option(1, "--num-threads", help="torch threads (0: torch's default); the searches "
                                                              "are single-threaded, and a busy CPU punishes more"),
@@ -327,13 +338,34 @@ def decode_cmd(
     cmd: str = typer.Option("local", "--cmd", help="how jobs run: local or 'slurm [sbatch options]'; logs in "
                                                    "OUT_DIR/log/decode.JOB.log"),
 ):
-    """CTC decoding of a data dir into a Kaldi `text` of hypotheses (greedy, prefix beam, or lexicon + LM)."""
-    import torch
+    """CTC decoding of a data dir into a Kaldi `text` of hypotheses (greedy, prefix beam, or lexicon + LM).
 
-    from asr.decoding.decode import DecodeOptions, decode_data_dir
+    With --decoders: several data dirs, each with several named decoders (docs/transcribe.md)."""
+    import torch
 
     if num_threads > 0:
         torch.set_num_threads(num_threads)
+    if decoders is not None:
+        single = ("decoder", "beam_size", "lm", "lexicon", "lm_weight", "word_score", "tune_lm_weights",
+                  "tune_word_scores", "lm_params")
+        given = [n for n in single if given_on_command_line(ctx, n)]
+        if given:
+            fail(f"--{given[0].replace('_', '-')}: with --decoders, set decoder options in --decode-config or with "
+                 "--set NAME.key=value")
+        if exp_dir is None:
+            fail("--decoders needs --exp-dir (where the decode dirs go)")
+        decode_sets_cmd(model_dir, dirs, exp_dir, decoders, decode_config, override, tune_on, nj, cmd, device,
+                        progress)
+        return
+    for name, flag in (("exp_dir", "--exp-dir"), ("decode_config", "--decode-config"), ("override", "--set"),
+                       ("tune_on", "--tune-on")):
+        if given_on_command_line(ctx, name):
+            fail(f"{flag}: only with --decoders")
+    if len(dirs) != 2:
+        fail("expected DATA_DIR OUT_DIR (several data dirs: --decoders NAME,... --exp-dir EXP)")
+    from asr.decoding.decode import DecodeOptions, decode_data_dir
+
+    data_dir, out_dir = dirs
 
     def floats(name, value):
         try:
@@ -353,6 +385,24 @@ def decode_cmd(
     else:
         out = decode_data_dir(model_dir, data_dir, out_dir, device=device, progress=progress, options=opts)
     typer.echo(f"{out}: hypotheses ({decoder})")
+
+
+def given_on_command_line(ctx: typer.Context, name: str) -> bool:
+    """Whether option `name` was given (not left at its default)."""
+    return ctx.get_parameter_source(name).name != "DEFAULT"  # typer vendors click: compare the enum by name
+
+
+def decode_sets_cmd(model_dir: Path, data_dirs: List[Path], exp_dir: Path, decoders: str,
+                    decode_config: Optional[Path], overrides: List[str], tune_on: Optional[str], nj: int, cmd: str,
+                    device: str, progress: bool) -> None:
+    """`asr decode DATA_DIR... --exp-dir EXP --decoders NAME,...` (asr.decoding.sets)."""
+    from asr.decoding.sets import decode_sets, read_decode_config
+
+    entries = read_decode_config(decode_config, overrides)
+    names = [n for n in decoders.split(",") if n]
+    for name, text in decode_sets(model_dir, data_dirs, exp_dir, names, entries, tune_on, nj, cmd, device,
+                                  progress, where=str(decode_config or "--decoders")):
+        typer.echo(f"{text}: hypotheses ({name})")
 
 
 @command(app, "average")
