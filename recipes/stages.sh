@@ -28,7 +28,9 @@ recipe_start() {  # recipe_start "$@": options, then the run log
   parse_options "$@"
   corpus_args=()
   if [ -n "$corpus_dir" ]; then
-    case $corpus_dir in /*) ;; *) corpus_dir=$start_dir/$corpus_dir ;; esac
+    if [[ $corpus_dir != /* ]]; then  # relative to where run.sh was started
+      corpus_dir=$(cd "$start_dir" && cd "$corpus_dir" 2>/dev/null && pwd || echo "$start_dir/$corpus_dir")
+    fi
     corpus_args=(--corpus-dir "$corpus_dir")
   fi
   start_run "$@"
@@ -63,16 +65,21 @@ describe() {
 
 present_sets() { local x; for x in $eval_sets; do if [ -f "data/$x/text" ]; then echo "$x"; fi; done; }
 feat_sets() { printf '%s\n' "$train" "$dev" $(present_sets) | awk '!seen[$0]++'; }
-decode_dirs() { local x d; for x in $(present_sets); do for d in ${decoders//,/ }; do echo "$exp/decode_${x}_$d"; done; done; }
+decode_dirs() {  # decode_dirs [SET]: every decode dir (of one set): exp/<tag>/decode_<set>_<decoder>
+  local x d
+  for x in ${1:-$(present_sets)}; do for d in ${decoders//,/ }; do echo "$exp/decode_${x}_$d"; done; done
+}
 wer_lines() {  # the last lines, also when every stage was done already
   local dir
   for dir in $(decode_dirs); do
     if [ -f "$dir/scores.txt" ]; then echo "$(grep '^%WER' "$dir/scores.txt") $dir"; fi
   done
 }
-feats() {  # feats SET...
+feats() {  # feats SET...: features and CMVN stats of data/SET
   local x
-  for x in "$@"; do run asr feats "data/$x" --conf conf/fbank.yaml --feat-dir fbank --nj "$nj" --cmd "$cmd" $(strict_flag); done
+  for x in "$@"; do
+    run asr feats "data/$x" --conf conf/fbank.yaml --feat-dir fbank --nj "$nj" --cmd "$cmd" $(strict_flag)
+  done
 }
 
 stage_prep() { run python -m "data_prep.$corpus" "${corpus_args[@]}" --data-dir data; }
@@ -96,10 +103,9 @@ stage_decode() {  # every set with every decoder; a decoder's grid is tuned on d
     "${config[@]}" "${tune[@]}" "${decode_opts[@]}" --no-progress
 }
 stage_score() {
-  local x d dir
+  local x dir
   for x in $(present_sets); do
-    for d in ${decoders//,/ }; do
-      dir=$exp/decode_${x}_$d
+    for dir in $(decode_dirs "$x"); do
       run asr score "data/$x/text" "$dir/text" --utt2spk "data/$x/utt2spk" --out "$dir" > "$dir/scores.txt"
     done
   done
