@@ -52,3 +52,17 @@ def test_results_without_scored_dirs_is_one_line_error(tmp_path):
                            "exp/log/run.log", "--out", "RESULTS.md"], cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 1 and not (tmp_path / "RESULTS.md").exists()
     assert proc.stderr == "asr: error: exp/run1: no scored decode_* dirs (run the scoring stage first)\n"
+
+
+def test_how_a_lexicon_row_without_lm_was_produced(tmp_path):
+    from asr.scoring.results import how
+
+    d = tmp_path / "decode_dev_lexicon"
+    d.mkdir()
+    settings = {"model": "exp/tag/ave_5", "data": "data/dev", "decoder": "lm", "beam_size": 20, "lm": None,
+                "lexicon": "data/local/words.txt", "lm_weight": 0.0, "word_score": 0.0, "tune_lm_weights": [],
+                "tune_word_scores": [], "lm_params": None}
+    (d / "decode.yaml").write_text(yaml.safe_dump(settings))
+    assert how(d, "dev").startswith(f"`asr decode exp/tag/ave_5 data/dev {d} --decoder lm --beam-size 20 "
+                                    "--lexicon data/local/words.txt --lm-weight 0 --word-score 0` then `asr score")
+    assert how(d, "dev").endswith(f"--out {d}`")  # the weights are in the command

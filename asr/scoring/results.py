@@ -65,13 +65,19 @@ def how(decode_dir: Path, set_name: str) -> str:
     if dec == "beam":
         cmd += f" --beam-size {settings['beam_size']}"
     elif dec == "lm":
-        cmd += f" --beam-size {settings['beam_size']} --lm {settings['lm']} --lexicon {settings['lexicon']}"
+        cmd += f" --beam-size {settings['beam_size']}"
+        cmd += f" --lm {settings['lm']}" if settings.get("lm") else ""
+        cmd += f" --lexicon {settings['lexicon']}"
+        lm_weight, word_score = f"{settings['lm_weight']:g}", f"{settings['word_score']:g}"
         if settings.get("tune_lm_weights"):
             cmd += (f" --tune-lm-weights {','.join(f'{v:g}' for v in settings['tune_lm_weights'])}"
                     f" --tune-word-scores {','.join(f'{v:g}' for v in settings['tune_word_scores'])}")
         elif settings.get("lm_params"):
             cmd += f" --lm-params {settings['lm_params']}"
-        chosen = f" (lm_weight {settings['lm_weight']:g}, word_score {settings['word_score']:g})"
+        else:  # fixed weights: in the command
+            cmd += f" --lm-weight {lm_weight} --word-score {word_score}"
+        if settings.get("tune_lm_weights") or settings.get("lm_params"):
+            chosen = f" (lm_weight {lm_weight}, word_score {word_score})"
     return f"`{cmd}` then `asr score data/{set_name}/text {decode_dir}/text --out {decode_dir}`{chosen}"
 
 
