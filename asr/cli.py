@@ -7,6 +7,7 @@ Heavy imports (torch) happen inside the commands so `asr --help` is instant. Err
 from __future__ import annotations
 
 import functools
+import inspect
 from pathlib import Path
 from typing import List, Optional
 
@@ -267,6 +268,45 @@ def lm_cmd(
 
 # ---- training, decoding, scoring -----------------------------------------------------------------------
 
+DECODER_OPTIONS = {  # name: (type, option): the decoder options of `asr decode` and `asr transcribe`
+    "decoder": (str, typer.Option("greedy", "--decoder", help="greedy, beam (CTC prefix search) or lm (lexicon + "
+                                                              "word n-gram)")),
+    "beam_size": (int, typer.Option(10, "--beam-size", help="beam: prefixes kept; lm: the search beam (50 or more "
+                                                            "recommended)")),
+    "lm": (Optional[Path], typer.Option(None, "--lm", help="lm: ARPA word n-gram (default: the model file's)")),
+    "lexicon": (Optional[Path], typer.Option(None, "--lexicon", help="lm: the vocabulary, first field per line "
+                                                                     "(default: the model file's)")),
+    "lm_weight": (Optional[float], typer.Option(None, "--lm-weight", help="lm: weight of the LM (default: "
+                                                                          "--lm-params', the model file's, or 1)")),
+    "word_score": (Optional[float], typer.Option(None, "--word-score", help="lm: added per word (default: "
+                                                                            "--lm-params', the model file's, or 0)")),
+    "lm_params": (Optional[Path], typer.Option(None, "--lm-params", help="lm: lm_params.yaml of a dev search "
+                                                                         "(asr decode --tune-lm-weights)")),
+}
+
+
+def decoder_options(fn):
+    """Give a command the decoder options (DECODER_OPTIONS), declared once here, in place of its parameter
+    `decoder_config`, which receives them as one asr.decoding.config.DecoderConfig."""
+    signature = inspect.signature(fn)
+    params = list(signature.parameters.values())
+    at = [p.name for p in params].index("decoder_config")
+    added = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=option, annotation=kind)
+             for name, (kind, option) in DECODER_OPTIONS.items()]
+
+    @functools.wraps(fn)
+    def wrapper(**kwargs):
+        from asr.decoding.config import DecoderConfig
+
+        values = {name: kwargs.pop(name) for name in DECODER_OPTIONS}
+        paths = {k: str(v) for k, v in values.items() if isinstance(v, Path)}
+        return fn(**kwargs, decoder_config=DecoderConfig(**{**values, **paths}))
+
+    wrapper.__signature__ = signature.replace(parameters=params[:at] + added + params[at + 1:])
+    wrapper.__annotations__ = {**{k: v for k, v in fn.__annotations__.items() if k != "decoder_config"},
+                               **{name: kind for name, (kind, _) in DECODER_OPTIONS.items()}}
+    return wrapper
+
 
 @command(app, "train")
 def train_cmd(
@@ -305,6 +345,7 @@ def train_cmd(
 
 
 @command(app, "decode")
+@decoder_options
 def decode_cmd(
     ctx: typer.Context,
     model_dir: Path = typer.Argument(..., help="model dir (or exp dir)"),
@@ -312,16 +353,10 @@ def decode_cmd(
                                       help="a data dir with feats.scp and its decode dir (gets `text` and "
                                            "`decode.yaml`); with --decoders, data dirs"),
     device: str = typer.Option("cpu", "--device"),
-    decoder: str = typer.Option("greedy", "--decoder", help="greedy, beam (prefix search) or lm (lexicon + LM)"),
-    beam_size: int = typer.Option(10, "--beam-size", help="beam: prefixes kept; lm: the decoder's beam"),
-    lm: Optional[Path] = typer.Option(None, "--lm", help="lm: ARPA word n-gram"),
-    lexicon: Optional[Path] = typer.Option(None, "--lexicon", help="lm: the vocabulary (first field per line)"),
-    lm_weight: float = typer.Option(1.0, "--lm-weight"),
-    word_score: float = typer.Option(0.0, "--word-score", help="lm: added per word (insertion bonus)"),
+    decoder_config=None,
     tune_lm_weights: Optional[str] = typer.Option(None, "--tune-lm-weights",
                                                   help="lm: comma-separated grid, searched on DATA_DIR/text"),
     tune_word_scores: Optional[str] = typer.Option(None, "--tune-word-scores", help="lm: comma-separated grid"),
-    lm_params: Optional[Path] = typer.Option(None, "--lm-params", help="lm: lm_params.yaml of a dev search"),
     decoders: Optional[str] = typer.Option(None, "--decoders", help="comma-separated decoder names (greedy, beam, "
                                            "lm, or one of --decode-config): each data dir with each, into "
                                            "EXP_DIR/decode_<set>_<name>"),
@@ -341,13 +376,14 @@ def decode_cmd(
     """CTC decoding of a data dir into a Kaldi `text` of hypotheses (greedy, prefix beam, or lexicon + LM).
 
     With --decoders: several data dirs, each with several named decoders (docs/transcribe.md)."""
+    import dataclasses
+
     import torch
 
     if num_threads > 0:
         torch.set_num_threads(num_threads)
     if decoders is not None:
-        single = ("decoder", "beam_size", "lm", "lexicon", "lm_weight", "word_score", "tune_lm_weights",
-                  "tune_word_scores", "lm_params")
+        single = [*DECODER_OPTIONS, "tune_lm_weights", "tune_word_scores"]
         given = [n for n in single if given_on_command_line(ctx, n)]
         if given:
             fail(f"--{given[0].replace('_', '-')}: with --decoders, set decoder options in --decode-config or with "
@@ -363,7 +399,7 @@ def decode_cmd(
             fail(f"{flag}: only with --decoders")
     if len(dirs) != 2:
         fail("expected DATA_DIR OUT_DIR (several data dirs: --decoders NAME,... --exp-dir EXP)")
-    from asr.decoding.decode import DecodeOptions, decode_data_dir
+    from asr.decoding.decode import decode_data_dir
 
     data_dir, out_dir = dirs
 
@@ -373,18 +409,15 @@ def decode_cmd(
         except ValueError:
             fail(f"{name}: expected numbers separated by commas, got '{value}'")
 
-    opts = DecodeOptions(decoder=decoder, beam_size=beam_size, lm=str(lm) if lm else None,
-                         lexicon=str(lexicon) if lexicon else None, lm_weight=lm_weight, word_score=word_score,
-                         tune_lm_weights=floats("--tune-lm-weights", tune_lm_weights),
-                         tune_word_scores=floats("--tune-word-scores", tune_word_scores),
-                         lm_params=str(lm_params) if lm_params else None)
+    config = dataclasses.replace(decoder_config, tune_lm_weights=floats("--tune-lm-weights", tune_lm_weights),
+                                 tune_word_scores=floats("--tune-word-scores", tune_word_scores))
     if nj > 1 or cmd.split()[:1] != ["local"]:
         from asr.decoding.jobs import decode_in_jobs
 
-        out = decode_in_jobs(model_dir, data_dir, out_dir, nj, cmd, device=device, options=opts)
+        out = decode_in_jobs(model_dir, data_dir, out_dir, nj, cmd, device=device, config=config)
     else:
-        out = decode_data_dir(model_dir, data_dir, out_dir, device=device, progress=progress, options=opts)
-    typer.echo(f"{out}: hypotheses ({decoder})")
+        out = decode_data_dir(model_dir, data_dir, out_dir, device=device, progress=progress, config=config)
+    typer.echo(f"{out}: hypotheses ({config.decoder})")
 
 
 def given_on_command_line(ctx: typer.Context, name: str) -> bool:
@@ -396,11 +429,12 @@ def decode_sets_cmd(model_dir: Path, data_dirs: List[Path], exp_dir: Path, decod
                     decode_config: Optional[Path], overrides: List[str], tune_on: Optional[str], nj: int, cmd: str,
                     device: str, progress: bool) -> None:
     """`asr decode DATA_DIR... --exp-dir EXP --decoders NAME,...` (asr.decoding.sets)."""
-    from asr.decoding.sets import decode_sets, read_decode_config
+    from asr.decoding.config import read_decode_config
+    from asr.decoding.sets import decode_sets
 
-    entries = read_decode_config(decode_config, overrides)
+    named = read_decode_config(decode_config, overrides)
     names = [n for n in decoders.split(",") if n]
-    for name, text in decode_sets(model_dir, data_dirs, exp_dir, names, entries, tune_on, nj, cmd, device,
+    for name, text in decode_sets(model_dir, data_dirs, exp_dir, names, named, tune_on, nj, cmd, device,
                                   progress, where=str(decode_config or "--decoders")):
         typer.echo(f"{text}: hypotheses ({name})")
 
@@ -490,6 +524,7 @@ def results_cmd(
 
 
 @command(app, "transcribe")
+@decoder_options
 def transcribe_cmd(
     model: str = typer.Argument(..., help="model dir (e.g. egs/yesno/exp/model) or model file from `asr export`"),
     audio: List[str] = typer.Argument(..., help="audio files (wav, flac, ogg, mp3, ...; any rate, any channels), "
@@ -497,13 +532,7 @@ def transcribe_cmd(
     fmt: str = typer.Option("text", "--format", "-f", help="text, json, ctm, srt or vtt (several, comma-separated, "
                                                          "with --output-dir)"),
     output_dir: Optional[Path] = typer.Option(None, "--output-dir", "-o", help="write <name>.<ext> per recording"),
-    decoder: str = typer.Option("greedy", "--decoder", help="greedy, beam or lm (lexicon + language model)"),
-    beam_size: int = typer.Option(10, "--beam-size", help="beam and lm decoders"),
-    lexicon: Optional[Path] = typer.Option(None, "--lexicon", help="lm decoder (default: the model's)"),
-    lm: Optional[Path] = typer.Option(None, "--lm", help="lm decoder: ARPA file (default: the model's)"),
-    lm_weight: Optional[float] = typer.Option(None, "--lm-weight", help="lm decoder (default: the model's, or 1)"),
-    word_score: Optional[float] = typer.Option(None, "--word-score", help="lm decoder (default: the model's, or 0)"),
-    lm_params: Optional[Path] = typer.Option(None, "--lm-params", help="lm decoder: lm_params.yaml of a dev search"),
+    decoder_config=None,
     chunk: float = typer.Option(30.0, "--chunk", help="long audio: window length in seconds"),
     overlap: float = typer.Option(5.0, "--overlap", help="long audio: overlap of neighbouring windows, seconds"),
     batch_size: int = typer.Option(4, "--batch-size", help="windows per forward pass"),
@@ -519,25 +548,16 @@ def transcribe_cmd(
     """Transcribe audio; by default print `<file>\t<text>` per recording. Exit 1 if any recording failed."""
     import torch
 
-    from asr.transcribe.inputs import expand_inputs
-    from asr.transcribe.chunking import ChunkConfig
-    from asr.transcribe.decoders import DecoderOptions
     from asr.transcribe import Transcriber
+    from asr.transcribe.chunking import ChunkConfig
     from asr.transcribe.command import parse_formats, run_transcribe
+    from asr.transcribe.inputs import expand_inputs
 
     if threads > 0:
         torch.set_num_threads(threads)
     inputs = expand_inputs(audio, recursive)
     out = parse_formats(fmt, output_dir, len(inputs))
-    if lm_params is not None:
-        from asr.decoding.decode import read_lm_params
-
-        params = read_lm_params(lm_params)
-        lm_weight = params["lm_weight"] if lm_weight is None else lm_weight
-        word_score = params["word_score"] if word_score is None else word_score
-    options = DecoderOptions(beam_size, str(lexicon) if lexicon else None, str(lm) if lm else None, lm_weight,
-                             word_score)
-    transcriber = Transcriber.from_pretrained(model, device, decoder=decoder, decoder_options=options,
+    transcriber = Transcriber.from_pretrained(model, device, decoder=decoder_config,
                                               chunk=ChunkConfig(chunk, overlap), batch_size=batch_size,
                                               word_times=word_times)
     if run_transcribe(transcriber, inputs, out, progress, verbose):

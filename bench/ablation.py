@@ -220,12 +220,13 @@ class _LoopSpecAugment:
 def decoding(ws: Workspace, repeats: int) -> dict:
     import torch
 
-    from asr.decoding.decode import DecodeOptions, batch_decoder, compute_log_probs, hypotheses, stream_log_probs
+    from asr.decoding.config import DecoderConfig
+    from asr.decoding.decode import batch_decoder, compute_log_probs, hypotheses, stream_log_probs
     from asr.model.store import load_model_dir
     from asr.data.dataset import FeatureDataset
 
     loaded = load_model_dir(ws.model)
-    opts = DecodeOptions(decoder="greedy", units=True)
+    opts = DecoderConfig(decoder="greedy", units=True)
     data = ws.scaled[1]
 
     def before():  # every utterance's features, then every utterance's log-probs, then decode one by one

@@ -93,18 +93,19 @@ def train_ceiling(spec: dict) -> dict:
 def decode_compare(spec: dict) -> dict:
     """The decode stage (features to text) with each decoder, and the bare model forward on the same batches
     already in memory, alternating within each repeat."""
-    from asr.decoding.decode import DecodeOptions, decode_data_dir
+    from asr.decoding.config import DecoderConfig
+    from asr.decoding.decode import decode_data_dir
     from bench.baselines import decode_ceiling
 
     out = Path(spec["out"])
     options = {
-        "greedy": DecodeOptions(decoder="greedy", units=True),
-        "beam": DecodeOptions(decoder="beam", beam_size=10, units=True),
-        "lm": DecodeOptions(decoder="lm", beam_size=50, lm=spec["lm"], lexicon=spec["lexicon"], lm_weight=1.0,
-                            word_score=0.0),
+        "greedy": DecoderConfig(decoder="greedy", units=True),
+        "beam": DecoderConfig(decoder="beam", beam_size=10, units=True),
+        "lm": DecoderConfig(decoder="lm", beam_size=50, lm=spec["lm"], lexicon=spec["lexicon"], lm_weight=1.0,
+                             word_score=0.0),
     }
     # the decode stage first, as in `asr decode`: it sets the oneDNN cache the ceiling then shares
-    decode_data_dir(spec["model"], spec["data"], out / "warmup", progress=False, options=options["greedy"])
+    decode_data_dir(spec["model"], spec["data"], out / "warmup", progress=False, config=options["greedy"])
     ceiling = decode_ceiling(spec["model"], spec["data"])
     ceiling()
     times = {name: [] for name in ["ceiling", *options]}
@@ -112,17 +113,18 @@ def decode_compare(spec: dict) -> dict:
         times["ceiling"].append(timed(ceiling))
         for name, opts in options.items():
             times[name].append(timed(lambda: decode_data_dir(spec["model"], spec["data"], out / name,
-                                                             progress=False, options=opts)))
+                                                             progress=False, config=opts)))
     return {"seconds": times}
 
 
 def decode_scale(spec: dict) -> dict:
     """The decode stage (greedy) on a data dir, several times."""
-    from asr.decoding.decode import DecodeOptions, decode_data_dir
+    from asr.decoding.config import DecoderConfig
+    from asr.decoding.decode import decode_data_dir
 
-    opts = DecodeOptions(decoder="greedy", units=True)
+    opts = DecoderConfig(decoder="greedy", units=True)
     return {"seconds": [timed(lambda: decode_data_dir(spec["model"], spec["data"], spec["out"], progress=False,
-                                                      options=opts)) for _ in range(spec["repeats"])]}
+                                                      config=opts)) for _ in range(spec["repeats"])]}
 
 
 JOBS = {f.__name__: f for f in (feats_compare, feats_scale, train_ours, train_ceiling, decode_compare, decode_scale)}

@@ -165,8 +165,8 @@ def test_decoders_errors(sets, args, message):
 def test_decode_config_errors_name_the_file_and_key(sets):
     tmp, model, dev, test = sets
     cases = {"lm: {beam: 3}\n": "unknown key 'beam'", "greedy: {decoder: beam}\n": "greedy.decoder: expected greedy",
-             "fast: {beam_size: 3}\n": "unknown decoder name 'fast'", "- greedy\n": "expected a mapping",
-             "lm: {tune_lm_weights: [a]}\n": "lm.tune_lm_weights: bad value"}
+             "fast: {beam_size: 3}\n": "fast.beam_size: 'fast' is not a built-in decoder name",
+             "- greedy\n": "expected a mapping", "lm: {tune_lm_weights: [a]}\n": "lm.tune_lm_weights: bad value"}
     for text, message in cases.items():
         (tmp / "bad.yaml").write_text(text)
         result = CliRunner().invoke(app, ["decode", str(model), str(dev), "--exp-dir", str(tmp / "exp"),

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from asr.decoding.decode import (DecodeOptions, batch_decoder, compute_log_probs, decode_data_dir, hypotheses,
-                                 stream_log_probs)
+from asr.decoding.config import DecoderConfig
+from asr.decoding.decode import batch_decoder, compute_log_probs, decode_data_dir, hypotheses, stream_log_probs
 from asr.errors import ConfigError
 from asr.model.store import load_model_dir
 from asr.text.phone import PhoneTokenizer
@@ -27,7 +27,7 @@ def setup(tmp_path):
 @pytest.mark.parametrize("decoder", ["greedy", "beam", "lm"])
 def test_streamed_batches_equal_one_utterance_at_a_time(setup, decoder):
     tmp, loaded, data = setup
-    opts = DecodeOptions(decoder=decoder, units=decoder != "lm", lm=str(tmp / "lm.arpa"),
+    opts = DecoderConfig(decoder=decoder, units=decoder != "lm", lm=str(tmp / "lm.arpa"),
                          lexicon=str(tmp / "lexicon.txt"), beam_size=8)
     each = hypotheses(loaded, compute_log_probs(loaded, FeatureDataset(data)), opts)
     decode, streamed, batches = batch_decoder(loaded, opts), {}, 0
@@ -41,11 +41,11 @@ def test_streamed_batches_equal_one_utterance_at_a_time(setup, decoder):
 def test_decode_data_dir_streams_and_writes_every_utterance(setup):
     tmp, loaded, data = setup
     out = decode_data_dir(tmp / "model", data, tmp / "dec", progress=False,
-                          options=DecodeOptions(decoder="greedy", units=True))
+                          config=DecoderConfig(decoder="greedy", units=True))
     assert [line.split()[0] for line in out.read_text().splitlines()] == sorted(TEXTS)
 
 
 def test_phone_units_only_when_asked(setup):
     _, loaded, _ = setup
     with pytest.raises(ConfigError, match="lexicon"):
-        batch_decoder(loaded, DecodeOptions(decoder="greedy"))
+        batch_decoder(loaded, DecoderConfig(decoder="greedy"))

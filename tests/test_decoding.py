@@ -121,17 +121,28 @@ def test_lexicon_decoding_fixes_a_spelling(char_tok):
     assert char_tok.decode(dec.decode_ids(lp)) == "YES NO"
 
 
+def test_lexicon_decoding_keeps_a_double_letter():
+    pytest.importorskip("flashlight.lib.text")
+    from asr.decoding.lm import LexiconLMDecoder
+
+    tok = CharTokenizer.build(["HELLO NO"])
+    lp = emissions(tok, "H E L L O".split())
+    dec = LexiconLMDecoder(tok, ["HELLO", "NO"])
+    assert dec.decode(lp[None], torch.tensor([len(lp)])) == [["HELLO"]]
+    assert tok.decode(dec.decode_ids(lp)) == "HELLO"
+
+
 def test_lm_weight_decides_between_acoustic_rivals(char_tok, tmp_path):
     pytest.importorskip("flashlight.lib.text")
-    from asr.decoding.lm import LexiconLMDecoder, LMDecoderConfig
+    from asr.decoding.lm import LexiconLMDecoder
 
     # acoustics prefer "ONE ONE" a little; the LM has only seen "ONE TWO"
     NGramLM(["ONE TWO"] * 20 + ["TWO ONE"], order=2).to_arpa(tmp_path / "lm.arpa")
     units = "O N E <space> O N E".split()
     lp = emissions(char_tok, units, confuse={4: ("T", -0.3), 5: ("W", -0.3), 6: ("O", -0.3)})
     lengths = torch.tensor([len(lp)])
-    no_lm = LexiconLMDecoder(char_tok, ["ONE", "TWO"], tmp_path / "lm.arpa", LMDecoderConfig(lm_weight=0.0))
-    with_lm = LexiconLMDecoder(char_tok, ["ONE", "TWO"], tmp_path / "lm.arpa", LMDecoderConfig(lm_weight=2.0))
+    no_lm = LexiconLMDecoder(char_tok, ["ONE", "TWO"], tmp_path / "lm.arpa", lm_weight=0.0)
+    with_lm = LexiconLMDecoder(char_tok, ["ONE", "TWO"], tmp_path / "lm.arpa", lm_weight=2.0)
     assert no_lm.decode(lp[None], lengths) == [["ONE", "ONE"]]
     assert with_lm.decode(lp[None], lengths) == [["ONE", "TWO"]]
 
@@ -178,3 +189,37 @@ def test_last_unit_repeated_over_frames(char_tok):
     dec = LexiconLMDecoder(char_tok, ["YES", "NO", "ONE"])
     assert dec.decode(lp[None], torch.tensor([len(lp)])) == [["YES", "NO"]]
     assert char_tok.decode(dec.decode_ids(lp)) == "YES NO"
+
+
+def test_decoder_config_fills_what_it_leaves_open(tmp_path):
+    """lexicon/lm: the config's, else the model file's; lm_weight/word_score: the config's, else its lm_params',
+    else the model file's, else 1 and 0."""
+    from types import SimpleNamespace
+
+    from asr.decoding.config import DecoderConfig
+
+    (tmp_path / "p.yaml").write_text("lm_weight: 0.5\nword_score: 2\n")
+    packed = SimpleNamespace(config={"decoding": {"lexicon": "L", "lm": "M", "lm_weight": 3.0, "word_score": -1.0}})
+    got = DecoderConfig("lm").resolved(packed)
+    assert (got.lexicon, got.lm, got.lm_weight, got.word_score) == ("L", "M", 3.0, -1.0)
+    got = DecoderConfig("lm", lm_params=str(tmp_path / "p.yaml"), word_score=1).resolved(packed)
+    assert (got.lm_weight, got.word_score) == (0.5, 1.0)
+    got = DecoderConfig("lm", lexicon="X").resolved()
+    assert (got.lexicon, got.lm, got.lm_weight, got.word_score) == ("X", None, 1.0, 0.0)
+    assert DecoderConfig("greedy").resolved(packed).lm is None
+
+
+def test_decoder_config_check():
+    from types import SimpleNamespace
+
+    from asr.decoding.config import DecoderConfig
+    from asr.errors import ConfigError
+
+    for config, message in [(DecoderConfig("viterbi"), "unknown decoder 'viterbi'"),
+                            (DecoderConfig("beam", beam_size=0), "--beam-size must be at least 1"),
+                            (DecoderConfig("lm"), "--decoder lm needs --lm"),
+                            (DecoderConfig("lm", lm="x", tune_word_scores=[0], lm_params="p"), "not both")]:
+        with pytest.raises(ConfigError, match=message):
+            config.check()
+    packed = SimpleNamespace(config={"decoding": {"lexicon": "L"}}, tokenizer=CharTokenizer.build(["A"]))
+    assert DecoderConfig("lm").check(packed).decoder == "lm"  # the model file packs a vocabulary

@@ -11,7 +11,7 @@ import torch
 from asr.audio import load_audio
 from asr.transcribe.audio_stream import AudioStream
 from asr.transcribe.chunking import ChunkConfig, Stitcher, find_cut
-from asr.transcribe.decoders import DecoderOptions
+from asr.decoding.config import DecoderConfig
 from asr.transcribe.align import TokenSpan, Word, forced_align, greedy_spans, join_spans, spans_to_words
 from asr.transcribe.snap import snap_to_speech
 from asr.errors import AudioError, ConfigError
@@ -49,8 +49,8 @@ def test_words_at_chunk_borders_are_neither_lost_nor_doubled(levels, chunk, word
 
 def test_beam_decoder_gives_the_same_timed_words(levels):
     audio, truth = level_audio(20, seed=4)
-    options = DecoderOptions(beam_size=8)
-    t = Transcriber(levels, decoder="beam", decoder_options=options, chunk=ChunkConfig(3, 1), word_times="ctc")
+    options = DecoderConfig("beam", beam_size=8)
+    t = Transcriber(levels, decoder=options, chunk=ChunkConfig(3, 1), word_times="ctc")
     words = t.transcribe(audio).words
     assert [(w.word, round(w.start_s, 6), round(w.end_s, 6)) for w in words] == \
         [(w.word, round(w.start_s, 6), round(w.end_s, 6)) for w in truth]
@@ -71,8 +71,8 @@ def test_lm_decoder_words_are_spelled_and_timed(levels, tmp_path, monkeypatch):
         return [[w.word for w in truth]]
 
     monkeypatch.setattr(lm.LexiconLMDecoder, "decode", search)
-    options = DecoderOptions(beam_size=8, lexicon=str(lexicon))
-    words = Transcriber(levels, decoder="lm", decoder_options=options, word_times="ctc").transcribe(audio).words
+    options = DecoderConfig("lm", beam_size=8, lexicon=str(lexicon))
+    words = Transcriber(levels, decoder=options, word_times="ctc").transcribe(audio).words
     assert seen["vocabulary"] == ["A", "B"]
     assert [(w.word, round(w.start_s, 6), round(w.end_s, 6)) for w in words] == \
         [(w.word, round(w.start_s, 6), round(w.end_s, 6)) for w in truth]

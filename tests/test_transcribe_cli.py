@@ -146,3 +146,17 @@ def test_beam_and_lm_decoders_from_the_command_line(model_dir, mixed, tmp_path):
     assert {w["word"] for w in json.loads(lm.stdout)["words"]} <= {"YES", "NO"}
     missing = run(model_dir, wav, "--decoder", "lm")
     assert missing.exit_code == 1 and "--decoder lm needs --lm" in missing.stderr
+
+
+def test_decode_and_transcribe_share_the_decoder_options():
+    import typer.main
+
+    from asr.cli import DECODER_OPTIONS
+
+    commands = typer.main.get_command(app).commands
+
+    def options(name):
+        return {p.name: (p.opts, p.default) for p in commands[name].params if p.name in DECODER_OPTIONS}
+
+    assert options("decode") == options("transcribe") and len(options("decode")) == 7
+    assert options("decode")["lm_weight"] == (["--lm-weight"], None)

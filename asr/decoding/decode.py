@@ -1,20 +1,19 @@
 """The decode stage: a model dir and a data dir with features -> Kaldi `text` of hypotheses.
 
 Decoders: `greedy` (best path), `beam` (CTC prefix beam search, asr.decoding.beam) and `lm` (lexicon-constrained
-beam search with a word n-gram LM, asr.decoding.lm). The network runs once per data dir, batch by batch: features
-are read for one batch at a time and each batch is decoded as soon as the network has run, so memory does not
-grow with the data dir (only a tuning grid keeps every utterance's log-probs). For `lm` the weights
-come from the options, from a tuning grid searched on this data dir's own `text` (meant for dev, as Kaldi's
-scoring picks LMWT and the word insertion penalty), or from the `lm_params.yaml` such a search wrote. The decode
-dir gets `text`, `decode.yaml` (the decoder and its settings) and, after a search, `lm_tuning.tsv` and
-`lm_params.yaml`.
+beam search with a word n-gram LM, asr.decoding.lm), with their settings in a DecoderConfig (asr.decoding.config).
+The network runs once per data dir, batch by batch: features are read for one batch at a time and each batch is
+decoded as soon as the network has run, so memory does not grow with the data dir (only a tuning grid keeps every
+utterance's log-probs). For `lm` the weights come from the config, from a tuning grid searched on this data dir's
+own `text` (meant for dev, as Kaldi's scoring picks LMWT and the word insertion penalty), or from the
+`lm_params.yaml` such a search wrote. The decode dir gets `text`, `decode.yaml` (the decoder and its settings)
+and, after a search, `lm_tuning.tsv` and `lm_params.yaml`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -24,41 +23,18 @@ import torch
 import yaml
 from tqdm import tqdm
 
+from asr.data.dataset import FeatureDataset
 from asr.data.kaldi_files import read_table, write_table
+from asr.data.sampler import BucketBatchSampler
+from asr.decoding.config import LM_PARAMS, DecoderConfig
 from asr.decoding.greedy import greedy_decode
 from asr.errors import ConfigError, DataError
 from asr.features.extract import load_feats_config
 from asr.fileio import atomic_write_text
 from asr.model.store import LoadedModel, load_model_dir
-from asr.data.dataset import FeatureDataset
-from asr.data.sampler import BucketBatchSampler
 
-DECODERS = ("greedy", "beam", "lm")
-LM_PARAMS = "lm_params.yaml"
 MAX_FRAMES = 5000  # padded input frames per forward batch: as fast as larger batches here, 4x less memory
 ONEDNN_CACHE = "16"  # oneDNN primitives kept (default 1024); see stream_log_probs
-
-
-@dataclass
-class DecodeOptions:
-    decoder: str = "greedy"
-    beam_size: int = 10  # beam: prefixes kept; lm: the flashlight beam (at least 50 recommended)
-    lm: str | None = None  # lm: ARPA file (None: vocabulary-constrained search without an LM)
-    lexicon: str | None = None  # lm: vocabulary (a lexicon's first field); default: the ARPA's unigrams
-    lm_weight: float = 1.0
-    word_score: float = 0.0
-    tune_lm_weights: list[float] = field(default_factory=list)  # a grid searched on the data dir's text
-    tune_word_scores: list[float] = field(default_factory=list)
-    lm_params: str | None = None  # lm_params.yaml of an earlier search: its lm_weight and word_score
-    units: bool = False  # greedy/beam: write the model's units even when they are not words (phones)
-
-    def check(self) -> None:
-        if self.decoder not in DECODERS:
-            raise ConfigError(f"unknown decoder '{self.decoder}' (choose from {', '.join(DECODERS)})")
-        if self.decoder == "lm" and not (self.lm or self.lexicon):
-            raise ConfigError("--decoder lm needs --lm (ARPA) and/or --lexicon (the vocabulary)")
-        if self.lm_params and (self.tune_lm_weights or self.tune_word_scores):
-            raise ConfigError("give either a tuning grid or --lm-params, not both")
 
 
 @torch.inference_mode()
@@ -107,108 +83,68 @@ def stream_log_probs(loaded: LoadedModel, data_dir: str | os.PathLike, max_frame
             yield [utts[i] for i in indices], log_probs.cpu(), out_lengths.cpu()
 
 
-def decode_dataset(loaded: LoadedModel, dataset: FeatureDataset, max_frames: int = MAX_FRAMES,
-                   device: str = "cpu", progress: bool = False) -> dict[str, str]:
-    """Greedy-decode every utterance of `dataset`; returns utt -> text."""
-    log_probs = compute_log_probs(loaded, dataset, max_frames, device, progress)
-    return {u: loaded.tokenizer.decode(greedy_decode(lp[None], torch.tensor([len(lp)]))[0])
-            for u, lp in log_probs.items()}
-
-
-def _vocabulary(opts: DecodeOptions) -> list[str]:
-    from asr.decoding.lm import read_words
-
-    words = set()
-    for path in (opts.lexicon, opts.lm):
-        if path:
-            words.update(read_words(path))
-    return sorted(words)
-
-
-def lm_hypotheses(loaded: LoadedModel, log_probs: dict[str, torch.Tensor], opts: DecodeOptions,
-                  lm_weight: float, word_score: float, words: list[str] | None = None) -> dict[str, str]:
-    """Lexicon + LM decoding of precomputed log-probs with the given weights."""
-    from asr.decoding.lm import LexiconLMDecoder, LMDecoderConfig
-
-    cfg = LMDecoderConfig(lm_weight=lm_weight, word_score=word_score, beam_size=max(opts.beam_size, 1))
-    decoder = LexiconLMDecoder(loaded.tokenizer, words or _vocabulary(opts), opts.lm, cfg)
-    return {u: " ".join(decoder.decode(lp[None], torch.tensor([len(lp)]))[0]) for u, lp in log_probs.items()}
-
-
-def batch_decoder(loaded: LoadedModel, opts: DecodeOptions) -> Callable[[torch.Tensor, torch.Tensor], list[str]]:
-    """The decoder of `opts` (lm: with opts.lm_weight and opts.word_score) as a function of a batch:
-    log-probs (N, T', V) and lengths (N,) -> N texts."""
+def batch_decoder(loaded: LoadedModel, config: DecoderConfig) -> Callable[[torch.Tensor, torch.Tensor], list[str]]:
+    """The decoder of `config` as a function of a batch: log-probs (N, T', V) and lengths (N,) -> N texts."""
     tok = loaded.tokenizer
-    if opts.decoder != "lm" and not tok.word_level and not opts.units:
-        raise ConfigError(f"a {tok.kind} model gives words only through a lexicon: use --decoder lm")
-    if opts.decoder == "greedy":
+    config = config.check(loaded).resolved(loaded)
+    if config.decoder == "greedy":
         return lambda lp, lengths: [tok.decode(ids) for ids in greedy_decode(lp, lengths)]
-    if opts.decoder == "beam":
+    if config.decoder == "beam":
         from asr.decoding.beam import beam_decode
 
-        return lambda lp, lengths: [tok.decode(ids) for ids in beam_decode(lp, lengths, opts.beam_size)]
-    from asr.decoding.lm import LexiconLMDecoder, LMDecoderConfig
+        return lambda lp, lengths: [tok.decode(ids) for ids in beam_decode(lp, lengths, config.beam_size)]
+    from asr.decoding.lm import LexiconLMDecoder
 
-    cfg = LMDecoderConfig(lm_weight=opts.lm_weight, word_score=opts.word_score, beam_size=max(opts.beam_size, 1))
-    decoder = LexiconLMDecoder(tok, _vocabulary(opts), opts.lm, cfg)
+    decoder = LexiconLMDecoder.from_config(tok, config)
     return lambda lp, lengths: [" ".join(words) for words in decoder.decode(lp, lengths)]
 
 
-def hypotheses(loaded: LoadedModel, log_probs: dict[str, torch.Tensor], opts: DecodeOptions) -> dict[str, str]:
-    """utt -> text with the decoder of `opts` (lm: with opts.lm_weight and opts.word_score)."""
-    decode = batch_decoder(loaded, opts)
+def hypotheses(loaded: LoadedModel, log_probs: dict[str, torch.Tensor], config: DecoderConfig) -> dict[str, str]:
+    """utt -> text with the decoder of `config`."""
+    decode = batch_decoder(loaded, config)
     return {u: decode(lp[None], torch.tensor([len(lp)]))[0] for u, lp in log_probs.items()}
 
 
 def decode_data_dir(model_dir: str | os.PathLike, data_dir: str | os.PathLike, out_dir: str | os.PathLike,
-                    device: str = "cpu", progress: bool = True, options: DecodeOptions | None = None) -> Path:
+                    device: str = "cpu", progress: bool = True, config: DecoderConfig | None = None) -> Path:
     """Write `out_dir/text` with the hypotheses for `data_dir` (and the settings used, see the module doc)."""
-    opts = dataclasses.replace(options or DecodeOptions())
-    opts.check()
+    config = (config or DecoderConfig()).check()
     loaded = load_model_dir(model_dir, device)
     feats_cfg = load_feats_config(data_dir)
     if feats_cfg != loaded.features:
         raise ConfigError(f"{data_dir}: features differ from the model's ({Path(model_dir) / 'config.yaml'}): "
                           f"{feats_cfg} vs {loaded.features}")
+    config = config.check(loaded).resolved(loaded)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if opts.decoder == "lm" and opts.lm_params:
-        params = read_lm_params(opts.lm_params)
-        opts.lm_weight, opts.word_score = params["lm_weight"], params["word_score"]
-    if opts.decoder == "lm" and (opts.tune_lm_weights or opts.tune_word_scores):  # needs every utterance at once
+    if config.tuned:  # needs every utterance at once
         from asr.decoding.tune import tune_lm
 
         refs = _references(data_dir)
         log_probs = compute_log_probs(loaded, FeatureDataset(data_dir), device=device, progress=progress)
-        best, table = tune_lm(loaded, log_probs, refs, opts, _vocabulary(opts))
-        opts.lm_weight, opts.word_score = best["lm_weight"], best["word_score"]
+        best, table = tune_lm(loaded, log_probs, refs, config)
+        config = dataclasses.replace(config, lm_weight=best["lm_weight"], word_score=best["word_score"])
         atomic_write_text(out / "lm_tuning.tsv", table)
         atomic_write_text(out / LM_PARAMS, yaml.safe_dump({**best, "tuned_on": str(Path(data_dir))}, sort_keys=False))
-        hyps = hypotheses(loaded, log_probs, opts)
+        hyps = hypotheses(loaded, log_probs, config)
     else:
-        decode, hyps = batch_decoder(loaded, opts), {}
+        decode, hyps = batch_decoder(loaded, config), {}
         for utts, log_probs, lengths in stream_log_probs(loaded, data_dir, device=device, progress=progress):
             hyps.update(zip(utts, decode(log_probs, lengths)))
     write_table(out / "text", hyps)
-    settings = {"model": str(Path(model_dir)), "data": str(Path(data_dir)), **dataclasses.asdict(opts)}
-    atomic_write_text(out / "decode.yaml", yaml.safe_dump(settings, sort_keys=False))
+    write_settings(out, model_dir, data_dir, config)
     return out / "text"
 
 
-def _references(data_dir: str | os.PathLike) -> dict[str, str]:
-    from asr.data.kaldi_files import read_table
+def write_settings(out_dir: Path, model_dir: str | os.PathLike, data_dir: str | os.PathLike, config: DecoderConfig,
+                   **more) -> None:
+    """`out_dir/decode.yaml`: the model, the data and the decoder's settings (recipes/results.py reads it)."""
+    settings = {"model": str(Path(model_dir)), "data": str(Path(data_dir)), **more, **dataclasses.asdict(config)}
+    atomic_write_text(out_dir / "decode.yaml", yaml.safe_dump(settings, sort_keys=False))
 
+
+def _references(data_dir: str | os.PathLike) -> dict[str, str]:
     path = Path(data_dir) / "text"
     if not path.exists():
         raise DataError(f"{path}: tuning the LM weights needs the references")
     return read_table(path)
-
-
-def read_lm_params(path: str | os.PathLike) -> dict:
-    try:
-        params = yaml.safe_load(Path(path).read_text())
-        return {"lm_weight": float(params["lm_weight"]), "word_score": float(params["word_score"])}
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file (run the dev decoding with a tuning grid first)") from None
-    except (TypeError, KeyError, ValueError, yaml.YAMLError):
-        raise ConfigError(f"{path}: expected lm_weight and word_score numbers") from None

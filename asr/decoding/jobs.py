@@ -4,7 +4,7 @@
 `DECODE_DIR/text` with `decode.yaml`. Each job loads the model and decodes its part as one data dir, so the
 hypotheses are those of one job (batches of fewer utterances may differ in the last float bits only). An LM
 weight search needs every utterance in one place: it is refused with nj > 1 (tune on dev with one job, then pass
-`--lm-params` to the jobs).
+`--lm-params` to the jobs, which `asr decode --decoders ... --tune-on dev --nj N` does: asr.decoding.sets).
 """
 
 from __future__ import annotations
@@ -14,29 +14,26 @@ import os
 import shutil
 from pathlib import Path
 
-import yaml
-
 from asr.data.kaldi_files import read_table, write_table
 from asr.data.subset import split_data_dir
-from asr.decoding.decode import DecodeOptions, decode_data_dir
+from asr.decoding.config import DecoderConfig
+from asr.decoding.decode import decode_data_dir, write_settings
 from asr.errors import ConfigError
 from asr.features.extract import FEATS_CONFIG
-from asr.fileio import atomic_write_text
 from asr.parallel import run_jobs
 
 
-def decode_job(model_dir: str, data_dir: str, out_dir: str, device: str, options: dict) -> str:
+def decode_job(model_dir: str, data_dir: str, out_dir: str, device: str, config: dict) -> str:
     """One job: decode one part (a data dir) into `out_dir/text`."""
     return str(decode_data_dir(model_dir, data_dir, out_dir, device=device, progress=False,
-                               options=DecodeOptions(**options)))
+                               config=DecoderConfig(**config)))
 
 
 def decode_in_jobs(model_dir: str | os.PathLike, data_dir: str | os.PathLike, out_dir: str | os.PathLike,
-                   nj: int, cmd: str = "local", device: str = "cpu", options: DecodeOptions | None = None) -> Path:
+                   nj: int, cmd: str = "local", device: str = "cpu", config: DecoderConfig | None = None) -> Path:
     """Decode `data_dir` in `nj` jobs through `cmd` into `out_dir/text` (see the module doc)."""
-    opts = options or DecodeOptions()
-    opts.check()
-    if opts.tune_lm_weights or opts.tune_word_scores:
+    config = (config or DecoderConfig()).check().resolved()
+    if config.tuned:
         raise ConfigError(f"--nj {nj}: an LM weight search needs the whole data dir in one job; search with "
                           "--nj 1 (on dev), then decode in jobs with --lm-params")
     data_dir, out = Path(data_dir), Path(out_dir)
@@ -45,13 +42,12 @@ def decode_in_jobs(model_dir: str | os.PathLike, data_dir: str | os.PathLike, ou
     for part in parts:  # the feature options travel with the features
         if (data_dir / FEATS_CONFIG).is_file():
             shutil.copyfile(data_dir / FEATS_CONFIG, part / FEATS_CONFIG)
-    jobs = [(str(model_dir), str(part), str(out / f"split{nj}" / str(j)), device, dataclasses.asdict(opts))
+    jobs = [(str(model_dir), str(part), str(out / f"split{nj}" / str(j)), device, dataclasses.asdict(config))
             for j, part in enumerate(parts, 1)]
     texts = run_jobs(decode_job, jobs, cmd, out / "log", "decode")
     hyps = {}
     for text in texts:
         hyps.update(read_table(text))
     write_table(out / "text", hyps)
-    settings = {"model": str(Path(model_dir)), "data": str(data_dir), "nj": nj, **dataclasses.asdict(opts)}
-    atomic_write_text(out / "decode.yaml", yaml.safe_dump(settings, sort_keys=False))
+    write_settings(out, model_dir, data_dir, config, nj=nj)
     return out / "text"

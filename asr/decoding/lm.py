@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
@@ -28,15 +27,7 @@ import torch
 from asr.errors import ConfigError
 from asr.text.tokenizer import BLANK, SPACE, UNK, Tokenizer
 
-
-@dataclass
-class LMDecoderConfig:
-    lm_weight: float = 1.0
-    word_score: float = 0.0
-    beam_size: int = 50
-    beam_size_token: int | None = None
-    beam_threshold: float = 25.0
-    sil_score: float = 0.0
+BEAM_THRESHOLD = 25.0  # flashlight: hypotheses further than this below the best are pruned
 
 
 def read_words(path: str | os.PathLike) -> list[str]:
@@ -57,6 +48,11 @@ def read_words(path: str | os.PathLike) -> list[str]:
                     words.append(fields[1])
         return [w for w in words if w not in ("<s>", "</s>", "<unk>")]
     return [line.split()[0] for line in lines if line.strip()]
+
+
+def read_vocabulary(*paths: str | os.PathLike | None) -> list[str]:
+    """The sorted words of lexicons and ARPA files (None: skipped)."""
+    return sorted({w for path in paths if path for w in read_words(path)})
 
 
 def lexicon_for(tokenizer: Tokenizer, words: Iterable[str]) -> tuple[dict[str, list[list[str]]], list[str]]:
@@ -94,12 +90,11 @@ class LexiconLMDecoder:
     """Decode CTC log-probs into words of a vocabulary, scored by an optional ARPA LM."""
 
     def __init__(self, tokenizer: Tokenizer, words: Iterable[str], lm: str | os.PathLike | None = None,
-                 config: LMDecoderConfig | None = None):
+                 lm_weight: float = 1.0, word_score: float = 0.0, beam_size: int = 50):
         try:
             from torchaudio.models.decoder import ctc_decoder
         except (ImportError, RuntimeError) as e:
             raise ConfigError(f"LM decoding needs the flashlight-text package ({e})") from None
-        self.config = config or LMDecoderConfig()
         self.tokenizer = tokenizer
         self.lexicon, self.skipped = lexicon_for(tokenizer, words)
         self.boundary = tokenizer.space_between_words
@@ -109,12 +104,17 @@ class LexiconLMDecoder:
         with tempfile.TemporaryDirectory() as tmp, _quiet_stderr():  # KenLM prints a progress bar
             lex = Path(tmp) / "lexicon.txt"
             lex.write_text("".join(f"{w} {' '.join(s + end)}\n" for w, sp in self.lexicon.items() for s in sp))
-            c = self.config
             self.decoder = ctc_decoder(
                 lexicon=str(lex), tokens=list(tokenizer.tokens), lm=str(lm) if lm else None, nbest=1,
-                beam_size=c.beam_size, beam_size_token=c.beam_size_token, beam_threshold=c.beam_threshold,
-                lm_weight=c.lm_weight, word_score=c.word_score, sil_score=c.sil_score, unk_score=float("-inf"),
-                log_add=False, blank_token=BLANK, sil_token=SPACE, unk_word=UNK)
+                beam_size=beam_size, beam_threshold=BEAM_THRESHOLD, lm_weight=lm_weight, word_score=word_score,
+                sil_score=0.0, unk_score=float("-inf"), log_add=False, blank_token=BLANK, sil_token=SPACE,
+                unk_word=UNK)
+
+    @classmethod
+    def from_config(cls, tokenizer: Tokenizer, config) -> "LexiconLMDecoder":
+        """The decoder of a resolved asr.decoding.config.DecoderConfig: its vocabulary, LM, weights and beam."""
+        return cls(tokenizer, read_vocabulary(config.lexicon, config.lm), config.lm, config.lm_weight,
+                   config.word_score, config.beam_size)
 
     def _search(self, log_probs: torch.Tensor, lengths: torch.Tensor):
         emissions = log_probs.detach().to("cpu", torch.float32)
@@ -133,12 +133,12 @@ class LexiconLMDecoder:
         return [list(r[0].words) if r else [] for r in self._search(log_probs, lengths)]
 
     def decode_ids(self, log_probs: torch.Tensor) -> list[int]:
-        """(T, V) log-probs of one utterance -> the token ids of its best hypothesis (blanks, repeats removed)."""
+        """(T, V) log-probs of one utterance -> the token ids of its best hypothesis (no blanks; a word's double
+        letter stays double)."""
         hyp = self._search(log_probs[None], torch.tensor([log_probs.shape[0]]))[0]
         if not hyp:
             return []
-        ids = [int(i) for i in hyp[0].tokens]
-        out = [i for k, i in enumerate(ids) if i != 0 and (k == 0 or ids[k - 1] != i)]
+        out = [int(i) for i in hyp[0].tokens]  # torchaudio has merged the path's runs and dropped its blanks
         while out and out[0] == 2:
             out.pop(0)
         while out and out[-1] == 2:

@@ -4,8 +4,11 @@ the score nearer zero, so the choice is reproducible)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
+from asr.decoding.config import DecoderConfig
 from asr.scoring.align import ErrorCounts, count_errors
 
 
@@ -17,17 +20,19 @@ def wer_of(hyps: dict[str, str], refs: dict[str, str]) -> ErrorCounts:
     return total
 
 
-def tune_lm(loaded, log_probs: dict[str, torch.Tensor], refs: dict[str, str], opts, words: list[str]) -> tuple[dict, str]:
-    """Best {lm_weight, word_score, wer} over the grid of `opts` and the table (TSV) of every point."""
-    from asr.decoding.decode import lm_hypotheses
+def tune_lm(loaded, log_probs: dict[str, torch.Tensor], refs: dict[str, str], config: DecoderConfig
+            ) -> tuple[dict, str]:
+    """Best {lm_weight, word_score, wer} over the grid of a resolved `config` and the table (TSV) of every point."""
+    from asr.decoding.decode import hypotheses
 
-    weights = opts.tune_lm_weights or [opts.lm_weight]
-    scores = opts.tune_word_scores or [opts.word_score]
+    weights = config.tune_lm_weights or [config.lm_weight]
+    scores = config.tune_word_scores or [config.word_score]
     refs = {u: r for u, r in refs.items() if u in log_probs}
     rows, best = ["lm_weight\tword_score\twer\terrors\twords"], None
     for w in weights:
         for s in scores:
-            counts = wer_of(lm_hypotheses(loaded, log_probs, opts, w, s, words), refs)
+            point = dataclasses.replace(config, lm_weight=w, word_score=s)
+            counts = wer_of(hypotheses(loaded, log_probs, point), refs)
             rows.append(f"{w:g}\t{s:g}\t{100 * counts.rate:.2f}\t{counts.errors}\t{counts.ref_len}")
             key = (counts.errors, w, abs(s))
             if best is None or key < best[0]:

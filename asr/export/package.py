@@ -56,7 +56,7 @@ def export_model(model_dir: str | os.PathLike, out: str | os.PathLike, lexicon: 
         decoding[what], sources[what] = member, str(path.resolve())
         members.append((path, member))
     if lm_params is not None:
-        from asr.decoding.decode import read_lm_params
+        from asr.decoding.config import read_lm_params
 
         decoding.update(read_lm_params(lm_params))
         sources["lm_params"] = str(Path(lm_params).resolve())

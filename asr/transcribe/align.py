@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
+from torchaudio.functional import merge_tokens
 
 from asr.text.tokenizer import SPACE
 
@@ -49,16 +50,19 @@ class Word:
 
 
 def greedy_spans(log_probs: torch.Tensor, blank: int = 0) -> list[TokenSpan]:
-    """Best path of (T, V) log-probs as token spans: runs of one non-blank argmax."""
+    """Best path of (T, V) log-probs as token spans: runs of one non-blank argmax (torchaudio's merge_tokens)."""
     if log_probs.shape[0] == 0:
         return []
     best_lp, best = log_probs.detach().max(dim=-1)
-    best, prob = best.cpu().numpy(), best_lp.exp().cpu().numpy()
-    change = np.flatnonzero(np.diff(best)) + 1
-    starts = np.concatenate([[0], change])
-    ends = np.concatenate([change, [len(best)]])
-    return [TokenSpan(int(best[s]), int(s), int(e), float(prob[s:e].max()))
-            for s, e in zip(starts, ends) if best[s] != blank]
+    prob = best_lp.exp().cpu()
+    return _spans(best.cpu(), prob, blank)
+
+
+def _spans(path: torch.Tensor, prob: torch.Tensor, blank: int) -> list[TokenSpan]:
+    """Spans of a frame-level CTC path (T,) with each frame's posterior of its token (T,): merge_tokens's runs,
+    scored by their peak posterior (merge_tokens averages)."""
+    return [TokenSpan(s.token, s.start, s.end, float(prob[s.start:s.end].max()))
+            for s in merge_tokens(path, prob, blank)]
 
 
 def forced_align(log_probs: torch.Tensor, tokens: Sequence[int], blank: int = 0) -> list[TokenSpan]:
@@ -97,12 +101,9 @@ def forced_align(log_probs: torch.Tensor, tokens: Sequence[int], blank: int = 0)
     for t in range(t_len - 1, -1, -1):
         path[t] = s
         s -= int(back[t, s])
-    spans = []
-    for k in range(len(tokens)):
-        frames = np.flatnonzero(path == 2 * k + 1)
-        peak = float(np.exp(lp[frames, tokens[k]].max()))
-        spans.append(TokenSpan(tokens[k], int(frames[0]), int(frames[-1]) + 1, peak))
-    return spans
+    # a repeated token has a blank between its two runs, so the runs of the token path are the tokens, in order
+    frame_tokens = states[path]
+    return _spans(torch.from_numpy(frame_tokens), torch.from_numpy(np.exp(lp[np.arange(t_len), frame_tokens])), blank)
 
 
 def join_spans(spans: list[TokenSpan], more: Sequence[TokenSpan]) -> None:

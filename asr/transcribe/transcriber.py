@@ -26,8 +26,9 @@ from asr.transcribe.inputs import AudioInput
 from asr.transcribe.audio_stream import AudioStream
 from asr.transcribe.chunking import ChunkConfig, Stitcher
 from asr.transcribe.align import TokenSpan, Word, join_spans, spans_to_words
-from asr.transcribe.decoders import DecoderOptions, make_decoder
+from asr.transcribe.decoders import make_decoder
 from asr.transcribe.snap import frame_energy_db, snap_to_speech
+from asr.decoding.config import DecoderConfig
 from asr.errors import AudioError, ConfigError
 from asr.features.kaldi import compute_features
 from asr.model.store import LoadedModel
@@ -89,14 +90,15 @@ class _Chunk:
 
 
 class Transcriber:
-    def __init__(self, loaded: LoadedModel, device: str | torch.device = "cpu", decoder: str = "greedy",
-                 decoder_options: DecoderOptions | None = None, chunk: ChunkConfig | None = None,
-                 batch_size: int = 4, word_times: str = "speech"):
-        """`word_times`: "speech" snaps CTC word times to the speech in the audio (asr.transcribe.snap),
-        "ctc" keeps the frames where the tokens were emitted."""
+    def __init__(self, loaded: LoadedModel, device: str | torch.device = "cpu",
+                 decoder: str | DecoderConfig = "greedy", chunk: ChunkConfig | None = None, batch_size: int = 4,
+                 word_times: str = "speech"):
+        """`decoder`: greedy, beam or lm with their defaults, or a DecoderConfig (asr.decoding.config).
+        `word_times`: "speech" snaps CTC word times to the speech in the audio (asr.transcribe.snap), "ctc"
+        keeps the frames where the tokens were emitted."""
         self.loaded = loaded
         self.device = torch.device(device)
-        self.decode = make_decoder(decoder, loaded, decoder_options)
+        self.decode = make_decoder(loaded, DecoderConfig(decoder) if isinstance(decoder, str) else decoder)
         self.chunk = chunk or ChunkConfig()
         if batch_size < 1:
             raise ConfigError(f"batch size must be at least 1, not {batch_size}")

@@ -1,0 +1,164 @@
+"""One decoder's settings, `DecoderConfig`, for `asr decode`, `asr transcribe` and the Transcriber; the named
+decoders of a decode config (ESPnet's conf/decode.yaml: name -> DecoderConfig); the `lm_params.yaml` an LM
+weight search writes.
+
+The lm decoder's vocabulary and LM are the config's, else those a model file packs (`asr export --lexicon --lm`);
+its lm_weight and word_score the config's, else the lm_params file's, else the model file's, else 1 and 0
+(`resolved`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from asr.errors import ConfigError
+
+DECODERS = ("greedy", "beam", "lm")
+LM_PARAMS = "lm_params.yaml"
+LM_WEIGHT, WORD_SCORE = 1.0, 0.0  # when neither the config, its lm_params nor the model file sets them
+
+
+@dataclass
+class DecoderConfig:
+    decoder: str = "greedy"  # greedy (best path), beam (CTC prefix search) or lm (lexicon + word n-gram)
+    beam_size: int = 10  # beam: prefixes kept; lm: the flashlight beam (at least 50 recommended)
+    lm: str | None = None  # lm: ARPA file (None: vocabulary-constrained search without an LM)
+    lexicon: str | None = None  # lm: vocabulary (a lexicon's first field); default: the ARPA's unigrams
+    lm_weight: float | None = None  # lm: the LM's weight (None: see the module doc)
+    word_score: float | None = None  # lm: added per word, an insertion bonus (None: see the module doc)
+    tune_lm_weights: list[float] = field(default_factory=list)  # lm: a grid searched on a data dir's text
+    tune_word_scores: list[float] = field(default_factory=list)
+    lm_params: str | None = None  # lm: lm_params.yaml of an earlier search: its lm_weight and word_score
+    units: bool = False  # greedy/beam: the model's units even when they are not words (phones)
+
+    @property
+    def tuned(self) -> bool:
+        """Whether the LM weights are searched on a grid."""
+        return self.decoder == "lm" and bool(self.tune_lm_weights or self.tune_word_scores)
+
+    def check(self, loaded=None) -> "DecoderConfig":
+        """Raise ConfigError for settings that cannot work; with `loaded` (asr.model.store.LoadedModel) also
+        for its units and the vocabulary its model file packs. Returns self."""
+        if self.decoder not in DECODERS:
+            raise ConfigError(f"unknown decoder '{self.decoder}' (choose from {', '.join(DECODERS)})")
+        if self.decoder != "greedy" and self.beam_size < 1:
+            raise ConfigError(f"--beam-size must be at least 1, not {self.beam_size}")
+        packed = _packed(loaded)
+        if self.decoder == "lm" and not (self.lm or self.lexicon or packed.get("lm") or packed.get("lexicon")):
+            raise ConfigError("--decoder lm needs --lm (ARPA) and/or --lexicon (the vocabulary)"
+                              + (", or a model file exported with them" if loaded is not None else ""))
+        if self.lm_params and (self.tune_lm_weights or self.tune_word_scores):
+            raise ConfigError("give either a tuning grid or --lm-params, not both")
+        tok = getattr(loaded, "tokenizer", None)
+        if tok is not None and self.decoder != "lm" and not tok.word_level and not self.units:
+            raise ConfigError(f"a {tok.kind} model gives words only through a lexicon: use --decoder lm")
+        return self
+
+    def resolved(self, loaded=None) -> "DecoderConfig":
+        """A copy with what the config leaves open filled in (see the module doc)."""
+        packed, values = _packed(loaded), {}
+        if self.decoder == "lm":
+            values = {"lexicon": self.lexicon or packed.get("lexicon"), "lm": self.lm or packed.get("lm")}
+            if self.lm_params:
+                packed = {**packed, **read_lm_params(self.lm_params)}
+        for key, default in (("lm_weight", LM_WEIGHT), ("word_score", WORD_SCORE)):
+            value = getattr(self, key)
+            values[key] = float(value if value is not None else packed.get(key, default))
+        return dataclasses.replace(self, **values)
+
+
+def _packed(loaded) -> dict:
+    """What a model file packs for the lm decoder (asr.export.package): lexicon, lm, lm_weight, word_score."""
+    return (getattr(loaded, "config", None) or {}).get("decoding") or {}
+
+
+def read_lm_params(path: str | os.PathLike) -> dict:
+    """{lm_weight, word_score} of an lm_params.yaml."""
+    try:
+        params = yaml.safe_load(Path(path).read_text())
+        return {"lm_weight": float(params["lm_weight"]), "word_score": float(params["word_score"])}
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file (run the dev decoding with a tuning grid first)") from None
+    except (TypeError, KeyError, ValueError, yaml.YAMLError):
+        raise ConfigError(f"{path}: expected lm_weight and word_score numbers") from None
+
+
+# ---- named decoders ---------------------------------------------------------------------------------------
+
+KINDS = {"decoder": str, "beam_size": int, "lm": Path, "lexicon": Path, "lm_weight": float, "word_score": float,
+         "tune_lm_weights": list, "tune_word_scores": list, "lm_params": Path, "units": bool}
+
+
+def read_decode_config(path: str | os.PathLike | None = None, overrides: list[str] = ()) -> dict[str, DecoderConfig]:
+    """The named decoders: `greedy`, `beam` and `lm` (their decoder is their name) and those of a decode config
+    (YAML: name -> {key: value}; a name not built in gives its `decoder:`), then `NAME.key=value` overrides
+    (value as YAML). Keys and values are checked, naming the file or override; the decoders are not (`check`)."""
+    entries: dict[str, dict] = {name: {"decoder": name} for name in DECODERS}
+    settings: list[tuple[str, object, object, str]] = []  # (name, key, value, where)
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text()) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such decode config") from None
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML: {str(e).splitlines()[0]}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: expected a mapping of decoder names to options")
+        for name, entry in loaded.items():
+            if not isinstance(entry, dict):
+                raise ConfigError(f"{path}: {name}: expected a mapping of options")
+            settings += [(str(name), key, value, f"{path}: {name}.{key}") for key, value in entry.items()]
+    for item in overrides:
+        key, eq, value = item.partition("=")
+        name, dot, leaf = key.partition(".")
+        if not (eq and dot and name and leaf):
+            raise ConfigError(f"--set {item}: expected NAME.key=value")
+        settings.append((name, leaf, yaml.safe_load(value), f"--set {item}"))
+    for name, key, value, where in settings:
+        entries.setdefault(name, {})[key] = _typed(name, key, value, where)
+    for name, key, value, where in settings:
+        if "decoder" not in entries[name]:
+            raise ConfigError(f"{where}: '{name}' is not a built-in decoder name: give its decoder "
+                              f"({name}.decoder: {' or '.join(DECODERS)})")
+    return {name: DecoderConfig(**values) for name, values in entries.items()}
+
+
+def _typed(name: str, key, value, where: str):
+    """A decode config value typed as `asr decode`'s options give it (so decode.yaml reads the same)."""
+    if key not in KINDS:
+        raise ConfigError(f"{where}: unknown key '{key}' (known: {', '.join(KINDS)})")
+    if key == "decoder" and (value not in DECODERS or name in DECODERS and value != name):
+        raise ConfigError(f"{where}: expected {name if name in DECODERS else ' or '.join(DECODERS)}")
+    kind = KINDS[key]
+    try:
+        return _as(kind, value)
+    except (ValueError, OverflowError):
+        raise ConfigError(f"{where}: bad value {value!r} (expected {'numbers' if kind is list else kind.__name__})") \
+            from None
+
+
+def _as(kind: type, value):
+    if value is None and kind in (Path, float):
+        return None
+    if kind is list:
+        return [_number(v) for v in (value if isinstance(value, list) else [value])]
+    if kind is Path and isinstance(value, str):
+        return str(Path(value))
+    if kind is float:
+        return _number(value)
+    if kind is int and _number(value) == int(value):
+        return int(value)
+    if kind in (str, bool) and isinstance(value, kind):
+        return value
+    raise ValueError(value)
+
+
+def _number(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(value)
+    return float(value)
