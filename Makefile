@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: install
-	cd egs/yesno && PATH="$(abspath $(BIN)):$$PATH" ./run.sh
+	PATH="$(abspath $(BIN)):$$PATH" egs/yesno/run.sh
 
 test: install
 	$(BIN)/python -m pytest -q tests

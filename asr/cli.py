@@ -504,6 +504,22 @@ def compare_cmd(
         typer.echo(f"report: {out / 'compare.html'}")
 
 
+@command(app, "results")
+def results_cmd(
+    exp: List[Path] = typer.Option(..., "--exp", help="exp dir whose scored decode dirs give the rows (repeat to "
+                                                      "compare systems; the first is the final)"),
+    run_log: Path = typer.Option(..., "--run-log", help="the recipe's exp/log/run.log (stage wall times)"),
+    out: Path = typer.Option(..., "--out", help="the Markdown file to write (RESULTS.md)"),
+    title: str = typer.Option("Results", "--title"),
+    notes: Optional[Path] = typer.Option(None, "--notes", help="Markdown to include under `## Notes` (e.g. how "
+                                                                "the run differs)"),
+):
+    """A recipe's RESULTS.md (ESPnet's form): environment, model, WER and CER tables, stage wall times."""
+    from asr.scoring.results import write_results
+
+    typer.echo(f"{out}: {write_results(exp, run_log, out, title, notes)} decode dirs")
+
+
 # ---- transcribe -----------------------------------------------------------------------------------------
 
 

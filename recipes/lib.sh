@@ -1,7 +1,9 @@
-# Shared shell for recipes, sourced by egs/<corpus>/run.sh after it declares its option variables.
-#   - options: `--foo-bar VALUE` sets the declared variable foo_bar (Kaldi's parse_options.sh); --help lists them
+# Shell utilities for recipes, sourced by recipes/stages.sh (the shared stages; egs/<corpus>/run.sh sources that).
+#   - where: sourcing it moves into the recipe's folder (the folder of $0), from wherever run.sh was started
+#   - options: `opt NAME DEFAULT "HELP"` declares --NAME (variable NAME; `--foo-bar V` sets foo_bar, as Kaldi's
+#     parse_options.sh); parse_options "$@" reads them; --help lists them with their defaults
 #   - stages: `if stage N "what"; then ...; fi` runs stage N when stage <= N <= stop_stage, with a log line
-#   - run CMD...: logs the command into exp/log/run.log, then runs it
+#   - run CMD...: logs the command into exp/log/run.log, then runs it; run_train ARGS...: `asr train` (torchrun)
 #   - stamps: a finished stage is skipped on a re-run (see "Stage stamps" below)
 #   - strict_flag: `--strict` when the recipe's `strict` option is true (bad data stops instead of being dropped)
 #   - screening_summary REPORT...: one line per screening report that dropped something
@@ -21,8 +23,9 @@ _stamp_ignore="stage stop_stage nj strict cmd nproc nnodes ngpu rdzv_endpoint"
 _explicit_stages=false
 _pending_stamp=""
 
-_recipe_dir=$(cd "$(dirname "${BASH_SOURCE[1]}")" && pwd)
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+start_dir=$PWD  # where run.sh was started: --corpus-dir is relative to it
+cd "$(dirname "$0")"
 # The project's venv, unless an `asr` is already on PATH.
 if ! command -v asr >/dev/null 2>&1 && [ -x "$repo_root/.venv/bin/asr" ]; then
   export PATH="$repo_root/.venv/bin:$PATH"
@@ -32,14 +35,23 @@ command -v asr >/dev/null 2>&1 || { echo "error: 'asr' not found; run 'make inst
 
 log() { echo "$(date '+%Y-%m-%d %H:%M:%S') ($(basename "$0")) $*" >&2; }
 
+# opt NAME DEFAULT "HELP": the option --NAME sets variable NAME (declared again: a new default and help)
+_recipe_opts=${_recipe_opts:-}
+declare -A _opt_help=()
+opt() {
+  printf -v "$1" '%s' "$2"
+  _opt_help[$1]=$3
+  case " $_recipe_opts " in *" $1 "*) ;; *) _recipe_opts="${_recipe_opts:+$_recipe_opts }$1" ;; esac
+}
+
 _usage() {
   echo "Usage: $0 [options]"; echo "Options (default in brackets):"
-  for v in $_recipe_opts; do printf '  --%-18s [%s]\n' "${v//_/-}" "${!v}"; done
+  for v in $_recipe_opts; do printf '  --%-15s %-18s %s\n' "${v//_/-}" "[${!v}]" "${_opt_help[$v]:-}"; done
   echo "A finished stage leaves a stamp in $stamp_dir/ and is skipped when ./run.sh is run again with the same"
   echo "options; stages named with --stage/--stop-stage always run. A stage killed half-way is redone."
 }
 
-# parse_options "$@": every variable named in $_recipe_opts may be set by --name value or --name=value.
+# parse_options "$@": every declared option may be set by --name value or --name=value.
 parse_options() {
   while [ $# -gt 0 ]; do
     case "$1" in
@@ -72,7 +84,7 @@ start_run() {
   trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM
 }
 
-_end_run() {  # on a successful exit, the end time closes the last stage's wall time (see recipes/results.py)
+_end_run() {  # on a successful exit, the end time closes the last stage's wall time (see `asr results`)
   local rc=$?
   if [ "$rc" -eq 0 ]; then _stamp_pending; echo "# end ($(date '+%H:%M:%S'), t=$(date +%s))" >> "$run_log"; fi
   return "$rc"
@@ -158,7 +170,3 @@ run_train() {
   run torchrun --nnodes "$nodes" --nproc-per-node "$n" "${rdzv[@]}" -m asr.cli train "$@" --device $device
 }
 
-# find the corpus: --corpus-dir, else $ASR_CORPORA/<name>, else "" (the prep script then downloads)
-corpus_arg() {
-  if [ -n "$corpus_dir" ]; then echo "--corpus-dir $corpus_dir"; fi
-}

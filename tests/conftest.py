@@ -58,9 +58,11 @@ def recipe_env() -> dict:
             "OMP_NUM_THREADS": "1"}
 
 
-def run_recipe(recipe: Path, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", "run.sh", *args], cwd=recipe, env=recipe_env(), capture_output=True, text=True,
-                          timeout=timeout)
+def run_recipe(recipe: Path, *args: str, cwd: Path | None = None, timeout: float = 1200) -> subprocess.CompletedProcess:
+    """`bash run.sh ARGS` in the recipe's folder, or from `cwd` by the script's path relative to it."""
+    script = os.path.relpath(recipe / "run.sh", cwd or recipe)
+    return subprocess.run(["bash", script, *args], cwd=cwd or recipe, env=recipe_env(), capture_output=True,
+                          text=True, timeout=timeout)
 
 
 @pytest.fixture(scope="session")

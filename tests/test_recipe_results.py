@@ -1,11 +1,9 @@
-"""recipes/results.py: RESULTS.md from scored decode dirs and the recipe's run log (stage wall times)."""
+"""`asr results`: RESULTS.md from scored decode dirs and the recipe's run log (stage wall times)."""
 
 import subprocess
 import sys
 
 import yaml
-
-from conftest import REPO
 
 LOG = """# 2026-01-01T00:00:00Z ./run.sh --old
 # git aaaaaaa
@@ -37,7 +35,7 @@ def test_results_md(tmp_path):
         (d / "decode.yaml").write_text(yaml.safe_dump(settings))
     (tmp_path / "exp" / "log").mkdir()
     (tmp_path / "exp" / "log" / "run.log").write_text(LOG)
-    subprocess.run([sys.executable, str(REPO / "recipes" / "results.py"), "--exp", "exp/run1", "--run-log",
+    subprocess.run([sys.executable, "-m", "asr.cli", "results", "--exp", "exp/run1", "--run-log",
                     "exp/log/run.log", "--out", "RESULTS.md", "--title", "T"], cwd=tmp_path, check=True)
     text = (tmp_path / "RESULTS.md").read_text()
     assert "git hash: 1234567" in text and "--old" not in text  # the last run only
@@ -46,3 +44,25 @@ def test_results_md(tmp_path):
     assert rows == ["|decode_dev_greedy|2|3|66.7|0.0|33.3|0.0|33.3|50.0|", "|decode_dev_lm|2|3|100.0|0.0|0.0|0.0|0.0|0.0|"]
     assert "--tune-lm-weights 1,1.5 --tune-word-scores -1,0" in text and "(lm_weight 1.5, word_score -1)" in text
     assert "|0: data preparation|10|" in text and "|7: decoding|50|" in text and "|total|60|" in text
+
+
+def test_results_without_scored_dirs_is_one_line_error(tmp_path):
+    (tmp_path / "exp" / "run1").mkdir(parents=True)
+    proc = subprocess.run([sys.executable, "-m", "asr.cli", "results", "--exp", "exp/run1", "--run-log",
+                           "exp/log/run.log", "--out", "RESULTS.md"], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 1 and not (tmp_path / "RESULTS.md").exists()
+    assert proc.stderr == "asr: error: exp/run1: no scored decode_* dirs (run the scoring stage first)\n"
+
+
+def test_how_a_lexicon_row_without_lm_was_produced(tmp_path):
+    from asr.scoring.results import how
+
+    d = tmp_path / "decode_dev_lexicon"
+    d.mkdir()
+    settings = {"model": "exp/tag/ave_5", "data": "data/dev", "decoder": "lm", "beam_size": 20, "lm": None,
+                "lexicon": "data/local/words.txt", "lm_weight": 0.0, "word_score": 0.0, "tune_lm_weights": [],
+                "tune_word_scores": [], "lm_params": None}
+    (d / "decode.yaml").write_text(yaml.safe_dump(settings))
+    assert how(d, "dev").startswith(f"`asr decode exp/tag/ave_5 data/dev {d} --decoder lm --beam-size 20 "
+                                    "--lexicon data/local/words.txt --lm-weight 0 --word-score 0` then `asr score")
+    assert how(d, "dev").endswith(f"--out {d}`")  # the weights are in the command

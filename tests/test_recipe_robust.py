@@ -140,8 +140,8 @@ def test_reports_count_and_the_recipe_says_what_was_dropped(planted_run):
 
 def test_wer_on_the_good_test_files_is_unchanged(planted_run):
     recipe, proc = planted_run
-    assert proc.stdout.strip().splitlines()[-1] == f"{CLEAN_WER} exp/bilstm_ctc/decode_test_yesno"
-    hyp = (recipe / "exp" / "bilstm_ctc" / "decode_test_yesno" / "text").read_text().splitlines()
+    assert proc.stdout.strip().splitlines()[-1] == f"{CLEAN_WER} exp/bilstm_ctc/decode_test_yesno_greedy"
+    hyp = (recipe / "exp" / "bilstm_ctc" / "decode_test_yesno_greedy" / "text").read_text().splitlines()
     assert len(hyp) == 29 and not any("bad" in line for line in hyp)
     train_feats = (recipe / "data" / "train_nodev" / "feats.scp").read_text().splitlines()
     assert len(train_feats) == 27 + 2  # the too short and too long ones have features; training drops them

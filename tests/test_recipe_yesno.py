@@ -17,7 +17,7 @@ def test_recipe_ends_with_zero_wer_line(yesno_run):
     recipe, proc = yesno_run
     last = proc.stdout.strip().splitlines()[-1]
     assert last.startswith("%WER 0.00 [ 0 / 232, 0 ins, 0 del, 0 sub ]"), proc.stdout
-    assert last.endswith("decode_test_yesno")
+    assert last.endswith("decode_test_yesno_greedy")
     for f in ("config.yaml", "tokens.txt", "model.pt"):
         assert (recipe / "exp" / "model" / f).exists()
     log = (recipe / "exp" / "log" / "run.log").read_text()

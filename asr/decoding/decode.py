@@ -138,7 +138,7 @@ def decode_data_dir(model_dir: str | os.PathLike, data_dir: str | os.PathLike, o
 
 def write_settings(out_dir: Path, model_dir: str | os.PathLike, data_dir: str | os.PathLike, config: DecoderConfig,
                    **more) -> None:
-    """`out_dir/decode.yaml`: the model, the data and the decoder's settings (recipes/results.py reads it)."""
+    """`out_dir/decode.yaml`: the model, the data and the decoder's settings (`asr results` reads it)."""
     settings = {"model": str(Path(model_dir)), "data": str(Path(data_dir)), **more, **dataclasses.asdict(config)}
     atomic_write_text(out_dir / "decode.yaml", yaml.safe_dump(settings, sort_keys=False))
 

@@ -9,6 +9,7 @@ report       score_files / write_report -> Report
 formats      per_utt, per_spk, ops, pralign, results.md
 html         report.html, and the page helpers (templates/: the Jinja2 markup of both pages)
 compare      asr compare
+results      asr results: a recipe's RESULTS.md
 """
 
 from asr.scoring.align import ErrorCounts, count_errors

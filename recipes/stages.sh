@@ -1,0 +1,120 @@
+# The stages the recipes share, and their common options. egs/<corpus>/run.sh is:
+#   . "$(dirname "$0")/../../recipes/stages.sh"
+#   opt NAME DEFAULT "HELP"               # its own options (recipes/lib.sh)
+#   recipe_start "$@"                     # parse the options, open the run log
+#   VARIABLES; stage_NAME() { ...; }      # its settings and its own stages (one may replace a shared one)
+#   run_stages prep perturb feats ...     # stage N is the N-th name, from 0; then each scored set's %WER line
+# The shared stages read: corpus (data_prep module), train (training data dir), dev, eval_sets (the sets decoded
+# and scored, when present), lang (holds tokens.txt), decoders (names in conf/decode.yaml or built in:
+# greedy,beam,lm), decode_opts, title (RESULTS.md); a stage's log line is about_NAME when set.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+opt stage 0 "first stage to run"
+opt stop_stage 100 "last stage to run"
+opt corpus_dir "" "corpus root, from where you are (default \$ASR_CORPORA/<corpus>, else download)"
+opt nj 2 "parallel feature jobs"
+opt conf conf/train.yaml "training config (paths: from the recipe's folder)"
+opt tag bilstm_ctc "the experiment: exp/<tag>"
+opt seed 1 "training seed"
+opt cmd local "how jobs run: local or 'slurm [sbatch options]' (docs/scaling.md)"
+opt nproc 1 "training processes per node on CPU (torchrun)"
+opt nnodes 1 "training hosts, each running this command"
+opt ngpu 0 "training processes per node, one GPU each"
+opt rdzv_endpoint "" "HOST:PORT where the hosts meet (--nnodes > 1)"
+
+dev=dev; eval_sets="dev test"; lang=data/lang; decoders=greedy; decode_opts=(); title=Results
+
+recipe_start() {  # recipe_start "$@": options, then the run log
+  parse_options "$@"
+  corpus_args=()
+  if [ -n "$corpus_dir" ]; then
+    if [[ $corpus_dir != /* ]]; then  # relative to where run.sh was started
+      corpus_dir=$(cd "$start_dir" && cd "$corpus_dir" 2>/dev/null && pwd || echo "$start_dir/$corpus_dir")
+    fi
+    corpus_args=(--corpus-dir "$corpus_dir")
+  fi
+  start_run "$@"
+}
+
+run_stages() {  # run_stages NAME...: stage N runs stage_<N-th NAME>; then each scored set's %WER line
+  local n=0 name about score_stage=""
+  exp=exp/$tag; model=$exp; if [ "${avg:-0}" -gt 0 ]; then model=$exp/ave_$avg; fi
+  for name in "$@"; do
+    about=about_$name
+    if stage "$n" "${!about:-$(describe "$name")}"; then "stage_$name"; fi
+    if [ "$name" = score ]; then score_stage=$n; fi
+    n=$((n + 1))
+  done
+  _stamp_pending
+  if [ -n "$score_stage" ] && [ "$stop_stage" -ge "$score_stage" ]; then wer_lines; fi
+}
+
+describe() {
+  case $1 in
+    prep) echo "data preparation" ;;
+    perturb) echo "speed perturbation 0.9/1.0/1.1 of train" ;;
+    feats) echo "fbank features and CMVN stats" ;;
+    tokens) echo "output units" ;;
+    train) echo "training" ;;
+    average) echo "checkpoint averaging (best $avg by dev loss)" ;;
+    decode) echo "decoding" ;;
+    score) echo "scoring" ;;
+    *) echo "$1" ;;
+  esac
+}
+
+present_sets() { local x; for x in $eval_sets; do if [ -f "data/$x/text" ]; then echo "$x"; fi; done; }
+feat_sets() { printf '%s\n' "$train" "$dev" $(present_sets) | awk '!seen[$0]++'; }
+decode_dirs() {  # decode_dirs [SET]: every decode dir (of one set): exp/<tag>/decode_<set>_<decoder>
+  local x d
+  for x in ${1:-$(present_sets)}; do for d in ${decoders//,/ }; do echo "$exp/decode_${x}_$d"; done; done
+}
+wer_lines() {  # the last lines, also when every stage was done already
+  local dir
+  for dir in $(decode_dirs); do
+    if [ -f "$dir/scores.txt" ]; then echo "$(grep '^%WER' "$dir/scores.txt") $dir"; fi
+  done
+}
+feats() {  # feats SET...: features and CMVN stats of data/SET
+  local x
+  for x in "$@"; do
+    run asr feats "data/$x" --conf conf/fbank.yaml --feat-dir fbank --nj "$nj" --cmd "$cmd" $(strict_flag)
+  done
+}
+
+stage_prep() { run python -m "data_prep.$corpus" "${corpus_args[@]}" --data-dir data; }
+stage_perturb() { run asr data perturb-speed data/train "data/$train" --factors 0.9,1.0,1.1; }
+stage_feats() { feats $(feat_sets); }
+stage_train() {
+  run_train --config "$conf" --train-dir "data/$train" --dev-dir "data/$dev" --tokens "$lang/tokens.txt" \
+    --exp-dir "$exp" --set training.seed="$seed" ${cell:+--set model.cell=$cell} \
+    ${epochs:+--set training.epochs=$epochs} $(strict_flag) --no-progress
+  if [ "${avg:-0}" -eq 0 ]; then ln -sfn "$tag" exp/model; fi
+}
+stage_average() {  # exp/model links to the model decoded
+  if [ "$avg" -gt 0 ]; then run asr average "$exp" "$model" --num "$avg" --by best --metric loss; fi
+  ln -sfn "${model#exp/}" exp/model
+}
+stage_decode() {  # every set with every decoder; a decoder's grid is tuned on dev and applied to the others
+  local tune=() config=()
+  if [ -f conf/decode.yaml ]; then config=(--decode-config conf/decode.yaml); fi
+  if [[ " $eval_sets " == *" $dev "* ]] && [ -f "data/$dev/text" ]; then tune=(--tune-on "$dev"); fi
+  run asr decode "$model" $(present_sets | sed 's|^|data/|') --exp-dir "$exp" --decoders "$decoders" \
+    "${config[@]}" "${tune[@]}" "${decode_opts[@]}" --no-progress
+}
+stage_score() {
+  local x dir
+  for x in $(present_sets); do
+    for dir in $(decode_dirs "$x"); do
+      run asr score "data/$x/text" "$dir/text" --utt2spk "data/$x/utt2spk" --out "$dir" > "$dir/scores.txt"
+    done
+  done
+  screening_summary $(for x in $(feat_sets); do echo data/$x/log/{fix,feats}_report.txt; done) \
+    "$exp"/log/{train,dev}_report.txt >&2
+}
+stage_results() {
+  local e exps=(--exp "$exp")
+  for e in ${compare:-}; do exps+=(--exp "$e"); done
+  run asr results "${exps[@]}" --run-log exp/log/run.log --out "${results:-RESULTS.md}" --title "$title" \
+    ${notes:+--notes "$notes"}
+}
