@@ -180,7 +180,7 @@ def training_loop(ws: Workspace, repeats: int) -> dict:
 
 class _LoopSpecAugment:
     """The former SpecAugment: torchaudio's masks, utterance by utterance (the reference of
-    tests/test_augment_fast.py)."""
+    tests/training/test_augment_fast.py)."""
 
     def __init__(self, cfg):
         import torchaudio.transforms as T

@@ -1,28 +1,18 @@
-"""Shared fixtures: the corpus mirror (when present) and small generated audio."""
+"""Shared fixtures: the corpus mirror (when present), small generated audio, one yesno recipe run per session.
+Helpers that test files import live in tests/helpers/."""
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from audio_helpers import tone
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def corpus_path(name: str) -> Path | None:
-    root = os.environ.get("ASR_CORPORA")
-    if root and (Path(root) / name).is_dir():
-        return Path(root) / name
-    default = REPO.parent / "shared" / "corpora" / name
-    return default if default.is_dir() else None
+from helpers import corpus_path
+from helpers.audio import tone
+from helpers.recipes import run_recipe, scratch_recipe
 
 
 @pytest.fixture
@@ -40,29 +30,6 @@ def tone_wav(tmp_path) -> Path:
     path = tmp_path / "tone.wav"
     sf.write(path, x, 16000, subtype="PCM_16")
     return path
-
-
-def scratch_recipe(root: Path, corpus: str = "yesno", ignore: tuple[str, ...] = ()) -> Path:
-    """A copy of egs/<corpus> (without its outputs) under root, beside a link to recipes/: the recipe dir."""
-    shutil.copytree(REPO / "egs" / corpus, root / "egs" / corpus,
-                    ignore=shutil.ignore_patterns("data", "exp", "fbank", *ignore))
-    if not (root / "recipes").exists():
-        (root / "recipes").symlink_to(REPO / "recipes")
-    return root / "egs" / corpus
-
-
-def recipe_env() -> dict:
-    """The recipe's environment: this venv first, no corpus mirror (tests pass --corpus-dir), one OpenMP thread
-    per process (the machine's cores are shared)."""
-    return {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "ASR_CORPORA": "",
-            "OMP_NUM_THREADS": "1"}
-
-
-def run_recipe(recipe: Path, *args: str, cwd: Path | None = None, timeout: float = 1200) -> subprocess.CompletedProcess:
-    """`bash run.sh ARGS` in the recipe's folder, or from `cwd` by the script's path relative to it."""
-    script = os.path.relpath(recipe / "run.sh", cwd or recipe)
-    return subprocess.run(["bash", script, *args], cwd=cwd or recipe, env=recipe_env(), capture_output=True,
-                          text=True, timeout=timeout)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import soundfile as sf
 
 from asr.audio import RawFormat, duration_s, load_audio, read_audio
 from asr.errors import AudioError
-from audio_helpers import tone
+from helpers.audio import tone
 
 SR = 16000
 

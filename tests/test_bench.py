@@ -13,8 +13,8 @@ import pytest
 
 from bench.prepare import Workspace  # bench/ is on pytest's pythonpath (pyproject.toml)
 from bench.run import run_job
+from helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 KEYS = ["feats_x_realtime", "feats_x_realtime_kaldi_native_fbank", "feats_x_realtime_librosa",
         "train_frames_per_s", "train_ceiling_frames_per_s", "train_ratio",
         "decode_greedy_x_realtime", "decode_beam_x_realtime", "decode_lm_x_realtime", "decode_ceiling_x_realtime",

@@ -6,7 +6,7 @@ backward direction would start in the padding and carry it into every valid fram
 call on the padded batch: the forward direction as it is (padding comes after each sequence's valid frames, so
 it never reaches them), the backward direction on each sequence reversed *within its own length* (Kaldi and
 EESEN do the same), whose output is reversed back. Valid outputs and all gradients equal the packed path's
-within float rounding (tests/test_fused.py); outputs at padding are zero, as `pad_packed_sequence` leaves them.
+within float rounding (tests/model/test_fused.py); outputs at padding are zero, as `pad_packed_sequence` leaves them.
 When every sequence has the full length (one utterance), the layer is one ordinary call.
 
 Layout: (N, T, C) batch first, lengths (N,) on the CPU; returns (N, T, D * H). Same parameters, names and

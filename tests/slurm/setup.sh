@@ -10,7 +10,7 @@
 # touched. Clients find the cluster through SLURM_CONF: the last line printed on success is
 #   export SLURM_CONF=$ASR_SLURM_DIR/slurm.conf
 # On failure the last line says why (one line, for a test's skip message) and the exit status is 1.
-# ASR_SLURM_INSTALL=0: never install (tests/test_slurm.py; .ci/run installs). ASR_SLURM_CPUS: CPUs offered.
+# ASR_SLURM_INSTALL=0: never install (tests/test_parallel.py; .ci/run installs). ASR_SLURM_CPUS: CPUs offered.
 set -euo pipefail
 
 dir=${ASR_SLURM_DIR:-/tmp/asr-slurm}

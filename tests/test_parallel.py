@@ -19,8 +19,8 @@ import yaml
 
 from asr.errors import ConfigError
 from asr.parallel import JobError, parse_cmd, run_jobs
+from helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 SETUP = REPO / "tests" / "slurm" / "setup.sh"
 ASR = [sys.executable, "-m", "asr.cli"]
 

@@ -11,7 +11,7 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from asr.cli import app
-from transcribe_helpers import make_model_dir
+from helpers.transcribe import make_model_dir
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from asr.data.dataset import FeatureDataset
 from asr.decoding.config import DecoderConfig
 from asr.decoding.decode import batch_decoder, compute_log_probs, decode_data_dir, hypotheses, stream_log_probs
 from asr.errors import ConfigError
 from asr.model.store import load_model_dir
 from asr.text.phone import PhoneTokenizer
-from asr.data.dataset import FeatureDataset
-from decode_helpers import decode_setup
+from helpers.decode import decode_setup
 
 TEXTS = {f"s{i % 3}-u{i}": t for i, t in enumerate(["YES NO", "NO", "YES YES", "NO YES NO", "YES", "NO NO"])}
 LEXICON = {"YES": [["Y", "EH", "S"]], "NO": [["N", "OW"]]}

@@ -18,11 +18,19 @@ from pathlib import Path
 import jiwer
 import pytest
 
+from asr.scoring.align import ErrorCounts
 from asr.scoring.normalize import Normalization
 from asr.scoring.report import kaldi_line, write_report
-from asr.scoring.align import ErrorCounts
-from scoring_cases import (char_table, find_sclite, kaldi_reference_counts, synthetic_pairs, unicode_pairs,
-                           write_pairs, write_trn, yesno_pairs)
+from helpers.scoring_cases import (
+    char_table,
+    find_sclite,
+    kaldi_reference_counts,
+    synthetic_pairs,
+    unicode_pairs,
+    write_pairs,
+    write_trn,
+    yesno_pairs,
+)
 
 SCLITE = find_sclite()
 needs_sclite = pytest.mark.skipif(SCLITE is None, reason="sclite not installed (Debian package `sctk`; "

@@ -10,12 +10,14 @@ import shutil
 from pathlib import Path
 from typing import Optional
 
+from helpers import REPO
+
 Pairs = dict[str, tuple[str, str]]  # utt -> (ref, hyp)
 
 
 def yesno_dir() -> Optional[Path]:
     for root in (os.environ.get("ASR_CORPORA"), "/work/shared/corpora",
-                 str(Path(__file__).resolve().parents[2] / "shared" / "corpora")):
+                 str(REPO.parent / "shared" / "corpora")):
         if root and (Path(root) / "yesno" / "waves_yesno").is_dir():
             return Path(root) / "yesno" / "waves_yesno"
     return None

@@ -1,5 +1,5 @@
 """End to end: egs/an4/run.sh on the real AN4 audio with a test partition, a tiny model and 1 epoch (plumbing,
-not accuracy). Opt-in, since it takes minutes: ASR_TEST_AN4_RECIPE=1 pytest tests/test_recipe_an4.py.
+not accuracy). Opt-in, since it takes minutes: ASR_TEST_AN4_RECIPE=1 pytest tests/recipes/test_recipe_an4.py.
 
 The corpus here has no test partition, so one is made: 130 training recordings under 10 new speaker names
 (symlinks), which only exercises the recipe's path for a corpus that has `etc/an4_test.*`."""
@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import corpus_path, run_recipe, scratch_recipe
+from helpers import corpus_path
+from helpers.recipes import run_recipe, scratch_recipe
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.environ.get("ASR_TEST_AN4_RECIPE") != "1",
                                                    reason="set ASR_TEST_AN4_RECIPE=1 (takes minutes)")]

@@ -12,7 +12,7 @@ from asr.audio import duration_s, load_audio, sox_speed_stage
 from asr.data.datadir import DataDir
 from asr.data.perturb import perturb_speed, speed_wav
 from asr.errors import DataError
-from audio_helpers import tone
+from helpers.audio import tone
 
 SR = 16000
 

@@ -27,7 +27,8 @@ import pytest
 import soundfile as sf
 
 from asr.data.screen import read_report
-from conftest import corpus_path, recipe_env, run_recipe, scratch_recipe
+from helpers import corpus_path
+from helpers.recipes import recipe_env, run_recipe, scratch_recipe
 
 pytestmark = pytest.mark.slow
 CLEAN_WER = "%WER 0.00 [ 0 / 232, 0 ins, 0 del, 0 sub ]"

@@ -12,56 +12,18 @@ import sys
 import time
 from pathlib import Path
 
-import kaldiio
 import numpy as np
 import pytest
 import torch
 import yaml
 
-from asr.data.datadir import DataDir
 from asr.data.screen import read_report
 from asr.errors import ConfigError, TrainingError
-from asr.features.cmvn import accumulate_stats
-from asr.fileio import atomic_write_text
 from asr.text.tokenizer import CharTokenizer
 from asr.training.checkpoints import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from asr.training.trainer import train
-
-DIM = 12
-
-
-def make_data(root: Path, name: str, n: int, seed: int, nan_utts: tuple[str, ...] = ()) -> Path:
-    """A data dir of random features (20..60 frames) with random a/b transcripts, feats.yaml and cmvn.scp."""
-    rng = np.random.default_rng(seed)
-    d = DataDir(text={})
-    feats = {}
-    for i in range(n):
-        utt = f"spk{i % 2}-{name}{i:03d}"
-        frames = int(rng.integers(20, 60))
-        feats[utt] = rng.standard_normal((frames, DIM)).astype(np.float32)
-        if utt in nan_utts:
-            feats[utt][3, 2] = np.nan
-        d.text[utt] = " ".join("".join(rng.choice(["a", "b"], size=int(rng.integers(1, 4)))) for _ in range(2))
-        d.utt2spk[utt] = f"spk{i % 2}"
-    out = root / name
-    d.save(out)
-    with kaldiio.WriteHelper(f"ark,scp:{out / 'feats.ark'},{out / 'feats.scp'}") as w:
-        for utt in sorted(feats):
-            w(utt, feats[utt])
-    with kaldiio.WriteHelper(f"ark,scp:{out / 'cmvn.ark'},{out / 'cmvn.scp'}") as w:
-        for spk in ("spk0", "spk1"):
-            stats = None
-            for utt in sorted(u for u in feats if d.utt2spk[u] == spk):
-                stats = accumulate_stats(np.nan_to_num(feats[utt]), stats)
-            w(spk, stats)
-    atomic_write_text(out / "feats.yaml", yaml.safe_dump({"kind": "fbank", "sample_rate": 8000, "num_mel_bins": DIM}))
-    return out
-
-
-CONFIG = {"model": {"cell": "lstm", "num_layers": 1, "hidden_size": 16, "dropout": 0.3, "stack_frames": 2,
-                    "subsample": 1},
-          "training": {"epochs": 5, "lr": 0.01, "max_frames": 120, "seed": 3, "num_threads": 1,
-                       "checkpoint_every_steps": 2, "warmup_steps": 5}}
+from helpers import REPO
+from helpers.training import CONFIG, make_data
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +93,7 @@ def test_killed_runs_resume_bit_identical(corpus, tmp_path):
     bit-identical to an uninterrupted run's."""
     seed = int(os.environ.get("ASR_TEST_SEED", random.randrange(1 << 30)))
     rnd = random.Random(seed)
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     ref = tmp_path / "ref"
     train(yaml.safe_load(corpus["config"].read_text()), corpus["train"], corpus["dev"], corpus["tokens"], ref,
           progress=False)

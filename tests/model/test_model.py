@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from asr.data.sampler import BucketBatchSampler
 from asr.decoding.greedy import greedy_decode
 from asr.model.model import CTCModel, ModelConfig, stack_frames
 from asr.text.tokenizer import CharTokenizer
-from asr.data.sampler import BucketBatchSampler
 
 
 def test_stack_frames_layout_and_lengths():

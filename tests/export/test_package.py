@@ -14,7 +14,7 @@ from asr.cli import app
 from asr.errors import ConfigError
 from asr.export.package import FORMAT_VERSION, MANIFEST, export_model, load_model, read_manifest
 from asr.model.store import load_model_dir
-from transcribe_helpers import make_model_dir
+from helpers.transcribe import make_model_dir
 
 
 @pytest.fixture

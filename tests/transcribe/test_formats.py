@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from asr.transcribe.align import Word
 from asr.transcribe import Transcript
+from asr.transcribe.align import Word
 from asr.transcribe.formats import cues, output_names, render, timestamp
 
 WORDS = [Word("NO", 0.75, 1.2, 0.98), Word("YES", 1.29, 1.8, 0.6), Word("NO", 4.5, 4.95, 0.91),

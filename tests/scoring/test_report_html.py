@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from asr.scoring.report import write_report
-from scoring_cases import find_chromium, synthetic_pairs, unicode_pairs, write_pairs
+from helpers.scoring_cases import find_chromium, synthetic_pairs, unicode_pairs, write_pairs
 
 CHROMIUM = find_chromium()
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (Debian package `chromium`; "

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from asr.cli import app
 from asr.text.tokenizer import CharTokenizer
-from decode_helpers import decode_setup
+from helpers.decode import decode_setup
 
 TEXTS = {"s1-a": "YES NO", "s1-b": "NO", "s2-c": "YES YES"}
 

@@ -1,5 +1,5 @@
 """The Transcriber: chunking and stitching of long audio, word times and confidences, batching, the stream
-reader. Exact behaviour is checked with LevelModel (tests/transcribe_helpers.py), whose frames we control."""
+reader. Exact behaviour is checked with LevelModel (tests/helpers/transcribe.py), whose frames we control."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ import soundfile as sf
 import torch
 
 from asr.audio import load_audio
-from asr.transcribe.audio_stream import AudioStream
-from asr.transcribe.chunking import ChunkConfig, Stitcher, find_cut
 from asr.decoding.config import DecoderConfig
-from asr.transcribe.align import TokenSpan, Word, forced_align, greedy_spans, join_spans, spans_to_words
-from asr.transcribe.snap import snap_to_speech
 from asr.errors import AudioError, ConfigError
 from asr.text.tokenizer import CharTokenizer, WordTokenizer
 from asr.transcribe import Failure, Transcriber, Transcript
-from transcribe_helpers import FRAME, RATE, level_audio, level_model, make_model_dir
+from asr.transcribe.align import TokenSpan, Word, forced_align, greedy_spans, join_spans, spans_to_words
+from asr.transcribe.audio_stream import AudioStream
+from asr.transcribe.chunking import ChunkConfig, Stitcher, find_cut
+from asr.transcribe.snap import snap_to_speech
+from helpers.transcribe import FRAME, RATE, level_audio, level_model, make_model_dir
 
 CHUNKINGS = [ChunkConfig(1000, 10), ChunkConfig(3, 1), ChunkConfig(2.4, 1.2), ChunkConfig(1.5, 0.6)]
 

@@ -8,12 +8,12 @@ import threading
 import pytest
 import torch
 
+from asr.data.dataset import FeatureDataset
 from asr.model.model import Dropout
 from asr.text.tokenizer import CharTokenizer
 from asr.training.augment import AugmentConfig, SpecAugment
-from asr.data.dataset import FeatureDataset
 from asr.training.loader import BatchLoader, batch_generator
-from tests.test_resume import make_data
+from helpers.training import make_data
 
 
 @pytest.fixture(scope="module")

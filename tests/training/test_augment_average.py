@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from asr.errors import ConfigError
-from asr.training.average import average_exp_dir, average_state_dicts
 from asr.training.augment import AugmentConfig, SpecAugment
+from asr.training.average import average_exp_dir, average_state_dicts
 from asr.training.checkpoints import INDEX, keep_epoch_checkpoint, read_index, select_epochs
 
 

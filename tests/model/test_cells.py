@@ -13,6 +13,7 @@ from asr.errors import ConfigError
 from asr.model import cells
 from asr.model.cells import make_layer, written_out_twin
 from asr.model.model import CTCModel, ModelConfig, recurrent_layer
+from helpers import REPO
 
 I, H, P = 6, 5, 3
 LENGTHS = torch.tensor([9, 4, 1, 7])  # unsorted, with a length-1 sequence
@@ -276,9 +277,8 @@ def test_inspect_gates_cli(tmp_path):
 
 def test_bench_script(capsys):
     import importlib.util
-    from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "scripts" / "bench_cells.py"
+    path = REPO / "scripts" / "bench_cells.py"
     spec = importlib.util.spec_from_file_location("bench_cells", path)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)

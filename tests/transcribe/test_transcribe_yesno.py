@@ -16,10 +16,10 @@ import torch
 from typer.testing import CliRunner
 
 from asr.audio import resample
-from asr.transcribe.chunking import ChunkConfig
 from asr.cli import app
 from asr.transcribe import Transcriber
-from conftest import corpus_path
+from asr.transcribe.chunking import ChunkConfig
+from helpers import corpus_path
 
 RATE = 8000
 

@@ -21,8 +21,8 @@ from asr.features.extract import make_feats
 from asr.features.kaldi import FeatureConfig
 from asr.text.tokenizer import CharTokenizer
 from asr.training.screen import ctc_min_frames, screen_dataset
-from audio_helpers import tone
-from conftest import REPO
+from helpers import REPO
+from helpers.audio import tone
 
 SR = 8000
 

@@ -16,12 +16,12 @@ import torch
 import yaml
 
 from asr.data.dataset import FeatureDataset
-from asr.training.distributed import Distributed
 from asr.data.sampler import BucketBatchSampler
-from conftest import recipe_env, scratch_recipe
-from test_resume import CONFIG, make_data
+from asr.training.distributed import Distributed
+from helpers import REPO
+from helpers.recipes import recipe_env, scratch_recipe
+from helpers.training import CONFIG, make_data
 
-REPO = Path(__file__).resolve().parents[1]
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
 
 

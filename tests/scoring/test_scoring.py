@@ -17,7 +17,14 @@ from asr.scoring.compare import compare_inputs
 from asr.scoring.normalize import Normalization
 from asr.scoring.report import score_files, speaker_of, write_report
 from asr.scoring.stats import bootstrap_wer, paired_bootstrap
-from scoring_cases import kaldi_reference_counts, synthetic_pairs, write_pairs, write_text, write_trn, yesno_pairs
+from helpers.scoring_cases import (
+    kaldi_reference_counts,
+    synthetic_pairs,
+    write_pairs,
+    write_text,
+    write_trn,
+    yesno_pairs,
+)
 
 runner = CliRunner()
 

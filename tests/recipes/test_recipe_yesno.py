@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import corpus_path
+from helpers import corpus_path
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import REPO, corpus_path, run_recipe, scratch_recipe
+from helpers import REPO, corpus_path
+from helpers.recipes import run_recipe, scratch_recipe
 
 
 @pytest.mark.parametrize("corpus", ["yesno", "an4", "fsdd"])
