@@ -376,8 +376,6 @@ def decode_cmd(
     """CTC decoding of a data dir into a Kaldi `text` of hypotheses (greedy, prefix beam, or lexicon + LM).
 
     With --decoders: several data dirs, each with several named decoders (docs/transcribe.md)."""
-    import dataclasses
-
     import torch
 
     if num_threads > 0:
@@ -399,9 +397,15 @@ def decode_cmd(
             fail(f"{flag}: only with --decoders")
     if len(dirs) != 2:
         fail("expected DATA_DIR OUT_DIR (several data dirs: --decoders NAME,... --exp-dir EXP)")
-    from asr.decoding.decode import decode_data_dir
+    decode_one_cmd(model_dir, *dirs, decoder_config, tune_lm_weights, tune_word_scores, nj, cmd, device, progress)
 
-    data_dir, out_dir = dirs
+
+def decode_one_cmd(model_dir: Path, data_dir: Path, out_dir: Path, decoder_config, tune_lm_weights: Optional[str],
+                   tune_word_scores: Optional[str], nj: int, cmd: str, device: str, progress: bool) -> None:
+    """`asr decode MODEL DATA_DIR OUT_DIR`: one data dir with one decoder (a grid searched on its text)."""
+    import dataclasses
+
+    from asr.decoding.decode import decode_data_dir
 
     def floats(name, value):
         try:
