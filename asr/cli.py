@@ -287,9 +287,10 @@ def train_cmd(
     tokens: Path = typer.Option(..., "--tokens", help="the units: tokens.txt from `asr tokens`"),
     exp_dir: Path = typer.Option(..., "--exp-dir", help="the exp dir to make (or resume), a model dir when done"),
     override: List[str] = typer.Option([], "--set", help="override a config value: section.key=value (e.g. "
-                                                        "training.lr=0.002)"),
-    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:1 (default: cuda when present)"),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
+                                                        "training.lr=0.002); repeatable"),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda (or gpu), cuda:1 (default: cuda when "
+                                                                "present)"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="a progress bar and a line per epoch"),
     force: bool = typer.Option(False, "--force", help="resume even though the config or data list changed"),
     strict: bool = typer.Option(False, "--strict", help="stop on an utterance training cannot use (else dropped)"),
     log_batches: bool = typer.Option(False, "--log-batches", envvar="ASR_LOG_BATCHES",

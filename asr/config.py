@@ -51,7 +51,7 @@ def _construct_located(loader: _Loader, node: yaml.MappingNode):
 
 
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_located)
-yaml.SafeDumper.add_representer(Located, yaml.SafeDumper.represent_dict)
+yaml.SafeDumper.add_representer(Located, yaml.SafeDumper.represent_dict)  # a loaded config dumps as a dict
 
 
 def load_config(path: str | os.PathLike) -> Located:

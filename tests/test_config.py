@@ -148,7 +148,8 @@ GOOD = "model:\n  num_layers: 1\n  hidden_size: 8\n  subsample: 1\n  stack_frame
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("corpus")
-    train_dir, dev_dir = make_data(root, "train", 6, 0), make_data(root, "dev", 3, 1)
+    train_dir = make_data(root, "train", 6, 0)
+    make_data(root, "dev", 3, 1)
     assert CliRunner().invoke(app, ["tokens", str(train_dir), "--out", str(root / "lang" / "tokens.txt")]).exit_code == 0
     (root / "good.yaml").write_text(GOOD)
     return root
