@@ -55,8 +55,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "TrainConfig":
-        return section_from_dict(cls, d, "training", choices={"optimizer": ("adam", "sgd"), "lr_schedule": (
-            "constant", "newbob"), "best_metric": ("loss", "cer", "wer")})
+        choices = {"optimizer": ("adam", "sgd"), "lr_schedule": ("constant", "newbob"),
+                   "best_metric": ("loss", "cer", "wer")}
+        return section_from_dict(cls, d, "training", choices)
 
 
 SECTIONS = {"model": ModelConfig, "training": TrainConfig, "augment": AugmentConfig}  # of a training config
@@ -91,7 +92,7 @@ def check_inputs(config: dict, train_dir, dev_dir, tokens, exp_dir, device: str 
     train_dir, dev_dir, tokens, exp_dir = map(Path, (train_dir, dev_dir, tokens, exp_dir))
     for data_dir in (train_dir, dev_dir):
         if not data_dir.is_dir():
-            raise DataError(f"{data_dir}: no such data directory")
+            raise DataError(f"{data_dir}: {'not a directory' if data_dir.exists() else 'no such data directory'}")
     if exp_dir.exists() and not exp_dir.is_dir():
         raise ConfigError(f"{exp_dir}: exists and is not a directory (the exp dir)")
     tok = load_tokenizer(tokens)  # its kind from the files beside tokens.txt (bpe.model, lexicon.txt)
