@@ -148,37 +148,6 @@ def data_perturb_speed_cmd(
 # ---- features, tokens ----------------------------------------------------------------------------------
 
 
-def load_yaml(path: Path) -> dict:
-    import yaml
-
-    from asr.errors import ConfigError
-
-    try:
-        return yaml.safe_load(Path(path).read_text()) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {str(e).splitlines()[0]}") from None
-
-
-def apply_overrides(config: dict, overrides: List[str]) -> dict:
-    """`section.key=value` pairs (value parsed as YAML) on top of a config dict."""
-    import yaml
-
-    from asr.errors import ConfigError
-
-    for item in overrides:
-        key, eq, value = item.partition("=")
-        if not eq or not key:
-            raise ConfigError(f"override '{item}': expected section.key=value")
-        node = config
-        *parents, leaf = key.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = yaml.safe_load(value)
-    return config
-
-
 @command(app, "feats")
 def feats_cmd(
     data_dir: Path = typer.Argument(..., help="Kaldi data dir with wav.scp"),
@@ -196,10 +165,11 @@ def feats_cmd(
 
     Utterances with bad audio are dropped and listed in DATA_DIR/log/feats_report.txt (--strict: exit 1)."""
     from asr.data.screen import read_report, report_path
+    from asr.config import load_config
     from asr.features.extract import compute_cmvn_stats, make_feats
     from asr.features.kaldi import FeatureConfig
 
-    config = FeatureConfig.from_dict(load_yaml(conf)) if conf else FeatureConfig()
+    config = FeatureConfig.from_dict(load_config(conf)) if conf else FeatureConfig()
     scp = make_feats(data_dir, config, feat_dir, nj=nj, strict=strict, allow_resample=allow_resample, cmd=cmd)
     report = read_report(report_path(data_dir, "feats"))
     typer.echo(report.summary() + (f" (see {report_path(data_dir, 'feats')})" if report.rejected else ""))
@@ -310,14 +280,17 @@ def decoder_options(fn):
 
 @command(app, "train")
 def train_cmd(
-    config: Path = typer.Option(..., "--config", help="YAML with model: and training: sections"),
-    train_dir: Path = typer.Option(..., "--train-dir"),
-    dev_dir: Path = typer.Option(..., "--dev-dir"),
-    tokens: Path = typer.Option(..., "--tokens"),
-    exp_dir: Path = typer.Option(..., "--exp-dir"),
-    override: List[str] = typer.Option([], "--set", help="override a config value: section.key=value"),
-    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:1 (default: cuda when present)"),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    config: Path = typer.Option(..., "--config", help="YAML with model:, training: and augment: sections (e.g. "
+                                                      "egs/yesno/conf/train.yaml); unknown keys are errors"),
+    train_dir: Path = typer.Option(..., "--train-dir", help="training data dir with feats.scp, feats.yaml, text"),
+    dev_dir: Path = typer.Option(..., "--dev-dir", help="dev data dir (same features), evaluated each epoch"),
+    tokens: Path = typer.Option(..., "--tokens", help="the units: tokens.txt from `asr tokens`"),
+    exp_dir: Path = typer.Option(..., "--exp-dir", help="the exp dir to make (or resume), a model dir when done"),
+    override: List[str] = typer.Option([], "--set", help="override a config value: section.key=value (e.g. "
+                                                        "training.lr=0.002); repeatable"),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda (or gpu), cuda:1 (default: cuda when "
+                                                                "present)"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="a progress bar and a line per epoch"),
     force: bool = typer.Option(False, "--force", help="resume even though the config or data list changed"),
     strict: bool = typer.Option(False, "--strict", help="stop on an utterance training cannot use (else dropped)"),
     log_batches: bool = typer.Option(False, "--log-batches", envvar="ASR_LOG_BATCHES",
@@ -330,10 +303,11 @@ def train_cmd(
     Under `torchrun --nproc-per-node N -m asr.cli train ...`: data-parallel over N processes (docs/scaling.md)."""
     import os
 
+    from asr.config import apply_overrides, load_config
     from asr.training.stop import TrainingInterrupted
     from asr.training.trainer import train
 
-    cfg = apply_overrides(load_yaml(config), override)
+    cfg = apply_overrides(load_config(config), override)
     try:
         out = train(cfg, train_dir, dev_dir, tokens, exp_dir, device=device, progress=progress, force=force,
                     strict=strict, log_batches=log_batches)
@@ -378,6 +352,9 @@ def decode_cmd(
     With --decoders: several data dirs, each with several named decoders (docs/transcribe.md)."""
     import torch
 
+    from asr.device import check_device
+
+    device = check_device(device)
     if num_threads > 0:
         torch.set_num_threads(num_threads)
     if decoders is not None:
@@ -552,11 +529,13 @@ def transcribe_cmd(
     """Transcribe audio; by default print `<file>\t<text>` per recording. Exit 1 if any recording failed."""
     import torch
 
+    from asr.device import check_device
     from asr.transcribe import Transcriber
     from asr.transcribe.chunking import ChunkConfig
     from asr.transcribe.command import parse_formats, run_transcribe
     from asr.transcribe.inputs import expand_inputs
 
+    device = check_device(device)
     if threads > 0:
         torch.set_num_threads(threads)
     inputs = expand_inputs(audio, recursive)

@@ -11,7 +11,7 @@ ASR = Path(__file__).resolve().parents[1] / "asr"
 # Lowest first; a module may import from its own layer's other entries only where listed as lower here.
 LAYERS = [
     ["errors"],
-    ["fileio", "config"],
+    ["fileio", "config", "device"],
     ["audio", "parallel"],
     ["data"],
     ["text", "features"],

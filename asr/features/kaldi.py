@@ -26,6 +26,8 @@ import torch
 from asr.config import section_from_dict
 
 DITHER_SEED = 0
+KINDS = ("fbank", "mfcc")
+WINDOWS = ("povey", "hamming", "hanning", "rectangular", "blackman")  # Kaldi's --window-type
 
 
 @dataclass
@@ -48,7 +50,7 @@ class FeatureConfig:
     window_type: str = "povey"
 
     def __post_init__(self):
-        if self.kind not in ("fbank", "mfcc"):
+        if self.kind not in KINDS:
             raise ValueError(f"feature kind must be fbank or mfcc, not {self.kind!r}")
 
     @property
@@ -60,7 +62,7 @@ class FeatureConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "FeatureConfig":
-        return section_from_dict(cls, d, "feature")
+        return section_from_dict(cls, d, "feature", choices={"kind": KINDS, "window_type": WINDOWS})
 
 
 def compute_features(samples: np.ndarray | torch.Tensor, config: FeatureConfig) -> torch.Tensor:

@@ -19,6 +19,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from asr.config import section_from_dict
 from asr.errors import ConfigError
 from asr.features.cmvn import CMVN
+from asr.model.cells import CELLS
 from asr.model.fused import PaddedGRU, PaddedLSTM
 
 
@@ -44,11 +45,8 @@ class ModelConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
-        cfg = section_from_dict(cls, d, "model")
-        if cfg.cmn not in ("global", "utterance"):
-            raise ConfigError(f"model cmn must be global or utterance, not '{cfg.cmn}'")
-        return cfg
+    def from_dict(cls, d: dict | None) -> "ModelConfig":
+        return section_from_dict(cls, d, "model", choices={"cell": CELLS, "cmn": ("global", "utterance")})
 
 
 def stack_frames(x: torch.Tensor, lengths: torch.Tensor, stack: int, subsample: int):

@@ -1,5 +1,6 @@
-"""A training run's fixed parts, set up before the loop (asr.training.trainer): the `training:` settings
-(TrainConfig), the screened data, the model with the training set's global CMVN, SpecAugment, the optimizer, the
+"""A training run's fixed parts, set up before the loop (asr.training.trainer): its inputs, checked before anything
+is written (check_inputs: the config's sections, the `training:` settings (TrainConfig), the device, the units and
+data), the screened data, the model with the training set's global CMVN, SpecAugment, the optimizer, the
 batch sampler, this process's rank (asr.training.distributed) and what it writes (asr.training.exp_writer).
 """
 
@@ -14,12 +15,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from asr.config import section_from_dict
+from asr.config import check_sections, section_from_dict
 from asr.data.dataset import FeatureDataset
 from asr.data.sampler import BucketBatchSampler
+from asr.device import check_device
 from asr.errors import ConfigError, DataError
 from asr.features.cmvn import accumulate_stats
 from asr.features.extract import load_feats_config
+from asr.features.kaldi import FeatureConfig
 from asr.model.model import CTCModel, ModelConfig
 from asr.text.tokenizer import Tokenizer, load_tokenizer
 from asr.training.augment import AugmentConfig, SpecAugment
@@ -47,15 +50,58 @@ class TrainConfig:
     num_threads: int = 0  # 0: PyTorch's default; exact resume needs the same count as the interrupted run
     checkpoint_every_steps: int = 100  # also at each epoch's end; 0: only there
     max_bad_batches: int = 20  # batches in a row with a non-finite loss/gradient that stop training
-    best_metric: str = "loss"  # loss | cer (dev)
+    best_metric: str = "loss"  # loss | cer | wer (dev)
     keep_checkpoints: int = 0  # also keep checkpoints/epoch<N>.pt of the last N and best N epochs, for averaging
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        cfg = section_from_dict(cls, d, "training")
-        if cfg.optimizer not in ("adam", "sgd") or cfg.lr_schedule not in ("constant", "newbob"):
-            raise ConfigError(f"bad optimizer/lr_schedule: {cfg.optimizer}/{cfg.lr_schedule}")
-        return cfg
+    def from_dict(cls, d: dict | None) -> "TrainConfig":
+        choices = {"optimizer": ("adam", "sgd"), "lr_schedule": ("constant", "newbob"),
+                   "best_metric": ("loss", "cer", "wer")}
+        return section_from_dict(cls, d, "training", choices)
+
+
+SECTIONS = {"model": ModelConfig, "training": TrainConfig, "augment": AugmentConfig}  # of a training config
+
+
+@dataclass
+class Inputs:
+    """A training run's settings, device, units, feature settings and data, all checked before anything is
+    written (`check_inputs`)."""
+    cfg: TrainConfig
+    mcfg: ModelConfig  # input_dim and vocab_size from the features and units
+    acfg: AugmentConfig
+    device: str | None
+    tok: Tokenizer
+    features: FeatureConfig
+    train_dir: Path
+    dev_dir: Path
+    tokens: Path
+    train_set: FeatureDataset
+    dev_set: FeatureDataset
+
+
+def check_inputs(config: dict, train_dir, dev_dir, tokens, exp_dir, device: str | None) -> Inputs:
+    """Everything a run needs, checked in the order a user fixes it: the config (its sections, keys and value
+    types; errors name file:line or the --set item, and the key), the device, the directories, the units, the
+    feature settings and the data. ConfigError/DataError before the exp dir is made or written."""
+    check_sections(config, SECTIONS)
+    cfg = TrainConfig.from_dict(config.get("training"))
+    mcfg = ModelConfig.from_dict(config.get("model"))
+    acfg = AugmentConfig.from_dict(config.get("augment"))
+    device = check_device(device)
+    train_dir, dev_dir, tokens, exp_dir = map(Path, (train_dir, dev_dir, tokens, exp_dir))
+    for data_dir in (train_dir, dev_dir):
+        if not data_dir.is_dir():
+            raise DataError(f"{data_dir}: {'not a directory' if data_dir.exists() else 'no such data directory'}")
+    if exp_dir.exists() and not exp_dir.is_dir():
+        raise ConfigError(f"{exp_dir}: exists and is not a directory (the exp dir)")
+    tok = load_tokenizer(tokens)  # its kind from the files beside tokens.txt (bpe.model, lexicon.txt)
+    features = load_feats_config(train_dir)
+    if load_feats_config(dev_dir) != features:
+        raise ConfigError(f"{dev_dir}: features differ from {train_dir}'s")
+    mcfg = dataclasses.replace(mcfg, input_dim=features.dim, vocab_size=len(tok))
+    return Inputs(cfg, mcfg, acfg, device, tok, features, train_dir, dev_dir, tokens,
+                  FeatureDataset(train_dir, tok), FeatureDataset(dev_dir, tok))
 
 
 @dataclass
@@ -92,12 +138,11 @@ def training_cmvn_stats(data: FeatureDataset):
     return stats
 
 
-def load_data(train_dir, dev_dir, tok: Tokenizer, subsample: int, max_frames: int, out: ExpWriter,
-              strict: bool) -> tuple[FeatureDataset, FeatureDataset]:
+def screen_data(inputs: Inputs, subsample: int, out: ExpWriter, strict: bool) -> tuple[FeatureDataset, ...]:
     """The training and dev sets less the utterances screening dropped (listed in `log/{train,dev}_report.txt`)."""
-    sets = FeatureDataset(train_dir, tok), FeatureDataset(dev_dir, tok)
-    for name, data, src in zip(("train", "dev"), sets, (train_dir, dev_dir)):
-        report = screen_dataset(data, tok, subsample, max_frames, name, src)
+    sets = inputs.train_set, inputs.dev_set
+    for name, data, src in zip(("train", "dev"), sets, (inputs.train_dir, inputs.dev_dir)):
+        report = screen_dataset(data, inputs.tok, subsample, inputs.cfg.max_frames, name, src)
         path = out.exp_dir / "log" / f"{name}_report.txt"
         out.report(report, path)
         log.log(logging.WARNING if report.rejected else logging.INFO, "%s (%s)", report.summary(), path)
@@ -115,33 +160,26 @@ def make_optimizer(cfg: TrainConfig, model: CTCModel, device: torch.device) -> t
                            fused=fused)
 
 
-def set_up(config: dict, train_dir, dev_dir, tokens, dist: Distributed, out: ExpWriter, device: str | None,
-           strict: bool) -> Run:
-    """Seeds, data, the model (global CMVN of the training set), SpecAugment, optimizer, sampler."""
-    cfg = TrainConfig.from_dict(config.get("training") or {})
-    device = dist.device(device)
+def set_up(inputs: Inputs, dist: Distributed, out: ExpWriter, strict: bool) -> Run:
+    """Seeds, screened data, the model (global CMVN of the training set), SpecAugment, optimizer, sampler."""
+    cfg, mcfg, acfg, features = inputs.cfg, inputs.mcfg, inputs.acfg, inputs.features
+    device = dist.device(inputs.device)
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     seed_everything(cfg.seed)
-    tok = load_tokenizer(tokens)  # its kind from the files beside tokens.txt (bpe.model, lexicon.txt)
-    features = load_feats_config(train_dir)
-    if load_feats_config(dev_dir) != features:
-        raise ConfigError(f"{dev_dir}: features differ from {train_dir}'s")
-    mcfg = ModelConfig.from_dict({**(config.get("model") or {}), "input_dim": features.dim, "vocab_size": len(tok)})
-    train_set, dev_set = load_data(train_dir, dev_dir, tok, mcfg.subsample, cfg.max_frames, out, strict)
+    train_set, dev_set = screen_data(inputs, mcfg.subsample, out, strict)
     model = CTCModel(mcfg)
     model.set_cmvn(training_cmvn_stats(train_set))
     model.to(device)
     net = dist.wrap(model, device)
     if dist.enabled:  # each rank its own dropout and SpecAugment draws
         seed_everything(rank_seed(cfg.seed, dist.rank))
-    acfg = AugmentConfig.from_dict(config.get("augment"))
     augment = SpecAugment(acfg, center=-model.cmvn.shift).to(device)
     full_config = {"features": features.to_dict(), "model": mcfg.to_dict(), "training": dataclasses.asdict(cfg),
-                   "data": {"train": str(Path(train_dir).resolve()), "dev": str(Path(dev_dir).resolve()),
-                            "tokens": str(Path(tokens).resolve())}, "augment": dataclasses.asdict(acfg)}
+                   "data": {"train": str(Path(inputs.train_dir).resolve()), "dev": str(Path(inputs.dev_dir).resolve()),
+                            "tokens": str(Path(inputs.tokens).resolve())}, "augment": dataclasses.asdict(acfg)}
     data_fp = data_fingerprint(train_set.utt_ids, train_set.num_frames,
                                [f"{t}\t{ids.tolist()}" for t, ids in zip(train_set.texts, train_set.targets)])
     sampler = BucketBatchSampler(train_set.num_frames, cfg.max_frames, shuffle=True, seed=cfg.seed)
-    return Run(cfg, full_config, data_fp, dist, device, tok, train_set, dev_set, model, net,
+    return Run(cfg, full_config, data_fp, dist, device, inputs.tok, train_set, dev_set, model, net,
                make_optimizer(cfg, model, device), augment, sampler, out)

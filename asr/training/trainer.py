@@ -37,7 +37,7 @@ from asr.training.checkpoints import (check_resume, load_resume_state, make_chec
 from asr.training.distributed import Distributed, rank_seed
 from asr.training.exp_writer import BatchLog, ExpWriter
 from asr.training.loader import BatchLoader
-from asr.training.run import Run, seed_everything, set_up
+from asr.training.run import Run, check_inputs, seed_everything, set_up
 from asr.training.stop import StopRequest, TrainingInterrupted
 
 log = logging.getLogger("asr.train")
@@ -217,11 +217,12 @@ def train(config: dict, train_dir: str | os.PathLike, dev_dir: str | os.PathLike
     `force`. `strict`: an utterance training cannot use is an error instead of being dropped.
     Under torchrun, data-parallel over its processes (asr.training.distributed); `log_batches`: each rank lists
     the batches it trains in `log/batches.rank<R>.txt`."""
+    inputs = check_inputs(config, train_dir, dev_dir, tokens, exp_dir, device)  # before anything is written
     exp_dir = Path(exp_dir)
     exp_dir.mkdir(parents=True, exist_ok=True)
-    dist = Distributed.from_env(device)  # one process without torchrun; rank 0 alone writes into exp_dir
+    dist = Distributed.from_env(inputs.device)  # one process without torchrun; rank 0 alone writes into exp_dir
     out = ExpWriter.for_rank(dist.rank, exp_dir, progress)
-    run = set_up(config, train_dir, dev_dir, tokens, dist, out, device, strict)
+    run = set_up(inputs, dist, out, strict)
     resumed = load_resume_state(dist, out.ckpt_dir)
     if resumed is not None:  # before anything in the exp dir is overwritten
         check_resume(*resumed, run.config, run.data_fp, force)
