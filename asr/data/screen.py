@@ -94,7 +94,7 @@ def report_path(data_dir: str | os.PathLike, stage: str) -> Path:
 def read_report(path: str | os.PathLike) -> ScreenReport:
     """Parse a report written by `ScreenReport.write` (the header's counts are recomputed from the lines)."""
     path = Path(path)
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
     if not lines or not lines[0].startswith("# "):
         raise DataError(f"{path}:1: not a screening report")
     head = lines[0][2:]

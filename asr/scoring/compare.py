@@ -32,7 +32,7 @@ class System:
     @classmethod
     def from_json(cls, path: str | os.PathLike) -> "System":
         try:
-            d = json.loads(Path(path).read_text(encoding="utf-8"))
+            d = json.loads(Path(path).read_text(encoding="utf-8-sig"))
         except FileNotFoundError:
             raise DataError(f"{path}: no such file") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
