@@ -83,7 +83,8 @@ def test_issue_validate_fix_validate(tmp_path):
     original_text = (d / "text").read_text()
     result = runner.invoke(app, ["data", "fix", str(d)])
     assert result.exit_code == 0, result.output
-    assert "kept 4 of 6 utterances, dropped 2: 1 duplicate, 1 not in utt2spk; dropped 1 recording left" in result.output
+    assert (f"fix {d}: kept 4 of 5 utterances, dropped 1: 1 not in utt2spk; removed 1 duplicate id line; "
+            "dropped 1 recording left") in result.output  # the duplicated id is kept: not counted as dropped
     assert (d / ".backup" / "text").read_text() == original_text
     assert list(read_table(d / "text")) == ["spkA-1", "spkA-2", "spkB-1", "spkB-2"]
     assert read_table(d / "text")["spkB-1"] == "yes"  # the first of the duplicates is kept
