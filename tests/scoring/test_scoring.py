@@ -117,6 +117,20 @@ def test_kaldi_text_id_only_line_is_an_empty_reference(tmp_path):
     assert r.kaldi_lines()[0] == "%WER 50.00 [ 1 / 2, 1 ins, 0 del, 0 sub ]"
 
 
+@pytest.mark.parametrize("form", ["text", "trn"])
+@pytest.mark.parametrize("marked", [(0,), (1,), (0, 1)])
+def test_a_byte_order_mark_changes_nothing(tmp_path, form, marked):
+    """Files saved by Windows editors start with a BOM: it is not part of the first id (nor a word)."""
+    ref, hyp = _files(tmp_path, {"s-1": "a b c", "s-2": "d e f g"}, {"s-1": "a x c", "s-2": "d e f g"}, form)
+    plain = runner.invoke(app, ["score", str(ref), str(hyp)])
+    for path in [(ref, hyp)[i] for i in marked]:
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    bom = runner.invoke(app, ["score", str(ref), str(hyp)])
+    assert bom.exit_code == plain.exit_code == 0, bom.output
+    assert bom.stdout == plain.stdout and bom.stdout.startswith("%WER 14.29 [ 1 / 7, 0 ins, 0 del, 1 sub ]\n")
+    assert "PARTIAL" not in bom.output
+
+
 # ---- mismatched and bad input -------------------------------------------------------------------------------
 
 def test_mismatched_ids_are_reported_and_counted(tmp_path):
