@@ -270,7 +270,7 @@ def test_a_byte_order_mark_is_not_part_of_the_first_key(tmp_path):
     for name in ("wav.scp", "text", "utt2spk", "spk2utt", "utt2dur", "cmvn.scp"):
         (d / name).write_bytes(b"\xef\xbb\xbf" + (d / name).read_bytes())
     assert validate_data_dir(d) == []
-    assert list(read_table(d / "utt2spk"))[0] == "spkA-1"
+    assert next(iter(read_table(d / "utt2spk"))) == "spkA-1"
     assert "no file changed" in str(fix_data_dir(d)) and not (d / ".backup").exists()
     assert runner.invoke(app, ["data", "validate", str(d)]).exit_code == 0
     assert data_dir_info(d).utterances == 6
