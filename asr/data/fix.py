@@ -135,13 +135,14 @@ def _why_dropped(d: Path, utt: str, tables: dict[str, dict[str, str]],
         if fault:
             return (fault if n == "text" else f"bad line in {n}"), f"{d / n}: '{utt}': {fault}"
     speaker = tables["utt2spk"][utt]
-    for n in ("cmvn.scp", "spk2gender"):
-        if n in tables and speaker not in tables[n]:
-            return f"speaker not in {n}", f"{d / n}: no line for speaker '{speaker}'"
     recording = tables["segments"][utt].split()[0] if "segments" in tables else utt
-    for n in RECO_FILES:
-        if n in tables and recording not in tables[n]:
-            return f"recording not in {n}", f"{d / n}: no line for recording '{recording}'"
+    for names, what, key in ((("cmvn.scp", "spk2gender"), "speaker", speaker), (RECO_FILES, "recording", recording)):
+        for n in (n for n in names if n in tables):
+            if key not in tables[n]:
+                return f"{what} not in {n}", f"{d / n}: no line for {what} '{key}'"
+            fault = line_fault(n, tables[n][key])
+            if fault:
+                return f"bad line in {n}", f"{d / n}: {what} '{key}': {fault}"
     fault = wav_fault(tables["wav.scp"][recording])  # a file that is not there cannot be repaired later
     if fault:
         reason = ("missing file" if fault.startswith("no such file") else

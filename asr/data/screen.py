@@ -16,6 +16,7 @@ line, so a re-run never loses what the first run found.
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,16 +101,15 @@ def report_path(data_dir: str | os.PathLike, stage: str) -> Path:
 def read_report(path: str | os.PathLike) -> ScreenReport:
     """Parse a report written by `ScreenReport.write` (the header's counts are recomputed from the lines)."""
     path = Path(path)
-    lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
+    text = path.read_bytes().decode("utf-8-sig", errors="replace")
+    lines = text.removesuffix("\n").split("\n")  # not splitlines(): ids may hold \x1c, \x85, \u2028, ...
     if not lines or not lines[0].startswith("# "):
         raise DataError(f"{path}:1: not a screening report")
-    head = lines[0][2:]
-    stage, _, rest = head.partition(" ")
-    source = rest.split(": kept ", 1)[0]
-    try:
-        total = int(rest.split(" of ", 1)[1].split(" ", 1)[0])
-    except (IndexError, ValueError):
-        raise DataError(f"{path}:1: not a screening report header") from None
+    stage, _, rest = lines[0][2:].partition(" ")
+    head = re.search(r": kept \d+ of (\d+) utterances", rest)
+    if head is None:
+        raise DataError(f"{path}:1: not a screening report header")
+    source, total = rest[:head.start()], int(head[1])
     report = ScreenReport(stage, source, total)
     into = report.rejected
     for lineno, line in enumerate(lines[1:], start=2):

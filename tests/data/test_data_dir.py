@@ -164,6 +164,14 @@ def test_segments_checks(tmp_path):
     assert list(read_table(d / "utt2spk")) == ["spk-1", "spk-2", "spk-6", "spk-7", "spk-8"]
 
 
+def test_fix_drops_utterances_of_a_recording_without_audio(tmp_path):
+    d = segments_dir(tmp_path, ["spk-1 rec1 0.00 1.00", "spk-2 rec2 0.00 1.00"])
+    write_dir(d, {"wav.scp": ["rec1", (d / "wav.scp").read_text().splitlines()[1]]})
+    report = fix_data_dir(d)
+    assert report.dropped == {"bad line in wav.scp": 1} and list(read_table(d / "utt2spk")) == ["spk-2"]
+    assert validate_data_dir(d) == []
+
+
 def test_split_keeps_speakers_whole(tmp_path):
     d = good_dir(tmp_path)
     whole = read_table(d / "utt2spk")

@@ -77,6 +77,13 @@ def test_report_round_trip_counts_and_carry_over(tmp_path):
     back.check(strict=True)  # what an earlier run dropped is no longer in the data dir
 
 
+def test_report_keeps_ids_that_str_splitlines_would_break(tmp_path):
+    odd = ["a\x1cb", "c\x85d", "e\u2028f"]  # line breaks to str.splitlines(), not to Kaldi
+    r = ScreenReport("fix", "data of x", 3, [Rejected(u, "bad line in wav.scp", "wav.scp:1: x") for u in odd])
+    back = read_report(r.write(tmp_path / "fix_report.txt"))
+    assert (back.source, back.total, [x.utt for x in back.rejected]) == ("data of x", 3, odd)
+
+
 # ---- asr data fix -----------------------------------------------------------------------------------------
 
 
