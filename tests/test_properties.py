@@ -1,7 +1,9 @@
-"""Property tests (hypothesis): Kaldi table parsing, text normalisation and tokens, scoring, the audio loader."""
+"""Property tests (hypothesis): Kaldi table parsing, the `asr data` readers, text normalisation and tokens, scoring,
+the audio loader."""
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -11,8 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from asr.audio import read_audio
+from asr.data.fix import fix_and_report
+from asr.data.info import data_dir_info
 from asr.data.kaldi_files import Entry, read_entries, read_table, write_table
-from asr.errors import AudioError, DataError
+from asr.data.subset import split_data_dir, subset_data_dir
+from asr.data.validate import validate_data_dir
+from asr.errors import AsrError, AudioError, DataError
 from asr.scoring.align import align, align_sclite, count_errors, ops_counts
 from asr.scoring.normalize import Normalization
 from asr.scoring.report import kaldi_percent
@@ -63,6 +69,70 @@ def test_table_reader_on_any_bytes_raises_only_data_error_naming_the_line(data):
     kept = read_entries(path, skipped)  # tolerant: never raises, every line accounted for
     assert len(kept) + len(skipped) == data.count(b"\n") + (not data.endswith(b"\n") and len(data) > 0)
     path.unlink()
+
+
+# Data-dir files: random bytes, or a valid dir's lines with one fault planted per file (reaching the checks)
+FAULTS = ["none", "swap", "duplicate", "delete", "extra field", "no value", "bom", "latin-1", "garbage", "no file"]
+
+
+@st.composite
+def data_dirs(draw) -> dict[str, bytes]:
+    utts = sorted(draw(st.sets(st.tuples(st.sampled_from(["s1", "s2"]), st.integers(1, 3)), max_size=5)))
+    ids = [f"{s}-u{i}" for s, i in utts]
+    lines = {"utt2spk": [f"{u} {s}" for u, (s, _) in zip(ids, utts)], "text": [f"{u} yes no" for u in ids],
+             "spk2utt": [f"{s} " + " ".join(u for u in ids if u.startswith(s)) for s in sorted({s for s, _ in utts})]}
+    if draw(st.booleans()):
+        lines |= {"wav.scp": ["r1 cmd |"], "segments": [f"{u} r1 {k}.0 {k}.5" for k, u in enumerate(ids)]}
+    else:
+        lines["wav.scp"] = [f"{u} cmd |" for u in ids]
+    files = {}
+    for name, content in lines.items():
+        fault, i = draw(st.sampled_from(FAULTS)), draw(st.integers(0, 5))
+        if fault == "no file":
+            continue
+        if content and fault != "none":
+            i %= len(content)
+            if fault == "swap":
+                content[i], content[-1] = content[-1], content[i]
+            elif fault in ("duplicate", "delete", "extra field", "no value"):
+                content[i:i + 1] = {"duplicate": [content[i]] * 2, "delete": [], "no value": [content[i].split()[0]],
+                                    "extra field": [content[i] + " x"]}[fault]
+        data = "".join(f"{line}\n" for line in content).encode()
+        files[name] = {"bom": b"\xef\xbb\xbf" + data, "latin-1": data.replace(b"yes", b"y\xe9s"),
+                       "garbage": data + draw(st.binary(max_size=40))}.get(fault, data)
+    return files
+
+
+any_data_dirs = st.one_of(data_dirs(), st.dictionaries(st.sampled_from(["text", "utt2spk", "spk2utt", "wav.scp",
+                                                                       "segments"]), st.binary(max_size=120)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(any_data_dirs)
+def test_data_readers_on_any_files_give_a_result_or_an_asr_error(files):
+    root = Path(tempfile.mkdtemp())
+    d = root / "data"
+    d.mkdir()
+    for name, data in files.items():
+        (d / name).write_bytes(data)
+    try:
+        assert all(f.file.parent == d for f in validate_data_dir(d))
+        for read in (lambda: data_dir_info(d), lambda: subset_data_dir(d, root / "sub", 1, how="first"),
+                     lambda: split_data_dir(d, 2), lambda: split_data_dir(d, 1, per_utt=True)):
+            try:
+                read()
+            except AsrError as e:
+                assert "\n" not in str(e)
+        try:
+            report, _ = fix_and_report(d)
+        except AsrError:
+            return
+        assert report.kept + sum(report.dropped.values()) == report.total
+        left = [f for f in validate_data_dir(d, need_text=False) if "not sorted by speaker" not in f.message]
+        assert left == []  # the one fault fix cannot repair: speaker ids that are not prefixes
+        assert "no file changed" in str(fix_and_report(d)[0])  # fixing a fixed dir changes nothing
+    finally:
+        shutil.rmtree(root)
 
 
 # ---- text normalisation, tokens ---------------------------------------------------------------------------

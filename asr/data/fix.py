@@ -24,7 +24,7 @@ from asr.errors import DataError
 
 @dataclass
 class FixReport:
-    kept: int
+    source: str  # the data dir
     dropped: Counter = field(default_factory=Counter)  # reason -> number of utterances
     speakers_dropped: int = 0
     recordings_dropped: int = 0
@@ -35,11 +35,18 @@ class FixReport:
 
     @property
     def total(self) -> int:
-        return self.kept + sum(self.dropped.values())
+        return len(self.screened)
+
+    @property
+    def kept(self) -> int:
+        return self.total - sum(self.dropped.values())
+
+    def screen_report(self) -> ScreenReport:
+        """The `log/fix_report.txt` form; its header is also the first line printed."""
+        return ScreenReport("fix", self.source, self.total, list(self.rejected))
 
     def __str__(self) -> str:
-        why = ", ".join(f"{n} {reason}" for reason, n in sorted(self.dropped.items(), key=lambda rn: (-rn[1], rn[0])))
-        s = f"kept {self.kept} of {self.total} utterances, dropped {self.total - self.kept}" + (why and f": {why}")
+        s = self.screen_report().summary()
         gone = [f"{n} {what}{'s' * (n != 1)}" for n, what in ((self.speakers_dropped, "speaker"),
                                                               (self.recordings_dropped, "recording")) if n]
         s += f"; dropped {' and '.join(gone)} left without utterances" if gone else ""
@@ -66,12 +73,8 @@ def fix_data_dir(path: str | os.PathLike, dry_run: bool = False) -> FixReport:
     segments = tables.get("segments")
     utt_files = [n for n in UTT_FILES if n in tables] + ([] if segments is not None else ["wav.scp"])
 
-    duplicates: Counter = Counter()  # utterance -> extra copies (the most in any one file)
-    for n in utt_files:
-        for key, count in Counter(e.key for e in entries[n]).items():
-            duplicates[key] = max(duplicates[key], count - 1)
     unreadable = {n: {e.key: e for e in skipped[n] if e.key} for n in utt_files}
-    report = FixReport(kept=0, backup=d / ".backup")
+    report = FixReport(str(path), backup=d / ".backup")
     kept = []
     for utt in sorted(set().union(*(tables[n] for n in utt_files), *unreadable.values())):
         bad = next(((n, unreadable[n][utt]) for n in utt_files if utt in unreadable[n]), None)
@@ -82,14 +85,11 @@ def fix_data_dir(path: str | os.PathLike, dry_run: bool = False) -> FixReport:
         else:
             reason, detail = _why_dropped(d, utt, tables, utt_files)
         if reason:
-            report.dropped[reason] += 1 + duplicates[utt]
+            report.dropped[reason] += 1
             report.rejected.append(Rejected(utt, reason, detail))
         else:
             kept.append(utt)
-            if duplicates[utt]:
-                report.dropped["duplicate"] += duplicates[utt]
-                report.rejected += _duplicate_lines(d, utt, entries, utt_files)
-    report.kept = len(kept)
+            report.rejected += _duplicate_lines(d, utt, entries, utt_files)
     report.screened = set(kept) | {r.utt for r in report.rejected}
     if dry_run:
         return report
@@ -109,7 +109,7 @@ def fix_and_report(path: str | os.PathLike, strict: bool = False) -> tuple[FixRe
     report = fix_data_dir(path, dry_run=strict)
     if strict and not report.rejected:
         report = fix_data_dir(path)
-    screen = ScreenReport("fix", str(path), len(report.screened), list(report.rejected))
+    screen = report.screen_report()
     out = screen.write(report_path(path, "fix"), screened=report.screened)
     screen.check(strict, out)
     return report, out
@@ -135,13 +135,14 @@ def _why_dropped(d: Path, utt: str, tables: dict[str, dict[str, str]],
         if fault:
             return (fault if n == "text" else f"bad line in {n}"), f"{d / n}: '{utt}': {fault}"
     speaker = tables["utt2spk"][utt]
-    for n in ("cmvn.scp", "spk2gender"):
-        if n in tables and speaker not in tables[n]:
-            return f"speaker not in {n}", f"{d / n}: no line for speaker '{speaker}'"
     recording = tables["segments"][utt].split()[0] if "segments" in tables else utt
-    for n in RECO_FILES:
-        if n in tables and recording not in tables[n]:
-            return f"recording not in {n}", f"{d / n}: no line for recording '{recording}'"
+    for names, what, key in ((("cmvn.scp", "spk2gender"), "speaker", speaker), (RECO_FILES, "recording", recording)):
+        for n in (n for n in names if n in tables):
+            if key not in tables[n]:
+                return f"{what} not in {n}", f"{d / n}: no line for {what} '{key}'"
+            fault = line_fault(n, tables[n][key])
+            if fault:
+                return f"bad line in {n}", f"{d / n}: {what} '{key}': {fault}"
     fault = wav_fault(tables["wav.scp"][recording])  # a file that is not there cannot be repaired later
     if fault:
         reason = ("missing file" if fault.startswith("no such file") else

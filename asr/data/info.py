@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from asr.data.datadir import DataDir
-from asr.data.validate import KNOWN_FILES
+from asr.data.validate import KNOWN_FILES, require_valid_data_dir
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ class DataDirInfo:
 
 
 def data_dir_info(path: str | os.PathLike) -> DataDirInfo:
+    """The summary of a valid data dir (DataError naming the first fault of another)."""
+    require_valid_data_dir(path)
     d = DataDir.load(path)
     files = [n for n in KNOWN_FILES if (Path(path) / n).is_file()]
     recordings = {s.recording_id for s in d.segments.values()} if d.segments is not None else set(d.wav_scp)

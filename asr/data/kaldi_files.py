@@ -2,6 +2,7 @@
 
 Kaldi's rules: one entry per line, the key is the first whitespace-free field, keys sorted in C-locale
 (byte) order and unique. Python's `str` order is code-point order, which equals UTF-8 byte order.
+A UTF-8 byte-order mark (as Windows editors write) is not part of the first key: readers strip it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from asr.fileio import atomic_write
 
 
 _FIRST_SPACE = re.compile(r"[ \t\r\f\v]")  # the key ends at the first white space, as Kaldi's (C locale)
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ def read_entries(path: str | os.PathLike, skipped: list[Entry] | None = None) ->
     try:
         with open(path, "rb") as f:
             for lineno, raw in enumerate(f, start=1):
+                if lineno == 1:
+                    raw = raw.removeprefix(UTF8_BOM)
                 try:
                     line = raw.decode("utf-8").rstrip("\r\n")
                 except UnicodeDecodeError:
@@ -62,6 +66,8 @@ def read_entries(path: str | os.PathLike, skipped: list[Entry] | None = None) ->
                 entries.append(Entry(key, value.strip(), lineno))
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a directory, expected a table file") from None
     return entries
 
 

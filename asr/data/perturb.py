@@ -17,7 +17,7 @@ from pathlib import Path
 
 from asr.audio import is_pipe
 from asr.data.datadir import DataDir, Segment
-from asr.data.validate import assert_valid_data_dir
+from asr.data.validate import assert_valid_data_dir, require_valid_data_dir
 from asr.errors import DataError
 
 
@@ -60,9 +60,8 @@ def perturb_speed(src: str | os.PathLike, dst: str | os.PathLike, factors=(0.9, 
         raise DataError(f"{dst}: the perturbed data dir must differ from the source")
     if len(set(factors)) != len(factors) or not factors:
         raise DataError(f"speed factors must be distinct and non-empty, got {list(factors)}")
+    require_valid_data_dir(src)
     data = DataDir.load(src)
-    if not data.utt2spk:
-        raise DataError(f"{src}: no utterances")
     combined = DataDir(text={} if data.text is not None else None,
                        segments={} if data.segments is not None else None,
                        utt2dur={} if data.utt2dur is not None else None)

@@ -8,13 +8,15 @@ own under `exp/<run>/log/`):
     utt_b	NaN samples	/corpus/b.wav: audio contains NaN or infinite samples
 
 By default a stage drops the bad utterances and goes on with the good ones; strict mode (`--strict`) stops with
-an error instead. A stage re-run on a data dir it has already cleaned keeps the earlier entries of utterances
-no longer there, so a re-run never loses what the first run found.
+an error instead. The header counts describe the run that wrote the report. A stage re-run on a data dir it has
+already cleaned lists the earlier entries of utterances no longer there after a `# dropped by an earlier run`
+line, so a re-run never loses what the first run found.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +43,7 @@ class ScreenReport:
     source: str  # what was screened (a data dir)
     total: int  # utterances (or lines) screened
     rejected: list[Rejected] = field(default_factory=list)
+    earlier: list[Rejected] = field(default_factory=list)  # an earlier run's, for utterances no longer screened
 
     @property
     def kept(self) -> int:
@@ -53,22 +56,25 @@ class ScreenReport:
         counts = sorted(self.reasons().items(), key=lambda x: (-x[1], x[0]))
         why = ", ".join(f"{n} {reason}" for reason, n in counts if reason not in KEEPS_UTTERANCE)
         extra = ", ".join(f"{n} {reason} line{'s' * (n != 1)}" for reason, n in counts if reason in KEEPS_UTTERANCE)
+        earlier = len({r.utt for r in self.earlier})
         return (f"{self.stage} {self.source}: kept {self.kept} of {self.total} utterances, "
                 f"dropped {self.total - self.kept}" + (f": {why}" if why else "")
-                + (f"; removed {extra}" if extra else ""))
+                + (f"; removed {extra}" if extra else "")
+                + (f"; {earlier} more listed as dropped by an earlier run" if earlier else ""))
 
     def text(self) -> str:
-        return "".join(f"{line}\n" for line in [f"# {self.summary()}"] + [r.line() for r in self.rejected])
+        lines = [f"# {self.summary()}"] + [r.line() for r in self.rejected]
+        if self.earlier:
+            lines += [EARLIER] + [r.line() for r in self.earlier]
+        return "".join(f"{line}\n" for line in lines)
 
     def write(self, path: str | os.PathLike, screened: set[str] | None = None) -> Path:
         """Write the report; entries of an earlier report at `path` for utterances not in `screened` (those
-        this run did not see: an earlier run dropped them) are carried over."""
+        this run did not see: an earlier run dropped them) are carried over into `earlier`."""
         path = Path(path)
         if screened is not None and path.is_file():
-            mine = {r.utt for r in self.rejected}
-            earlier = [r for r in read_report(path).rejected if r.utt not in screened and r.utt not in mine]
-            self.rejected += earlier
-            self.total += len({r.utt for r in earlier if r.reason not in KEEPS_UTTERANCE})
+            old = read_report(path)
+            self.earlier = [r for r in old.rejected + old.earlier if r.utt not in screened]
         atomic_write_text(path, self.text())
         return path
 
@@ -85,6 +91,7 @@ class ScreenReport:
 
 # A duplicate line is dropped while its utterance (the first line) stays.
 KEEPS_UTTERANCE = frozenset({"duplicate id"})
+EARLIER = "# dropped by an earlier run:"
 
 
 def report_path(data_dir: str | os.PathLike, stage: str) -> Path:
@@ -94,20 +101,23 @@ def report_path(data_dir: str | os.PathLike, stage: str) -> Path:
 def read_report(path: str | os.PathLike) -> ScreenReport:
     """Parse a report written by `ScreenReport.write` (the header's counts are recomputed from the lines)."""
     path = Path(path)
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    text = path.read_bytes().decode("utf-8-sig", errors="replace")
+    lines = text.removesuffix("\n").split("\n")  # not splitlines(): ids may hold \x1c, \x85, \u2028, ...
     if not lines or not lines[0].startswith("# "):
         raise DataError(f"{path}:1: not a screening report")
-    head = lines[0][2:]
-    stage, _, rest = head.partition(" ")
-    source = rest.split(": kept ", 1)[0]
-    try:
-        total = int(rest.split(" of ", 1)[1].split(" ", 1)[0])
-    except (IndexError, ValueError):
-        raise DataError(f"{path}:1: not a screening report header") from None
-    rejected = []
+    stage, _, rest = lines[0][2:].partition(" ")
+    head = re.search(r": kept \d+ of (\d+) utterances", rest)
+    if head is None:
+        raise DataError(f"{path}:1: not a screening report header")
+    source, total = rest[:head.start()], int(head[1])
+    report = ScreenReport(stage, source, total)
+    into = report.rejected
     for lineno, line in enumerate(lines[1:], start=2):
+        if line == EARLIER:
+            into = report.earlier
+            continue
         parts = line.split("\t")
         if len(parts) != 3:
             raise DataError(f"{path}:{lineno}: expected `utt<TAB>reason<TAB>detail`")
-        rejected.append(Rejected(*parts))
-    return ScreenReport(stage, source, total, rejected)
+        into.append(Rejected(*parts))
+    return report

@@ -1,6 +1,7 @@
 """Subsets and splits of a data directory (Kaldi's `utils/subset_data_dir.sh` and `utils/split_data.sh`).
 
-Both come down to `filter_data_dir`: keep the lines of every file that belong to a set of utterances, their
+Both refuse a data dir that fails validation (as split_data.sh refuses unsorted files; `asr data fix` repairs)
+and come down to `filter_data_dir`: keep the lines of every file that belong to a set of utterances, their
 speakers (spk2utt, cmvn.scp, spk2gender) and their recordings (wav.scp, reco2dur, ... via segments).
 """
 
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Iterable
 
 from asr.data.kaldi_files import read_entries, utt2spk_to_spk2utt, write_table
-from asr.data.validate import KNOWN_FILES, SPK_FILES, UTT_FILES, read_first
+from asr.data.validate import KNOWN_FILES, SPK_FILES, UTT_FILES, read_first, require_valid_data_dir
 from asr.errors import DataError
 
 SUBSET_HOW = ("random", "first", "last", "shortest")
@@ -73,6 +74,7 @@ def subset_data_dir(src: str | os.PathLike, dst: str | os.PathLike, n: int | Non
         raise DataError("subset: give exactly one of a number, an utterance list or a speaker list")
     if dst.resolve() == src.resolve():
         raise DataError(f"{dst}: the subset must go to another directory")
+    require_valid_data_dir(src)
     utt2spk = {u: e.value for u, e in read_first(src / "utt2spk").items()}
     utts = sorted(utt2spk)
     if utt_list is not None:
@@ -109,6 +111,7 @@ def split_data_dir(path: str | os.PathLike, n: int, per_utt: bool = False) -> li
     """
     d = Path(path)
     dirs = [d / f"split{n}{'utt' if per_utt else ''}" / str(i) for i in range(1, n + 1)]
+    require_valid_data_dir(d)
     if n >= 1 and _up_to_date(d, dirs):
         return dirs
     utt2spk = {u: e.value for u, e in read_first(d / "utt2spk").items()}

@@ -44,8 +44,9 @@ def read_first(path: Path, skipped: list[Entry] | None = None) -> dict[str, Entr
     return table
 
 
-def validate_data_dir(path: str | os.PathLike, need_text: bool = True) -> list[Fault]:
-    """All faults of the data directory `path` (empty list: valid)."""
+def validate_data_dir(path: str | os.PathLike, need_text: bool = True, check_audio: bool = True) -> list[Fault]:
+    """All faults of the data directory `path` (empty list: valid); `check_audio=False`: wav.scp paths are
+    not looked at (for readers that do not open the audio)."""
     d = Path(path)
     if not d.is_dir():
         return [Fault(d, None, "not a directory")]
@@ -89,7 +90,8 @@ def validate_data_dir(path: str | os.PathLike, need_text: bool = True) -> list[F
             faults += _set_faults(d / name, tables[name], wav, "recording", "wav.scp")
     if segments is not None and "wav.scp" in tables:
         faults += _segment_faults(d / "segments", segments, wav, tables.get("reco2dur", {}))
-    faults += [Fault(d / "wav.scp", e.line, msg) for e in wav.values() if (msg := wav_fault(e.value))]
+    if check_audio:
+        faults += [Fault(d / "wav.scp", e.line, msg) for e in wav.values() if (msg := wav_fault(e.value))]
     return faults
 
 
@@ -98,6 +100,24 @@ def assert_valid_data_dir(path: str | os.PathLike, need_text: bool = True) -> No
     faults = validate_data_dir(path, need_text)
     if faults:
         raise DataError(f"{path}: invalid data directory ({len(faults)} faults):\n" + "\n".join(map(str, faults)))
+
+
+def require_valid_data_dir(path: str | os.PathLike) -> None:
+    """Before reading a data dir (subset, split, info, ...), as Kaldi's split_data.sh refuses unsorted input:
+    raise a one-line DataError naming a fault (file and line), the number of others and the cure.
+    Text is optional and audio paths are not checked: these readers do not open the audio."""
+    d = Path(path)
+    if not d.is_dir():
+        raise DataError(f"{d}: {'not a directory' if d.exists() else 'no such directory'}, expected a data dir")
+    if not any((d / name).is_file() for name in KNOWN_FILES):
+        raise DataError(f"{d}: not a data directory (no wav.scp, utt2spk, text or other Kaldi file)")
+    faults = validate_data_dir(d, need_text=False, check_audio=False)
+    if faults:
+        first = next((f for f in faults if f.line), faults[0])  # a line to look at, where there is one
+        more = f" (and {len(faults) - 1} more)" if len(faults) > 1 else ""
+        raise DataError(f"{first}{more}; `asr data validate {d}` lists all, `asr data fix {d}` repairs")
+    if not read_entries(d / "utt2spk"):
+        raise DataError(f"{d / 'utt2spk'}: no utterances")
 
 
 def _order_faults(path: Path, entries: list[Entry]) -> list[Fault]:

@@ -24,29 +24,49 @@ TOP_UTTS = 20
 class System:
     """What a comparison needs of one scored system: per utterance (speaker, ref words, errors)."""
 
-    name: str
-    source: str
+    name: str  # the label shown (distinct from the other system's)
+    source: str  # the file it was read from
     utts: dict[str, tuple[str, int, int]]
     refs: dict[str, str] = field(default_factory=dict)
+    hyp: str = ""  # the hypothesis file scored
+
+    def title(self) -> str:
+        """`name (source)`, or just the name when that is the source."""
+        return self.name if self.name == self.source else f"{self.name} ({self.source})"
 
     @classmethod
     def from_json(cls, path: str | os.PathLike) -> "System":
         try:
-            d = json.loads(Path(path).read_text(encoding="utf-8"))
+            d = json.loads(Path(path).read_text(encoding="utf-8-sig"))
         except FileNotFoundError:
             raise DataError(f"{path}: no such file") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise DataError(f"{path}: not a report.json ({e})") from None
         if not isinstance(d, dict) or "utterances" not in d:
             raise DataError(f"{path}: not a report.json written by `asr score` (no 'utterances')")
-        utts = {u["utt"]: (u["spk"], u["ref_words"], u["errors"]) for u in d["utterances"]}
-        return cls(d.get("name", str(path)), str(path), utts, {u["utt"]: u["ref"] for u in d["utterances"]})
+        try:
+            utts = {u["utt"]: (u["spk"], u["ref_words"], u["errors"]) for u in d["utterances"]}
+            refs = {u["utt"]: u["ref"] for u in d["utterances"]}
+        except (KeyError, TypeError) as e:
+            raise DataError(f"{path}: not a report.json written by `asr score` (an utterance lacks {e})") from None
+        return cls(str(d.get("name") or path), str(path), utts, refs, str(d.get("hyp") or path))
 
     @classmethod
     def from_report(cls, report) -> "System":
         return cls(report.name, report.hyp_path,
                    {u.utt: (u.spk, u.counts.ref_len, u.counts.errors) for u in report.utts},
-                   {u.utt: " ".join(u.ref) for u in report.utts})
+                   {u.utt: " ".join(u.ref) for u in report.utts}, report.hyp_path)
+
+
+def distinct_labels(paths: Sequence[str]) -> list[str]:
+    """The shortest trailing parts that tell `paths` apart (`x/sc/hyp`, `y/sc/hyp` -> `x/sc/hyp`, `y/sc/hyp`;
+    `sc/hyp_a`, `sc/hyp_b` -> `hyp_a`, `hyp_b`); the paths as given when no suffix does."""
+    parts = [Path(os.path.abspath(p)).parts for p in paths]
+    for k in range(1, max(map(len, parts)) + 1):
+        labels = ["/".join(p[-k:]) for p in parts]
+        if len(set(labels)) == len(labels):
+            return labels
+    return [str(p) for p in paths]
 
 
 def _wer(errors: int, words: int) -> Optional[float]:
@@ -111,10 +131,8 @@ class Comparison:
         d = self.to_dict()
         f = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
         lines = [f"note: {n}" for n in self.notes]
-        for tag in ("a", "b"):
-            s = d[tag]
-            lines.append(f"{tag.upper()}: {s['name']} ({s['source']})  %WER {f(s['wer'])} "
-                         f"[ {s['errors']} / {d['words']} ]")
+        for tag, system in (("a", self.a), ("b", self.b)):
+            lines.append(f"{tag.upper()}: {system.title()}  %WER {f(d[tag]['wer'])} [ {d[tag]['errors']} / {d['words']} ]")
         lines += [f"Compared {d['utterances_compared']} utterances"
                  + (f" ({d['left_out']} scored in only one system, left out)" if d["left_out"] else ""),
                  f"Set1: %WER {d['a']['bootstrap']['mean']:.2f} 95% Conf Interval "
@@ -147,8 +165,8 @@ class Comparison:
                      "-" if r["diff"] is None else format(r["diff"], "+.2f")] for r in d["speakers"]]
         changed = [[r["utt"], r["words"], r["errors_a"], r["errors_b"], format(r["diff"], "+d")]
                    for r in d["top_utterance_changes"]]
-        systems = {tag: {"name": d[tag]["name"], "source": d[tag]["source"], "wer": f(d[tag]["wer"])}
-                   for tag in ("a", "b")}
+        systems = {tag: {"title": system.title(), "wer": f(d[tag]["wer"])}
+                   for tag, system in (("a", self.a), ("b", self.b))}
         return render("compare.html", **systems, p_b_better=f"{100.0 * self.p_b_better:.1f}",
                       utterances=d["utterances_compared"], samples=self.samples, left_out=d["left_out"],
                       plot=_speaker_plot(d["speakers"]), speakers=speakers, utterances_changed=changed)
@@ -176,12 +194,26 @@ def compare_systems(a: System, b: System, samples: int = DEFAULT_SAMPLES, seed: 
     if not common:
         raise DataError(f"{a.source} and {b.source}: no utterance in common")
     for u in common:
-        if a.utts[u][1] != b.utts[u][1] or (a.refs and b.refs and a.refs[u] != b.refs[u]):
-            raise DataError(f"{a.source} and {b.source}: utterance '{u}' has different references "
-                            f"({a.utts[u][1]} vs {b.utts[u][1]} words); compare systems scored on the same REF")
+        what = _reference_difference(a, b, u)
+        if what:
+            raise DataError(f"{a.source} and {b.source}: utterance '{u}' has different references ({what}); "
+                            "compare systems scored on the same REF")
     left_out = len(set(a.utts) ^ set(b.utts))
     p = paired_bootstrap([a.utts[u][2] for u in common], [b.utts[u][2] for u in common], samples, seed)
     return Comparison(a, b, common, left_out, p, samples, seed)
+
+
+def _reference_difference(a: System, b: System, utt: str) -> str | None:
+    """How the two references of `utt` differ (word counts, else the first differing word), or None."""
+    if a.utts[utt][1] != b.utts[utt][1]:
+        return f"{a.utts[utt][1]} vs {b.utts[utt][1]} words"
+    if not (a.refs and b.refs) or a.refs[utt] == b.refs[utt]:
+        return None
+    wa, wb = a.refs[utt].split(), b.refs[utt].split()
+    i = next((i for i, (x, y) in enumerate(zip(wa, wb)) if x != y), min(len(wa), len(wb)))
+    if i >= min(len(wa), len(wb)):
+        return f"'{a.refs[utt]}' vs '{b.refs[utt]}'"
+    return f"both {len(wa)} words, word {i + 1} is '{wa[i]}' vs '{wb[i]}'"
 
 
 def compare_inputs(inputs: Sequence[str | os.PathLike], out_dir: Optional[str | os.PathLike] = None,
@@ -189,6 +221,8 @@ def compare_inputs(inputs: Sequence[str | os.PathLike], out_dir: Optional[str | 
     """`asr compare`: A.json B.json, or REF HYP_A HYP_B."""
     if len(inputs) == 2:
         a, b = System.from_json(inputs[0]), System.from_json(inputs[1])
+        if a.name == b.name:  # e.g. both named after their folder: told apart by their paths
+            a.name, b.name = distinct_labels([a.hyp, b.hyp] if a.hyp != b.hyp else [a.source, b.source])
     elif len(inputs) == 3:
         from asr.scoring.report import score_files
 
@@ -196,7 +230,7 @@ def compare_inputs(inputs: Sequence[str | os.PathLike], out_dir: Optional[str | 
         ra = score_files(ref, hyp_a, utt2spk=utt2spk, bootstrap_samples=1)
         rb = score_files(ref, hyp_b, utt2spk=utt2spk, bootstrap_samples=1)
         a, b = System.from_report(ra), System.from_report(rb)
-        a.name, b.name = f"A ({Path(hyp_a).name})", f"B ({Path(hyp_b).name})"
+        a.name, b.name = distinct_labels([str(hyp_a), str(hyp_b)])
         notes = [f"A: {w}" for w in ra.warnings()] + [f"B: {w}" for w in rb.warnings()]
     else:
         raise DataError(f"asr compare takes A.json B.json, or REF HYP_A HYP_B ({len(inputs)} given)")

@@ -3,6 +3,7 @@ and pair them by utterance id, stating what was missing and how it was counted.
 
 The form is detected per file: trn when every line ends with `(id)`, else Kaldi text. Kaldi text goes through
 `asr.data.kaldi_files` (line-numbered errors, duplicate keys); a line with an id only is an empty transcript.
+A leading UTF-8 byte-order mark is stripped.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from asr.data.kaldi_files import read_table
+from asr.data.kaldi_files import UTF8_BOM, read_table
 from asr.errors import DataError
 
 _TRN_LINE = re.compile(r"^(?P<words>.*?)\s*\((?P<id>[^()\s]+)\)\s*$")
@@ -62,7 +63,7 @@ def _read_lines(path: str | os.PathLike) -> list[str]:
     except IsADirectoryError:
         raise DataError(f"{path}: is a directory, expected a transcript file") from None
     try:
-        text = data.decode("utf-8")
+        text = data.removeprefix(UTF8_BOM).decode("utf-8")
     except UnicodeDecodeError as e:
         lineno = data[: e.start].count(b"\n") + 1
         raise DataError(f"{path}:{lineno}: not valid UTF-8") from None

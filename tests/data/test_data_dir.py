@@ -83,7 +83,8 @@ def test_issue_validate_fix_validate(tmp_path):
     original_text = (d / "text").read_text()
     result = runner.invoke(app, ["data", "fix", str(d)])
     assert result.exit_code == 0, result.output
-    assert "kept 4 of 6 utterances, dropped 2: 1 duplicate, 1 not in utt2spk; dropped 1 recording left" in result.output
+    assert (f"fix {d}: kept 4 of 5 utterances, dropped 1: 1 not in utt2spk; removed 1 duplicate id line; "
+            "dropped 1 recording left") in result.output  # the duplicated id is kept: not counted as dropped
     assert (d / ".backup" / "text").read_text() == original_text
     assert list(read_table(d / "text")) == ["spkA-1", "spkA-2", "spkB-1", "spkB-2"]
     assert read_table(d / "text")["spkB-1"] == "yes"  # the first of the duplicates is kept
@@ -161,6 +162,14 @@ def test_segments_checks(tmp_path):
     report = fix_data_dir(d)  # drops the malformed spk-4, spk-5, spk-9 and spk-3 (no recording)
     assert report.kept == 5 and report.dropped == {"bad line in segments": 3, "recording not in wav.scp": 1}
     assert list(read_table(d / "utt2spk")) == ["spk-1", "spk-2", "spk-6", "spk-7", "spk-8"]
+
+
+def test_fix_drops_utterances_of_a_recording_without_audio(tmp_path):
+    d = segments_dir(tmp_path, ["spk-1 rec1 0.00 1.00", "spk-2 rec2 0.00 1.00"])
+    write_dir(d, {"wav.scp": ["rec1", (d / "wav.scp").read_text().splitlines()[1]]})
+    report = fix_data_dir(d)
+    assert report.dropped == {"bad line in wav.scp": 1} and list(read_table(d / "utt2spk")) == ["spk-2"]
+    assert validate_data_dir(d) == []
 
 
 def test_split_keeps_speakers_whole(tmp_path):
@@ -262,3 +271,59 @@ def test_info(tmp_path):
     assert "cmvn.scp" in info.files and "segments" not in info.files
     result = runner.invoke(app, ["data", "info", str(d)])
     assert result.exit_code == 0 and "6 utterances, 3 speakers, 6 recordings" in result.output
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_key(tmp_path):
+    d = good_dir(tmp_path)
+    for name in ("wav.scp", "text", "utt2spk", "spk2utt", "utt2dur", "cmvn.scp"):
+        (d / name).write_bytes(b"\xef\xbb\xbf" + (d / name).read_bytes())
+    assert validate_data_dir(d) == []
+    assert next(iter(read_table(d / "utt2spk"))) == "spkA-1"
+    assert "no file changed" in str(fix_data_dir(d)) and not (d / ".backup").exists()
+    assert runner.invoke(app, ["data", "validate", str(d)]).exit_code == 0
+    assert data_dir_info(d).utterances == 6
+
+
+BROKEN = {  # the issue's cases: each makes a reader of the dir refuse it, naming the file and line
+    "unsorted": ("text", ["spkA-2 no", "spkA-1 yes", "spkA-3 no", "spkB-1 no", "spkC-1 a", "spkC-2 b"],
+                 "text:2: not sorted"),
+    "duplicate id": ("utt2spk", ["spkA-1 spkA", "spkA-1 spkA", "spkA-2 spkA", "spkA-3 spkA", "spkB-1 spkB",
+                                 "spkC-1 spkC", "spkC-2 spkC"], "utt2spk:2: duplicate key 'spkA-1'"),
+    "malformed utt2spk": ("utt2spk", ["spkA-1", "spkA-2 spkA", "spkA-3 spkA", "spkB-1 spkB extra", "spkC-1 spkC",
+                                      "spkC-2 spkC"], "utt2spk:1: expected `utt speaker`"),
+    "no spk2utt": ("spk2utt", None, "spk2utt: required file is missing"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+@pytest.mark.parametrize("command", [["split", "{d}", "2"], ["split", "{d}", "2", "--per-utt"], ["info", "{d}"],
+                                     ["subset", "{d}", "{out}", "--first", "2"], ["perturb-speed", "{d}", "{out}"]])
+def test_readers_refuse_a_broken_dir_in_one_line_writing_nothing(tmp_path, case, command):
+    d = good_dir(tmp_path)
+    name, lines, fault = BROKEN[case]
+    if lines is None:
+        (d / name).unlink()
+    else:
+        write_dir(d, {name: lines})
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    result = runner.invoke(app, ["data"] + [a.format(d=d, out=tmp_path / "out") for a in command])
+    assert result.exit_code == 1
+    assert len(result.output.splitlines()) == 1 and result.output.startswith(f"asr: error: {d}/{fault}")
+    assert "asr data fix" in result.output
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # nothing written
+    fixed = runner.invoke(app, ["data", "fix", str(d)])  # the repair tool still takes it
+    assert fixed.exit_code == 0, fixed.output
+    assert validate_data_dir(d) == []
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda p: p.mkdir(), "not a data directory"),
+    (lambda p: None, "no such directory"),
+    (lambda p: p.write_text("x\n"), "not a directory"),
+    (lambda p: write_dir(p, {"wav.scp": [], "utt2spk": [], "spk2utt": []}), "utt2spk: no utterances"),
+])
+def test_info_on_what_is_not_a_data_dir_is_an_error(tmp_path, make, message):
+    make(tmp_path / "x")
+    result = runner.invoke(app, ["data", "info", str(tmp_path / "x")])
+    assert result.exit_code == 1 and len(result.output.splitlines()) == 1
+    assert result.output.startswith(f"asr: error: {tmp_path / 'x'}") and message in result.output

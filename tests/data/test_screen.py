@@ -63,13 +63,25 @@ def test_report_round_trip_counts_and_carry_over(tmp_path):
     back = read_report(path)
     assert (back.stage, back.source, back.total, [x.utt for x in back.rejected]) == ("feats", "data/x", 5, ["u1", "u2"])
     assert back.rejected[0].detail == "x.wav: bad thing"
-    # a re-run that no longer sees u1 (dropped by the first run) keeps it in the report
-    again = ScreenReport("feats", "data/x", 4, [])
-    again.write(path, screened={"u2", "u3", "u4", "u5"})
-    assert [x.utt for x in read_report(path).rejected] == ["u1"] and read_report(path).total == 5
-    with pytest.raises(DataError, match=r"data/x: 1 bad utterance with --strict: u1: x.wav: bad thing"):
+    with pytest.raises(DataError, match=r"data/x: 2 bad utterances with --strict: u1: x.wav: bad thing"):
         read_report(path).check(strict=True)
     read_report(path).check(strict=False)
+    # a re-run that no longer sees u1 (dropped by the first run) keeps it in the report, apart from its own counts
+    again = ScreenReport("feats", "data/x", 4, [])
+    again.write(path, screened={"u2", "u3", "u4", "u5"})
+    back = read_report(path)
+    assert (back.total, back.kept, back.rejected, [x.utt for x in back.earlier]) == (4, 4, [], ["u1"])
+    assert path.read_text().splitlines()[:2] == [
+        "# feats data/x: kept 4 of 4 utterances, dropped 0; 1 more listed as dropped by an earlier run",
+        "# dropped by an earlier run:"]
+    back.check(strict=True)  # what an earlier run dropped is no longer in the data dir
+
+
+def test_report_keeps_ids_that_str_splitlines_would_break(tmp_path):
+    odd = ["a\x1cb", "c\x85d", "e\u2028f"]  # line breaks to str.splitlines(), not to Kaldi
+    r = ScreenReport("fix", "data of x", 3, [Rejected(u, "bad line in wav.scp", "wav.scp:1: x") for u in odd])
+    back = read_report(r.write(tmp_path / "fix_report.txt"))
+    assert (back.source, back.total, [x.utt for x in back.rejected]) == ("data of x", 3, odd)
 
 
 # ---- asr data fix -----------------------------------------------------------------------------------------
@@ -95,6 +107,38 @@ def test_fix_lists_bad_transcripts_duplicates_and_missing_audio(tmp_path):
     assert path == report_path(d, "fix") and read_report(path).kept == 2
 
 
+def test_fix_prints_what_its_report_says_and_a_rerun_reports_itself(tmp_path):
+    """Utterances are counted, not lines: a duplicated id stays and is told apart from the dropped ones."""
+    from typer.testing import CliRunner
+
+    from asr.cli import app
+
+    wavs = audio_dir(tmp_path)
+    d = data_dir(tmp_path, {k: wavs[k] for k in ("good1", "good2", "good3")} | {"missing": str(tmp_path / "no.wav")})
+    text = (d / "text").read_text().splitlines()
+    text[0] = "spk-good1"  # an empty transcript
+    text.insert(2, "spk-good2 B B")
+    (d / "text").write_text("\n".join(text) + "\n")
+    runner = CliRunner()
+
+    first = runner.invoke(app, ["data", "fix", str(d)])
+    assert first.exit_code == 0, first.output
+    header = report_path(d, "fix").read_text().splitlines()[0]
+    assert header == (f"# fix {d}: kept 2 of 4 utterances, dropped 2: 1 empty transcript, 1 missing file; "
+                      "removed 1 duplicate id line")
+    assert first.output.startswith(header[2:] + "; dropped 2 recordings left")
+    assert list(read_table(d / "utt2spk")) == ["spk-good2", "spk-good3"]
+
+    second = runner.invoke(app, ["data", "fix", str(d)])
+    assert second.exit_code == 0, second.output
+    assert second.output.startswith(f"fix {d}: kept 2 of 2 utterances, dropped 0\nno file changed")
+    again = read_report(report_path(d, "fix"))
+    assert (again.total, again.kept, again.rejected) == (2, 2, [])
+    assert sorted(r.utt for r in again.earlier) == ["spk-good1", "spk-missing"]  # the first run's finds stay
+    assert report_path(d, "fix").read_text().splitlines()[0] == (
+        f"# fix {d}: kept 2 of 2 utterances, dropped 0; 2 more listed as dropped by an earlier run")
+
+
 # ---- asr feats --------------------------------------------------------------------------------------------
 
 
@@ -115,9 +159,10 @@ def test_feats_drop_bad_audio_report_it_and_fix_the_dir(tmp_path):
     for name in ("feats.scp", "wav.scp", "text", "utt2spk", "utt2dur"):
         assert list(read_table(d / name)) == good, name
     assert (d / ".backup" / "wav.scp").exists()  # as fix_data_dir.sh
-    # running the stage again on the cleaned dir keeps what the first run found
+    # running the stage again on the cleaned dir keeps what the first run found, apart from its own counts
     make_feats(d, cfg, tmp_path / "f", progress=False)
-    assert len(read_report(report_path(d, "feats")).rejected) == 5
+    again = read_report(report_path(d, "feats"))
+    assert (again.total, again.kept, len(again.rejected), len(again.earlier)) == (3, 3, 0, 5)
     # Kaldi's --allow-upsample/downsample: resampling on request
     d2 = data_dir(tmp_path, {"rate": str(tmp_path / "audio" / "rate.wav")}, "d2")
     make_feats(d2, cfg, tmp_path / "f", progress=False, allow_resample=True)

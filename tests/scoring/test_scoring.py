@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from asr.cli import app
 from asr.errors import DataError
 from asr.scoring.align import align, align_sclite, count_errors, ops_counts
-from asr.scoring.compare import compare_inputs
+from asr.scoring.compare import compare_inputs, distinct_labels
 from asr.scoring.normalize import Normalization
 from asr.scoring.report import score_files, speaker_of, write_report
 from asr.scoring.stats import bootstrap_wer, paired_bootstrap
@@ -115,6 +115,20 @@ def test_kaldi_text_id_only_line_is_an_empty_reference(tmp_path):
     hyp.write_text("s-1 x\ns-2 a b\n")
     r = score_files(ref, hyp)
     assert r.kaldi_lines()[0] == "%WER 50.00 [ 1 / 2, 1 ins, 0 del, 0 sub ]"
+
+
+@pytest.mark.parametrize("form", ["text", "trn"])
+@pytest.mark.parametrize("marked", [(0,), (1,), (0, 1)])
+def test_a_byte_order_mark_changes_nothing(tmp_path, form, marked):
+    """Files saved by Windows editors start with a BOM: it is not part of the first id (nor a word)."""
+    ref, hyp = _files(tmp_path, {"s-1": "a b c", "s-2": "d e f g"}, {"s-1": "a x c", "s-2": "d e f g"}, form)
+    plain = runner.invoke(app, ["score", str(ref), str(hyp)])
+    for path in [(ref, hyp)[i] for i in marked]:
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    bom = runner.invoke(app, ["score", str(ref), str(hyp)])
+    assert bom.exit_code == plain.exit_code == 0, bom.output
+    assert bom.stdout == plain.stdout and bom.stdout.startswith("%WER 14.29 [ 1 / 7, 0 ins, 0 del, 1 sub ]\n")
+    assert "PARTIAL" not in bom.output
 
 
 # ---- mismatched and bad input -------------------------------------------------------------------------------
@@ -239,7 +253,7 @@ def test_report_pages_escape_what_they_show(tmp_path):
     assert not any(tag in page for tag in ("<b>", "<i>", "<script>alert", "h<1>"))
     compare_inputs([ref, hyp, ref], out_dir=tmp_path / "cmp", samples=10)
     page = (tmp_path / "cmp" / "compare.html").read_text(encoding="utf-8")
-    assert "A (h&lt;1&gt;.text)" in page and "h<1>" not in page
+    assert "A: h&lt;1&gt;.text (" in page and "h<1>" not in page
 
 
 # ---- the commands -------------------------------------------------------------------------------------------
@@ -277,3 +291,35 @@ def test_cli_compare(tmp_path):
     m = [ln for ln in res.stdout.splitlines() if ln.startswith("Probability of Set2 improving Set1:")]
     assert m and float(m[0].split(":")[1].split("%")[0]) > 90
     assert "Per speaker" in res.stdout
+
+
+def test_compare_labels_tell_the_systems_apart(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert distinct_labels(["x/sc/hyp", "y/sc/hyp"]) == ["x/sc/hyp", "y/sc/hyp"]
+    assert distinct_labels(["sc/hyp_a", "sc/hyp_b"]) == ["hyp_a", "hyp_b"]
+    assert distinct_labels(["hyp", "./hyp"]) == ["hyp", "./hyp"]
+    ref = write_text(tmp_path / "ref", {"s-1": "a b c", "s-2": "d e"})
+    for sys, hyp in (("x", {"s-1": "a x c", "s-2": "d e"}), ("y", {"s-1": "a b c", "s-2": "d"})):
+        (tmp_path / sys / "sc").mkdir(parents=True)
+        write_text(tmp_path / sys / "sc" / "hyp.txt", hyp)
+    res = runner.invoke(app, ["compare", "ref", "x/sc/hyp.txt", "y/sc/hyp.txt", "--samples", "50"])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.splitlines()[:2] == ["A: x/sc/hyp.txt  %WER 20.00 [ 1 / 5 ]", "B: y/sc/hyp.txt  %WER 20.00 [ 1 / 5 ]"]
+    write_text(tmp_path / "x" / "sc" / "hyp2.txt", {"s-1": "a b c", "s-2": "d e"})
+    for out, hyp in (("A", "x/sc/hyp.txt"), ("B", "x/sc/hyp2.txt")):  # both named `sc`, after their folder
+        assert runner.invoke(app, ["score", "ref", hyp, "--out", out]).exit_code == 0
+    res = runner.invoke(app, ["compare", "A/report.json", "B/report.json", "--samples", "50"])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.splitlines()[:2] == ["A: hyp.txt (A/report.json)  %WER 20.00 [ 1 / 5 ]",
+                                           "B: hyp2.txt (B/report.json)  %WER 0.00 [ 0 / 5 ]"]
+
+
+@pytest.mark.parametrize("other,what", [({"s-1": "a b d", "s-2": "d e"}, "(both 3 words, word 3 is 'c' vs 'd')"),
+                                        ({"s-1": "a b", "s-2": "d e"}, "(3 vs 2 words)")])
+def test_compare_says_how_the_references_differ(tmp_path, other, what):
+    hyp = write_text(tmp_path / "hyp", {"s-1": "a b c", "s-2": "d e"})
+    for name, ref in (("A", {"s-1": "a b c", "s-2": "d e"}), ("B", other)):
+        write_report(write_text(tmp_path / f"ref{name}", ref), hyp, tmp_path / name, html=False, bootstrap_samples=10)
+    res = runner.invoke(app, ["compare", str(tmp_path / "A" / "report.json"), str(tmp_path / "B" / "report.json")])
+    assert res.exit_code == 1 and len(res.output.splitlines()) == 1
+    assert f"utterance 's-1' has different references {what}" in res.output
