@@ -269,19 +269,22 @@ def lm_cmd(
 # ---- training, decoding, scoring -----------------------------------------------------------------------
 
 DECODER_OPTIONS = {  # name: (type, option): the decoder options of `asr decode` and `asr transcribe`
-    "decoder": (str, typer.Option("greedy", "--decoder", help="greedy, beam (CTC prefix search) or lm (lexicon + "
-                                                              "word n-gram)")),
-    "beam_size": (int, typer.Option(10, "--beam-size", help="beam: prefixes kept; lm: the search beam (50 or more "
-                                                            "recommended)")),
-    "lm": (Optional[Path], typer.Option(None, "--lm", help="lm: ARPA word n-gram (default: the model file's)")),
+    "decoder": (Optional[str], typer.Option(None, "--decoder", help="greedy, beam (CTC prefix search) or lm "
+                                                                    "(lexicon + word n-gram) (default: the model's "
+                                                                    "decoding.yaml, else greedy)")),
+    "beam_size": (Optional[int], typer.Option(None, "--beam-size", help="beam: prefixes kept; lm: the search beam "
+                                                                        "(default: the model's, else 10)")),
+    "lm": (Optional[Path], typer.Option(None, "--lm", help="lm: ARPA word n-gram (default: the model's)")),
     "lexicon": (Optional[Path], typer.Option(None, "--lexicon", help="lm: the vocabulary, first field per line "
-                                                                     "(default: the model file's)")),
+                                                                     "(default: the model's)")),
     "lm_weight": (Optional[float], typer.Option(None, "--lm-weight", help="lm: weight of the LM (default: "
-                                                                          "--lm-params', the model file's, or 1)")),
+                                                                          "--lm-params', the model's, or 1)")),
     "word_score": (Optional[float], typer.Option(None, "--word-score", help="lm: added per word (default: "
-                                                                            "--lm-params', the model file's, or 0)")),
+                                                                            "--lm-params', the model's, or 0)")),
     "lm_params": (Optional[Path], typer.Option(None, "--lm-params", help="lm: lm_params.yaml of a dev search "
                                                                          "(asr decode --tune-lm-weights)")),
+    "units": (bool, typer.Option(False, "--units", help="the model's units (e.g. phones) rather than words: "
+                                                        "greedy unless --decoder says otherwise")),
 }
 
 
