@@ -587,6 +587,45 @@ def export_cmd(
     typer.echo(f"{path}: {path.stat().st_size / 1e6:.1f} MB, from {model_dir}")
 
 
+# ---- the model as a product ----------------------------------------------------------------------------
+
+model_app = typer.Typer(help="A model dir's default decoder.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+
+@command(model_app, "set-decoder")
+def model_set_decoder_cmd(
+    model_dir: Path = typer.Argument(..., help="the model dir (e.g. exp/model)"),
+    decode_dirs: List[Path] = typer.Argument(..., help="scored decode dirs (decode.yaml, scores.txt) of its "
+                                                       "decoders"),
+    on: Optional[str] = typer.Option(None, "--on", help="the set (data dir name) to choose on: dev"),
+):
+    """Record in MODEL_DIR the decoder with the lowest WER on --on, with its files and weights (decoding.yaml)."""
+    from asr.decoding.best import set_decoder
+
+    chosen = set_decoder(model_dir, decode_dirs, on)
+    how = f", chosen on {chosen['chosen_on']}: {chosen['wer']}" if chosen.get("chosen_on") else " (the only one)"
+    typer.echo(f"{model_dir / 'decoding.yaml'}: {chosen['name']} ({chosen['decoder']}){how}")
+
+
+@command(app, "info")
+def info_cmd(
+    model: Path = typer.Argument(..., help="model dir or `.asr` model file"),
+    out: Optional[Path] = typer.Option(None, "--out", help="write the card here (e.g. MODEL/README.md), not to stdout"),
+):
+    """The model card: units, vocabulary, features, parameters, training data, its decoder and WER."""
+    from asr.export.card import model_card
+
+    card = model_card(model)
+    if out is None:
+        typer.echo(card, nl=False)
+        return
+    from asr.fileio import atomic_write_text
+
+    atomic_write_text(out, card)
+    typer.echo(f"{out}: the model card")
+
+
 # ---- inspect --------------------------------------------------------------------------------------------
 
 inspect_app = typer.Typer(help="Look inside a trained model.", no_args_is_help=True)
