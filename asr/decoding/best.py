@@ -50,8 +50,7 @@ def decoder_settings(settings: dict) -> dict:
 
 def decoder_name(decode_dir: Path, set_name: str) -> str:
     """`decode_<set>_<name>` -> name (else the dir's name)."""
-    prefix = f"decode_{set_name}_"
-    return decode_dir.name[len(prefix):] if decode_dir.name.startswith(prefix) else decode_dir.name
+    return decode_dir.name.removeprefix(f"decode_{set_name}_")
 
 
 def choose_decoder(decode_dirs: list[str | os.PathLike], on: str | None = None) -> dict:

@@ -21,8 +21,8 @@ from asr.data.subset import split_data_dir
 from asr.decoding.config import DecoderConfig
 from asr.decoding.decode import decode_data_dir
 from asr.errors import ConfigError
-from asr.fileio import atomic_write_text
 from asr.features.extract import FEATS_CONFIG
+from asr.fileio import atomic_write_text
 from asr.parallel import run_jobs
 
 

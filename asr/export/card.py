@@ -30,15 +30,14 @@ def model_card(model: str | os.PathLike) -> str:
     lines = [f"# Model: {model}", "", f"- units: {tok.kind}, {len(tok)} tokens ({units_note(tok)})",
              f"- words: {vocabulary_note(tok, config)}",
              f"- audio: {feats.sample_rate} Hz; features: {feats.kind}, {feats_note(feats)}",
-             f"- network: {net.num_layers} x {'Bi' if net.bidirectional else ''}{net.cell.upper()} {net.hidden_size}, "
-             f"frames stacked {net.stack_frames}, subsampled {net.subsample}; {params / 1e6:.2f} M parameters",
+             f"- network: {network_note(net)}; {params / 1e6:.2f} M parameters",
              *data_lines(loaded.config.get("data") or {}),
              f"- decoder: {decoder_note(config)}{chosen_note(decoding)}"]
     scored = [(d, wer_line(Path(model) / d)) for d in decoding.get("decode_dirs") or []]
     if any(line for _, line in scored):
         lines += ["", "## WER", "", *[f"    {line} {Path(d).name}" for d, line in scored if line]]
-    lines += ["", f"Transcribe: `asr transcribe {model} audio.wav` (options override the decoder; "
-                  f"`--units` prints units)", ""]
+    usage = f"`asr transcribe {model} audio.wav` (options override the decoder; `--units` prints units)"
+    lines += ["", f"Transcribe: {usage}", ""]
     return "\n".join(lines)
 
 
@@ -61,6 +60,11 @@ def vocabulary_note(tok, config: DecoderConfig) -> str:
     if tok.kind == "word":
         return f"{len(tok) - 3} (the units)"
     return "any the units spell"
+
+
+def network_note(net) -> str:
+    kind = f"{'Bi' if net.bidirectional else ''}{net.cell.upper()}"
+    return f"{net.num_layers} x {kind} {net.hidden_size}, frames stacked {net.stack_frames}, subsampled {net.subsample}"
 
 
 def feats_note(feats) -> str:
