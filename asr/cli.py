@@ -424,7 +424,7 @@ def decode_one_cmd(model_dir: Path, data_dir: Path, out_dir: Path, decoder_confi
         out = decode_in_jobs(model_dir, data_dir, out_dir, nj, cmd, device=device, config=config)
     else:
         out = decode_data_dir(model_dir, data_dir, out_dir, device=device, progress=progress, config=config)
-    typer.echo(f"{out}: hypotheses ({config.decoder})")
+    typer.echo(f"{out}: hypotheses ({config.decoder or 'the model decoder'})")
 
 
 def given_on_command_line(ctx: typer.Context, name: str) -> bool:
