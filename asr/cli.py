@@ -239,19 +239,22 @@ def lm_cmd(
 # ---- training, decoding, scoring -----------------------------------------------------------------------
 
 DECODER_OPTIONS = {  # name: (type, option): the decoder options of `asr decode` and `asr transcribe`
-    "decoder": (str, typer.Option("greedy", "--decoder", help="greedy, beam (CTC prefix search) or lm (lexicon + "
-                                                              "word n-gram)")),
-    "beam_size": (int, typer.Option(10, "--beam-size", help="beam: prefixes kept; lm: the search beam (50 or more "
-                                                            "recommended)")),
-    "lm": (Optional[Path], typer.Option(None, "--lm", help="lm: ARPA word n-gram (default: the model file's)")),
+    "decoder": (Optional[str], typer.Option(None, "--decoder", help="greedy, beam (CTC prefix search) or lm "
+                                                                    "(lexicon + word n-gram) (default: the model's "
+                                                                    "decoding.yaml, else greedy)")),
+    "beam_size": (Optional[int], typer.Option(None, "--beam-size", help="beam: prefixes kept; lm: the search beam "
+                                                                        "(default: the model's, else 10)")),
+    "lm": (Optional[Path], typer.Option(None, "--lm", help="lm: ARPA word n-gram (default: the model's)")),
     "lexicon": (Optional[Path], typer.Option(None, "--lexicon", help="lm: the vocabulary, first field per line "
-                                                                     "(default: the model file's)")),
+                                                                     "(default: the model's)")),
     "lm_weight": (Optional[float], typer.Option(None, "--lm-weight", help="lm: weight of the LM (default: "
-                                                                          "--lm-params', the model file's, or 1)")),
+                                                                          "--lm-params', the model's, or 1)")),
     "word_score": (Optional[float], typer.Option(None, "--word-score", help="lm: added per word (default: "
-                                                                            "--lm-params', the model file's, or 0)")),
+                                                                            "--lm-params', the model's, or 0)")),
     "lm_params": (Optional[Path], typer.Option(None, "--lm-params", help="lm: lm_params.yaml of a dev search "
                                                                          "(asr decode --tune-lm-weights)")),
+    "units": (bool, typer.Option(False, "--units", help="the model's units (e.g. phones) rather than words: "
+                                                        "greedy unless --decoder says otherwise")),
 }
 
 
@@ -398,7 +401,7 @@ def decode_one_cmd(model_dir: Path, data_dir: Path, out_dir: Path, decoder_confi
         out = decode_in_jobs(model_dir, data_dir, out_dir, nj, cmd, device=device, config=config)
     else:
         out = decode_data_dir(model_dir, data_dir, out_dir, device=device, progress=progress, config=config)
-    typer.echo(f"{out}: hypotheses ({config.decoder})")
+    typer.echo(f"{out}: hypotheses ({config.decoder or 'the model decoder'})")
 
 
 def given_on_command_line(ctx: typer.Context, name: str) -> bool:
@@ -561,6 +564,45 @@ def export_cmd(
 
     path = export_model(model_dir, out, lexicon, lm, lm_params)
     typer.echo(f"{path}: {path.stat().st_size / 1e6:.1f} MB, from {model_dir}")
+
+
+# ---- the model as a product ----------------------------------------------------------------------------
+
+model_app = typer.Typer(help="A model dir's default decoder.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+
+@command(model_app, "set-decoder")
+def model_set_decoder_cmd(
+    model_dir: Path = typer.Argument(..., help="the model dir (e.g. exp/model)"),
+    decode_dirs: List[Path] = typer.Argument(..., help="scored decode dirs (decode.yaml, scores.txt) of its "
+                                                       "decoders"),
+    on: Optional[str] = typer.Option(None, "--on", help="the set (data dir name) to choose on: dev"),
+):
+    """Record in MODEL_DIR the decoder with the lowest WER on --on, with its files and weights (decoding.yaml)."""
+    from asr.decoding.best import set_decoder
+
+    chosen = set_decoder(model_dir, decode_dirs, on)
+    how = f", chosen on {chosen['chosen_on']}: {chosen['wer']}" if chosen.get("chosen_on") else " (the only one)"
+    typer.echo(f"{model_dir / 'decoding.yaml'}: {chosen['name']} ({chosen['decoder']}){how}")
+
+
+@command(app, "info")
+def info_cmd(
+    model: Path = typer.Argument(..., help="model dir or `.asr` model file"),
+    out: Optional[Path] = typer.Option(None, "--out", help="write the card here (e.g. MODEL/README.md), not to stdout"),
+):
+    """The model card: units, vocabulary, features, parameters, training data, its decoder and WER."""
+    from asr.export.card import model_card
+
+    card = model_card(model)
+    if out is None:
+        typer.echo(card, nl=False)
+        return
+    from asr.fileio import atomic_write_text
+
+    atomic_write_text(out, card)
+    typer.echo(f"{out}: the model card")
 
 
 # ---- inspect --------------------------------------------------------------------------------------------

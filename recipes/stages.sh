@@ -58,7 +58,7 @@ describe() {
     train) echo "training" ;;
     average) echo "checkpoint averaging (best $avg by dev loss)" ;;
     decode) echo "decoding" ;;
-    score) echo "scoring" ;;
+    score) echo "scoring; the model's decoder and card" ;;
     *) echo "$1" ;;
   esac
 }
@@ -109,6 +109,9 @@ stage_score() {
       run asr score "data/$x/text" "$dir/text" --utt2spk "data/$x/utt2spk" --out "$dir" > "$dir/scores.txt"
     done
   done
+  # the model keeps the decoder with the lowest dev WER (its files and weights) and its card: exp/model is a product
+  run asr model set-decoder "$model" $(decode_dirs) --on "$dev"
+  run asr info "$model" --out "$model/README.md"
   screening_summary $(for x in $(feat_sets); do echo data/$x/log/{fix,feats}_report.txt; done) \
     "$exp"/log/{train,dev}_report.txt >&2
 }

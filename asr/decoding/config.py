@@ -2,9 +2,12 @@
 decoders of a decode config (ESPnet's conf/decode.yaml: name -> DecoderConfig); the `lm_params.yaml` an LM
 weight search writes.
 
-The lm decoder's vocabulary and LM are the config's, else those a model file packs (`asr export --lexicon --lm`);
-its lm_weight and word_score the config's, else the lm_params file's, else the model file's, else 1 and 0
-(`resolved`).
+What a config leaves open (None) comes from the model (`resolved`): a model dir's decoding.yaml or a `.asr`
+file's packed decoding (asr.model.store, asr.export.package), which the recipe fills with the decoder it chose on
+dev. The decoder is the config's, else (unless `units` asks for units: greedy) the model's, else greedy; the beam size the config's, else the model's
+when its decoder is the same, else 10. The lm decoder's vocabulary and LM are the config's (either given: both
+from the config), else the model's; its lm_weight and word_score the config's, else the lm_params file's, else
+the model's, else 1 and 0.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ from asr.errors import ConfigError
 DECODERS = ("greedy", "beam", "lm")
 LM_PARAMS = "lm_params.yaml"
 LM_WEIGHT, WORD_SCORE = 1.0, 0.0  # when neither the config, its lm_params nor the model file sets them
+BEAM_SIZE = 10  # when neither the config nor the model (for the same decoder) sets it
 
 
 @dataclass
 class DecoderConfig:
-    decoder: str = "greedy"  # greedy (best path), beam (CTC prefix search) or lm (lexicon + word n-gram)
-    beam_size: int = 10  # beam: prefixes kept; lm: the flashlight beam (at least 50 recommended)
+    decoder: str | None = None  # greedy (best path), beam (CTC prefix search), lm (lexicon + word n-gram); None:
+    # the model's (see the module doc)
+    beam_size: int | None = None  # beam: prefixes kept; lm: the flashlight beam (at least 50 recommended)
     lm: str | None = None  # lm: ARPA file (None: vocabulary-constrained search without an LM)
     lexicon: str | None = None  # lm: vocabulary (a lexicon's first field); default: the ARPA's unigrams
     lm_weight: float | None = None  # lm: the LM's weight (None: see the module doc)
@@ -38,15 +43,15 @@ class DecoderConfig:
 
     @property
     def tuned(self) -> bool:
-        """Whether the LM weights are searched on a grid."""
-        return self.decoder == "lm" and bool(self.tune_lm_weights or self.tune_word_scores)
+        """Whether the LM weights are searched on a grid (decoder None: may be, once resolved)."""
+        return self.decoder in ("lm", None) and bool(self.tune_lm_weights or self.tune_word_scores)
 
     def check(self, loaded=None) -> "DecoderConfig":
         """Raise ConfigError for settings that cannot work; with `loaded` (asr.model.store.LoadedModel) also
         for its units and the vocabulary its model file packs. Returns self."""
-        if self.decoder not in DECODERS:
+        if self.decoder is not None and self.decoder not in DECODERS:
             raise ConfigError(f"unknown decoder '{self.decoder}' (choose from {', '.join(DECODERS)})")
-        if self.decoder != "greedy" and self.beam_size < 1:
+        if self.decoder != "greedy" and self.beam_size is not None and self.beam_size < 1:
             raise ConfigError(f"--beam-size must be at least 1, not {self.beam_size}")
         packed = _packed(loaded)
         if self.decoder == "lm" and not (self.lm or self.lexicon or packed.get("lm") or packed.get("lexicon")):
@@ -55,15 +60,20 @@ class DecoderConfig:
         if self.lm_params and (self.tune_lm_weights or self.tune_word_scores):
             raise ConfigError("give either a tuning grid or --lm-params, not both")
         tok = getattr(loaded, "tokenizer", None)
-        if tok is not None and self.decoder != "lm" and not tok.word_level and not self.units:
+        if tok is not None and self.decoder in ("greedy", "beam") and not tok.word_level and not self.units:
             raise ConfigError(f"a {tok.kind} model gives words only through a lexicon: use --decoder lm")
         return self
 
     def resolved(self, loaded=None) -> "DecoderConfig":
         """A copy with what the config leaves open filled in (see the module doc)."""
-        packed, values = _packed(loaded), {}
-        if self.decoder == "lm":
-            values = {"lexicon": self.lexicon or packed.get("lexicon"), "lm": self.lm or packed.get("lm")}
+        packed = _packed(loaded)
+        decoder = self.decoder or ("greedy" if self.units else packed.get("decoder") or "greedy")
+        beam_size = self.beam_size if self.beam_size is not None else \
+            int(packed["beam_size"]) if packed.get("beam_size") and packed.get("decoder") == decoder else BEAM_SIZE
+        values = {"decoder": decoder, "beam_size": beam_size}
+        if decoder == "lm":
+            files = (self.lexicon, self.lm) if self.lexicon or self.lm else (packed.get("lexicon"), packed.get("lm"))
+            values.update(lexicon=files[0], lm=files[1])
             if self.lm_params:
                 packed = {**packed, **read_lm_params(self.lm_params)}
         for key, default in (("lm_weight", LM_WEIGHT), ("word_score", WORD_SCORE)):
@@ -73,7 +83,7 @@ class DecoderConfig:
 
 
 def _packed(loaded) -> dict:
-    """What a model file packs for the lm decoder (asr.export.package): lexicon, lm, lm_weight, word_score."""
+    """The model's decoding settings (asr.model.store.read_decoding): decoder, beam_size, lexicon, lm, ..."""
     return (getattr(loaded, "config", None) or {}).get("decoding") or {}
 
 

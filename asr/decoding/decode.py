@@ -86,7 +86,7 @@ def stream_log_probs(loaded: LoadedModel, data_dir: str | os.PathLike, max_frame
 def batch_decoder(loaded: LoadedModel, config: DecoderConfig) -> Callable[[torch.Tensor, torch.Tensor], list[str]]:
     """The decoder of `config` as a function of a batch: log-probs (N, T', V) and lengths (N,) -> N texts."""
     tok = loaded.tokenizer
-    config = config.check(loaded).resolved(loaded)
+    config = config.resolved(loaded).check(loaded)
     if config.decoder == "greedy":
         return lambda lp, lengths: [tok.decode(ids) for ids in greedy_decode(lp, lengths)]
     if config.decoder == "beam":
@@ -114,7 +114,7 @@ def decode_data_dir(model_dir: str | os.PathLike, data_dir: str | os.PathLike, o
     if feats_cfg != loaded.features:
         raise ConfigError(f"{data_dir}: features differ from the model's ({Path(model_dir) / 'config.yaml'}): "
                           f"{feats_cfg} vs {loaded.features}")
-    config = config.check(loaded).resolved(loaded)
+    config = config.resolved(loaded).check(loaded)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if config.tuned:  # needs every utterance at once

@@ -14,12 +14,15 @@ import os
 import shutil
 from pathlib import Path
 
+import yaml
+
 from asr.data.kaldi_files import read_table, write_table
 from asr.data.subset import split_data_dir
 from asr.decoding.config import DecoderConfig
-from asr.decoding.decode import decode_data_dir, write_settings
+from asr.decoding.decode import decode_data_dir
 from asr.errors import ConfigError
 from asr.features.extract import FEATS_CONFIG
+from asr.fileio import atomic_write_text
 from asr.parallel import run_jobs
 
 
@@ -32,7 +35,7 @@ def decode_job(model_dir: str, data_dir: str, out_dir: str, device: str, config:
 def decode_in_jobs(model_dir: str | os.PathLike, data_dir: str | os.PathLike, out_dir: str | os.PathLike,
                    nj: int, cmd: str = "local", device: str = "cpu", config: DecoderConfig | None = None) -> Path:
     """Decode `data_dir` in `nj` jobs through `cmd` into `out_dir/text` (see the module doc)."""
-    config = (config or DecoderConfig()).check().resolved()
+    config = (config or DecoderConfig()).check()
     if config.tuned:
         raise ConfigError(f"--nj {nj}: an LM weight search needs the whole data dir in one job; search with "
                           "--nj 1 (on dev), then decode in jobs with --lm-params")
@@ -49,5 +52,7 @@ def decode_in_jobs(model_dir: str | os.PathLike, data_dir: str | os.PathLike, ou
     for text in texts:
         hyps.update(read_table(text))
     write_table(out / "text", hyps)
-    write_settings(out, model_dir, data_dir, config, nj=nj)
+    settings = yaml.safe_load((Path(texts[0]).parent / "decode.yaml").read_text())  # as the jobs resolved it
+    atomic_write_text(out / "decode.yaml", yaml.safe_dump({**settings, "data": str(data_dir), "nj": nj},
+                                                           sort_keys=False))
     return out / "text"

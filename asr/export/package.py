@@ -5,11 +5,13 @@
     tokens.txt           the output units (+ bpe.model, lexicon.txt or words.txt: whatever the units need)
     model.pt             weights, global CMVN included (buffers)
     decoding/lexicon.txt optional: the vocabulary for lexicon + LM decoding
-    decoding/lm.arpa     optional: the word n-gram; lm_weight and word_score (from `--lm-params`) in the manifest
+    decoding/lm.arpa     optional: the word n-gram
 
-`unzip -l model.asr` shows what is inside. Loading checks the format name and version and says what is wrong
-with a file that is not such a model; it returns the same LoadedModel as a model dir, with the decoding files
-(extracted to a temporary dir for the life of the process) and weights in `config['decoding']`.
+The manifest's `decoding` is the model dir's decoding.yaml (asr.model.store: the decoder, its settings, these
+files), or what `--lexicon --lm --lm-params` give. `unzip -l model.asr` shows what is inside. Loading checks the
+format name and version and says what is wrong with a file that is not such a model; it extracts the file to a
+temporary dir (the decoding files stay there for the life of the process) with the manifest's `decoding` as its
+decoding.yaml and loads that as a model dir, so both give the same LoadedModel.
 """
 
 from __future__ import annotations
@@ -28,38 +30,41 @@ import yaml
 import asr
 from asr.errors import AsrError, ConfigError
 from asr.fileio import atomic_write
-from asr.model.store import CONFIG, WEIGHTS, LoadedModel, load_model_dir
+from asr.model.store import CONFIG, DECODING, DECODING_FILES, WEIGHTS, LoadedModel, decoding_member, load_model_dir
 
 MANIFEST = "asr-model.yaml"
 FORMAT = "lstm-asr-model"
 FORMAT_VERSION = 1
 SUFFIX = ".asr"
-DECODING_FILES = ("lexicon", "lm")
 
 
 def export_model(model_dir: str | os.PathLike, out: str | os.PathLike, lexicon: str | os.PathLike | None = None,
                  lm: str | os.PathLike | None = None, lm_params: str | os.PathLike | None = None) -> Path:
-    """Pack model dir (or exp dir) `model_dir` into the file `out`, with an optional lexicon, LM and the LM
-    weights of a dev search (`lm_params.yaml` of `asr decode --tune-lm-weights`)."""
+    """Pack model dir (or exp dir) `model_dir` into the file `out` with the decoder its decoding.yaml records (the
+    recipe's choice: asr.model.store), or with a lexicon, LM and the LM weights of a dev search (`lm_params.yaml`
+    of `asr decode --tune-lm-weights`) given here, which then set the decoder to lm."""
     src, out = Path(model_dir), Path(out)
     loaded = load_model_dir(src)  # only a model that loads gets packed
-    decoding: dict = {}
+    decoding = {k: v for k, v in (loaded.config.get("decoding") or {}).items() if k != "decode_dirs"}
     sources: dict[str, str] = {}
-    members: list[tuple[Path, str]] = []
+    if lexicon is not None or lm is not None:  # given files replace the model's pair
+        decoding = {k: v for k, v in decoding.items() if k not in DECODING_FILES} | {"decoder": "lm"}
     for what, path in (("lexicon", lexicon), ("lm", lm)):
-        if path is None:
-            continue
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"{path}: no such {what} file")
-        member = "decoding/lexicon.txt" if what == "lexicon" else f"decoding/lm{''.join(path.suffixes) or '.arpa'}"
-        decoding[what], sources[what] = member, str(path.resolve())
-        members.append((path, member))
+        if path is not None:
+            if not Path(path).is_file():
+                raise ConfigError(f"{path}: no such {what} file")
+            decoding[what], sources[what] = str(path), str(Path(path).resolve())
     if lm_params is not None:
         from asr.decoding.config import read_lm_params
 
         decoding.update(read_lm_params(lm_params))
         sources["lm_params"] = str(Path(lm_params).resolve())
+    members: list[tuple[Path, str]] = []
+    for what in DECODING_FILES:
+        if decoding.get(what):
+            path = Path(decoding[what])
+            decoding[what] = decoding_member(what, path)
+            members.append((path, decoding[what]))
     with tempfile.TemporaryDirectory() as tmp:
         loaded.tokenizer.save_dir(tmp)  # tokens.txt and what the unit kind needs beside it
         unit_files = sorted(os.listdir(tmp))
@@ -67,7 +72,7 @@ def export_model(model_dir: str | os.PathLike, out: str | os.PathLike, lexicon: 
             "format": FORMAT, "format_version": FORMAT_VERSION, "asr_version": asr.__version__,
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "source": str(src.resolve()), "files": [CONFIG, WEIGHTS, *unit_files],
-            "decoding": {**decoding, "sources": sources} if decoding else {},
+            "decoding": {**decoding, "sources": sources} if sources else decoding,
         }
         with atomic_write(out, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
             z.writestr(MANIFEST, yaml.safe_dump(manifest, sort_keys=False))
@@ -130,6 +135,9 @@ def load_package(path: str | os.PathLike, device: str | torch.device = "cpu") ->
             if bad is not None:
                 raise ConfigError(f"{path}: damaged model file: {bad} fails its checksum")
             z.extractall(tmp)
+        decoding = {k: v for k, v in (manifest.get("decoding") or {}).items() if k != "sources"}
+        if decoding:  # the decoder the model dir recorded, as the model dir has it (one loader for both)
+            Path(tmp, DECODING).write_text(yaml.safe_dump(decoding, sort_keys=False))
         loaded = load_model_dir(tmp, device)
     except zipfile.BadZipFile as e:
         raise ConfigError(f"{path}: damaged model file: {e}") from None
@@ -140,14 +148,8 @@ def load_package(path: str | os.PathLike, device: str | torch.device = "cpu") ->
     for name in os.listdir(tmp):  # loaded now; only the decoding files stay on disk
         if os.path.isfile(os.path.join(tmp, name)):
             os.unlink(os.path.join(tmp, name))
-    packed = {k: v for k, v in (manifest.get("decoding") or {}).items() if k != "sources"}
-    if not any(k in packed for k in DECODING_FILES):
+    if not any(k in (manifest.get("decoding") or {}) for k in DECODING_FILES):
         shutil.rmtree(tmp, ignore_errors=True)
-    if packed:
-        for what in DECODING_FILES:
-            if what in packed:
-                packed[what] = os.path.join(tmp, packed[what])
-        loaded.config["decoding"] = {**(loaded.config.get("decoding") or {}), **packed}
     return loaded
 
 

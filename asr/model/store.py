@@ -3,8 +3,11 @@
     config.yaml   features: (Kaldi options), model: (ModelConfig), training: (as trained)
     tokens.txt    the output units (+ bpe.model or lexicon.txt for BPE or phone units: asr.text)
     model.pt      the network's state dict (global CMVN included as buffers)
+    decoding.yaml optional: the decoder to use by default (decoder, beam_size, lm_weight, word_score, ...) and
+    decoding/     the files it needs (lexicon.txt, lm.arpa), paths in decoding.yaml relative to the model dir
 
-A training run's exp dir is itself a model dir; `exp/model` links to the final one.
+A training run's exp dir is itself a model dir; `exp/model` links to the final one. A recipe records the decoder
+it chose on dev with `asr model set-decoder` (asr.decoding.best); a `.asr` file carries the same (asr.export).
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ import yaml
 
 from asr.errors import ConfigError
 from asr.features.kaldi import FeatureConfig
-from asr.fileio import atomic_torch_save, atomic_write_text
+from asr.fileio import atomic_torch_save, atomic_write, atomic_write_text
 from asr.model.model import CTCModel, ModelConfig
 from asr.text.tokenizer import Tokenizer, load_tokenizer
 
 CONFIG, TOKENS, WEIGHTS = "config.yaml", "tokens.txt", "model.pt"
+DECODING, DECODING_DIR = "decoding.yaml", "decoding"
+DECODING_FILES = ("lexicon", "lm")  # the keys of decoding.yaml that name files
 
 
 @dataclass
@@ -58,4 +63,50 @@ def load_model_dir(model_dir: str | os.PathLike, device: str | torch.device = "c
     state = torch.load(d / WEIGHTS, map_location="cpu", weights_only=True)
     model.load_state_dict(state)
     model.to(device).eval()
+    decoding = read_decoding(d)
+    if decoding:
+        config["decoding"] = decoding
     return LoadedModel(model, tokenizer, features, config)
+
+
+def read_decoding(model_dir: str | os.PathLike) -> dict:
+    """The model dir's decoding.yaml ({} when absent), its file paths made absolute."""
+    path = Path(model_dir) / DECODING
+    if not path.is_file():
+        return {}
+    try:
+        decoding = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError:
+        raise ConfigError(f"{path}: not valid YAML") from None
+    if not isinstance(decoding, dict):
+        raise ConfigError(f"{path}: expected a mapping (decoder: ..., lm_weight: ...)")
+    for key in DECODING_FILES:
+        if decoding.get(key):
+            file = Path(model_dir).resolve() / decoding[key]
+            if not file.is_file():
+                raise ConfigError(f"{path}: {key}: no such file {file}")
+            decoding[key] = str(file)
+    return decoding
+
+
+def decoding_member(key: str, src: Path) -> str:
+    """Where a decoding file goes in a model dir (or `.asr` file): decoding/lexicon.txt, decoding/lm.arpa."""
+    return f"{DECODING_DIR}/{'lexicon.txt' if key == 'lexicon' else 'lm' + (''.join(src.suffixes) or '.arpa')}"
+
+
+def write_decoding(model_dir: str | os.PathLike, decoding: dict) -> None:
+    """Record `decoding` (decoder settings) in the model dir, copying its lexicon and LM into decoding/ so the
+    model dir is self-contained."""
+    import shutil
+
+    d, decoding = Path(model_dir), dict(decoding)
+    for key in DECODING_FILES:
+        if decoding.get(key):
+            src = Path(decoding[key])
+            member = decoding_member(key, src)
+            if src.resolve() != (d / member).resolve():
+                (d / DECODING_DIR).mkdir(exist_ok=True)
+                with open(src, "rb") as f_in, atomic_write(d / member, "wb") as f_out:
+                    shutil.copyfileobj(f_in, f_out)
+            decoding[key] = member
+    atomic_write_text(d / DECODING, yaml.safe_dump(decoding, sort_keys=False))

@@ -10,6 +10,7 @@ Word confidence is the lowest peak posterior among its tokens: a word is as sure
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -24,15 +25,17 @@ PAUSE_S = 1.0  # tokens further apart than this belong to different words, <spac
 
 @dataclass(frozen=True)
 class TokenSpan:
-    """Token `token` on output frames [start, end), with its peak posterior `score` over them."""
+    """Token `token` on output frames [start, end), with its peak posterior `score` over them; `word`: the word
+    this token begins, when a lexicon decoder chose it (else the word is spelled from the tokens)."""
 
     token: int
     start: int
     end: int
     score: float
+    word: str | None = None
 
     def shifted(self, frames: int) -> "TokenSpan":
-        return TokenSpan(self.token, self.start + frames, self.end + frames, self.score)
+        return dataclasses.replace(self, start=self.start + frames, end=self.end + frames)
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,7 @@ def join_spans(spans: list[TokenSpan], more: Sequence[TokenSpan]) -> None:
     for span in more:
         last = spans[-1] if spans else None
         if last is not None and last.token == span.token and last.end == span.start:
-            spans[-1] = TokenSpan(span.token, last.start, span.end, max(last.score, span.score))
+            spans[-1] = TokenSpan(span.token, last.start, span.end, max(last.score, span.score), last.word or span.word)
         else:
             spans.append(span)
 
@@ -140,7 +143,7 @@ def spans_to_words(spans: Sequence[TokenSpan], tokenizer, frame_s: float, durati
     current: list[TokenSpan] = []
 
     def flush():
-        text = tokenizer.decode([s.token for s in current]).strip()
+        text = current[0].word if current and current[0].word else tokenizer.decode([s.token for s in current]).strip()
         if current and text:
             end_s = current[-1].end * frame_s
             if duration_s is not None:
@@ -152,7 +155,8 @@ def spans_to_words(spans: Sequence[TokenSpan], tokenizer, frame_s: float, durati
         if span.token == space:
             flush()
             continue
-        if current and (starts(span.token) or (pause is not None and span.start - current[-1].end > pause)):
+        if span.word is not None or current and current[0].word is None and (
+                starts(span.token) or (pause is not None and span.start - current[-1].end > pause)):
             flush()
         current.append(span)
     flush()

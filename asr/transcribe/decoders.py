@@ -1,19 +1,22 @@
 """The decoders of transcription: a DecoderConfig (asr.decoding.config) -> a function of a stretch of (T, V)
 log-probs giving `TokenSpan`s, so that each decoder gets word times and confidences: greedy reads them off its
 best path; prefix beam search (asr.decoding.beam) returns token ids and lexicon + LM search (asr.decoding.lm)
-words, which are spelled in the model's units and timed by forced alignment to the same log-probs.
+words, which are spelled in the model's units and timed by forced alignment to the same log-probs (the words
+themselves ride on the spans, so phone and BPE models print words).
 
-The lm decoder's vocabulary, LM and weights come from the config, else from the model file (`asr export --lexicon
---lm --lm-params`: `config['decoding']`), else the defaults (DecoderConfig.resolved).
+What the config leaves open (the decoder itself, its files and weights) is the model's: its decoding.yaml or
+the `.asr` file's (DecoderConfig.resolved).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 
 import torch
 
 from asr.decoding.config import DecoderConfig
+from asr.text.tokenizer import SPACE
 from asr.transcribe.align import TokenSpan, forced_align, greedy_spans
 
 Decoder = Callable[[torch.Tensor], list[TokenSpan]]
@@ -21,7 +24,7 @@ Decoder = Callable[[torch.Tensor], list[TokenSpan]]
 
 def make_decoder(loaded, config: DecoderConfig) -> Decoder:
     """The span decoder of `config` for `loaded` (asr.model.store.LoadedModel)."""
-    config = config.check(loaded).resolved(loaded)
+    config = config.resolved(loaded).check(loaded)
     if config.decoder == "greedy":
         return greedy_spans
     if config.decoder == "beam":
@@ -30,11 +33,27 @@ def make_decoder(loaded, config: DecoderConfig) -> Decoder:
         return timed(lambda log_probs: prefix_beam_search(log_probs, config.beam_size)[0][0])
     from asr.decoding.lm import LexiconLMDecoder
 
-    decoder, tokenizer = LexiconLMDecoder.from_config(loaded.tokenizer, config), loaded.tokenizer
+    return lexicon_spans(LexiconLMDecoder.from_config(loaded.tokenizer, config))
+
+
+def lexicon_spans(decoder) -> Decoder:
+    """Spans of the words of an asr.decoding.lm.LexiconLMDecoder: each word spelled as the decoder's lexicon
+    spells it, `<space>` between words where the units have it, forced-aligned to the log-probs; a word's first
+    span carries the word, so that units that are not words (phones, BPE pieces) print it."""
+    tokenizer = decoder.tokenizer
+    space = [tokenizer.index[SPACE]] if tokenizer.space_between_words else []
 
     def decode(log_probs: torch.Tensor) -> list[TokenSpan]:
         words = decoder.decode(log_probs[None], torch.tensor([log_probs.shape[0]]))[0]
-        return forced_align(log_probs, tokenizer.encode(" ".join(words)))  # words spelled, <space> between
+        spelled = [[tokenizer.index[u] for u in decoder.lexicon[w][0]] for w in words]
+        ids = [i for k, spelling in enumerate(spelled) for i in (space if k else []) + spelling]
+        spans, out = forced_align(log_probs, ids), []
+        for k, (word, spelling) in enumerate(zip(words, spelled)):
+            if k and space:
+                out.append(spans.pop(0))
+            first, spans = spans[:len(spelling)], spans[len(spelling):]
+            out += [dataclasses.replace(first[0], word=word), *first[1:]]
+        return out
 
     return decode
 

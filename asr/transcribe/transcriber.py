@@ -91,14 +91,15 @@ class _Chunk:
 
 class Transcriber:
     def __init__(self, loaded: LoadedModel, device: str | torch.device = "cpu",
-                 decoder: str | DecoderConfig = "greedy", chunk: ChunkConfig | None = None, batch_size: int = 4,
+                 decoder: str | DecoderConfig | None = None, chunk: ChunkConfig | None = None, batch_size: int = 4,
                  word_times: str = "speech"):
-        """`decoder`: greedy, beam or lm with their defaults, or a DecoderConfig (asr.decoding.config).
+        """`decoder`: greedy, beam or lm, or a DecoderConfig (asr.decoding.config); what it leaves open, and the
+        decoder when None, is the model's (its decoding.yaml: the decoder its recipe chose), else the defaults.
         `word_times`: "speech" snaps CTC word times to the speech in the audio (asr.transcribe.snap), "ctc"
         keeps the frames where the tokens were emitted."""
         self.loaded = loaded
         self.device = torch.device(device)
-        self.decode = make_decoder(loaded, DecoderConfig(decoder) if isinstance(decoder, str) else decoder)
+        self.decode = make_decoder(loaded, decoder if isinstance(decoder, DecoderConfig) else DecoderConfig(decoder))
         self.chunk = chunk or ChunkConfig()
         if batch_size < 1:
             raise ConfigError(f"batch size must be at least 1, not {batch_size}")

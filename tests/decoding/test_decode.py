@@ -174,3 +174,19 @@ def test_decode_config_errors_name_the_file_and_key(sets):
                                           "--decode-config", str(tmp / "bad.yaml")])
         assert result.exit_code == 1 and f"{tmp / 'bad.yaml'}: " in result.output and message in result.output, \
             result.output
+
+
+def test_the_models_recorded_decoder_is_the_default(setup, monkeypatch):
+    """After `asr model set-decoder`, `asr decode` with no decoder options decodes as the chosen decode dir did."""
+    pytest.importorskip("flashlight.lib.text")
+    tmp, model, data = setup
+    monkeypatch.chdir(tmp)
+    run("decode", model, data, tmp / "decode_data_lm", "--decoder", "lm", "--lm", "lm.arpa", "--lexicon",
+        "lexicon.txt", "--lm-weight", "0.5", "--beam-size", "7", "--no-progress")
+    (tmp / "decode_data_lm" / "scores.txt").write_text("%WER 0.00 [ 0 / 5, 0 ins, 0 del, 0 sub ]\n")
+    run("model", "set-decoder", model, tmp / "decode_data_lm", "--on", "data")
+    run("decode", model, data, tmp / "default", "--no-progress")
+    settings = yaml.safe_load((tmp / "default" / "decode.yaml").read_text())
+    assert (settings["decoder"], settings["beam_size"], settings["lm_weight"]) == ("lm", 7, 0.5)
+    assert settings["lexicon"] == str((model / "decoding" / "lexicon.txt").resolve())
+    assert hyps(tmp / "default" / "text") == hyps(tmp / "decode_data_lm" / "text")

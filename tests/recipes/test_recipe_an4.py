@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from helpers import corpus_path
+from helpers.product import best_decode, export, transcribe_api, transcribe_cli
 from helpers.recipes import run_recipe, scratch_recipe
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.environ.get("ASR_TEST_AN4_RECIPE") != "1",
@@ -64,3 +65,25 @@ def test_recipe_with_test_partition(tmp_path):
     assert (recipe / "exp" / "bilstm_ctc_char" / "decode_test_lm" / "decode.yaml").read_text().count("lm_params.yaml")
     results = (recipe / "RESULTS.md").read_text()
     assert "|decode_test_lm|130|726|" in results and "## Wall time of each stage" in results
+
+
+def test_phone_model_transcribes_words_as_its_recipe_scored(tmp_path):
+    """The phone model (the recipe's default) decodes only through the lexicon + LM: exp/model carries them, and
+    transcribe, the Transcriber and the exported file print the words the recipe's dev decode wrote."""
+    src = corpus_path("an4")
+    if src is None:
+        pytest.skip("AN4 corpus not found (set ASR_CORPORA)")
+    recipe = scratch_recipe(tmp_path / "repo", "an4", ignore=("*.md",))
+    (recipe / "conf" / "tiny.yaml").write_text(TINY)
+    proc = run_recipe(recipe, "--corpus-dir", str(src), "--conf", "conf/tiny.yaml", "--avg", "2", timeout=3000)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    model = recipe / "exp" / "model"
+    decoding = (model / "decoding.yaml").read_text()
+    assert "decoder: lm" in decoding and "lm: decoding/lm.arpa" in decoding and (model / "decoding" / "lm.arpa").is_file()
+    scp, expected = best_decode(recipe, "dev", 6)
+    words = {line.split()[0] for line in (recipe / "data" / "local" / "dict" / "lexicon.txt").read_text().splitlines()}
+    assert set(" ".join(expected.values()).split()) <= words  # words, not phones
+    assert transcribe_cli(model, scp, recipe) == expected
+    assert transcribe_api(model, scp, recipe) == expected
+    assert transcribe_cli(export(model, tmp_path / "an4.asr"), scp, tmp_path) == expected
+    assert "decoder: lm (" in (model / "README.md").read_text()

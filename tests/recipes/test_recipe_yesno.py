@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from helpers import corpus_path
+from helpers.product import best_decode, export, transcribe_api, transcribe_cli
 
 pytestmark = pytest.mark.slow
 
@@ -43,3 +44,24 @@ def test_transcribe_bad_file_is_one_line_error(yesno_run, tmp_path):
                           text=True, timeout=120)
     assert proc.returncode == 1
     assert proc.stderr.strip().count("\n") == 0 and "bad.wav" in proc.stderr
+
+
+def test_the_model_transcribes_as_its_recipe_scored(yesno_run, tmp_path):
+    """exp/model records the recipe's decoder; transcribe, the Transcriber and the exported file, given no decoder
+    options, print exactly the words of the recipe's decode dir for the same recordings."""
+    recipe, _ = yesno_run
+    model = recipe / "exp" / "model"
+    assert "decoder: greedy" in (model / "decoding.yaml").read_text()
+    scp, expected = best_decode(recipe, "test_yesno", 4)
+    assert transcribe_cli(model, scp, recipe) == expected
+    assert transcribe_api(model, scp, recipe) == expected
+    assert transcribe_cli(export(model, tmp_path / "yesno.asr"), scp, recipe) == expected
+
+
+def test_the_model_card(yesno_run):
+    recipe, _ = yesno_run
+    card = (recipe / "exp" / "model" / "README.md").read_text()
+    for part in ("units: word, 5 tokens", "words: 2 (the units)", "8000 Hz", "M parameters",
+                 "train data:", "27 utterances", "decoder: greedy (best path): the recipe's `greedy`",
+                 "%WER 0.00 [ 0 / 232, 0 ins, 0 del, 0 sub ] decode_test_yesno_greedy"):
+        assert part in card, card

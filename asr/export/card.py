@@ -1,0 +1,98 @@
+"""The model card, `asr info MODEL`: what a model dir or `.asr` file is, in Markdown (the recipe writes it as
+the model dir's README.md).
+
+Units and their vocabulary, sample rate and features, the network and its parameters, the training data (from
+config.yaml's data paths, where they still exist: utterances, hours when utt2dur is there, speakers), the
+decoder `asr transcribe` will use (decoding.yaml: the recipe's choice) and the %WER lines of the decode dirs it
+records.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from asr.data.info import data_dir_info
+from asr.decoding.best import wer_line
+from asr.decoding.config import DecoderConfig
+from asr.decoding.lm import read_vocabulary
+from asr.errors import AsrError
+from asr.export.package import load_model
+
+
+def model_card(model: str | os.PathLike) -> str:
+    """The card of a model dir or model file (see the module doc)."""
+    loaded = load_model(model)
+    tok, feats, net = loaded.tokenizer, loaded.features, loaded.model.config
+    decoding = loaded.config.get("decoding") or {}
+    config = DecoderConfig().resolved(loaded)
+    params = sum(p.numel() for p in loaded.model.parameters())
+    lines = [f"# Model: {model}", "", f"- units: {tok.kind}, {len(tok)} tokens ({units_note(tok)})",
+             f"- words: {vocabulary_note(tok, config)}",
+             f"- audio: {feats.sample_rate} Hz; features: {feats.kind}, {feats_note(feats)}",
+             f"- network: {network_note(net)}; {params / 1e6:.2f} M parameters",
+             *data_lines(loaded.config.get("data") or {}),
+             f"- decoder: {decoder_note(config)}{chosen_note(decoding)}"]
+    scored = [(d, wer_line(Path(model) / d)) for d in decoding.get("decode_dirs") or []]
+    if any(line for _, line in scored):
+        lines += ["", "## WER", "", *[f"    {line} {Path(d).name}" for d, line in scored if line]]
+    usage = f"`asr transcribe {model} audio.wav` (options override the decoder; `--units` prints units)"
+    lines += ["", f"Transcribe: {usage}", ""]
+    return "\n".join(lines)
+
+
+def chosen_note(decoding: dict) -> str:
+    """How the recipe chose the decoder (decoding.yaml's name, chosen_on, wer)."""
+    if decoding.get("chosen_on"):
+        return f": the recipe's `{decoding['name']}`, the lowest WER on {decoding['chosen_on']} ({decoding['wer']})"
+    return f": the recipe's `{decoding['name']}`" if decoding.get("name") else ""
+
+
+def units_note(tok) -> str:
+    return {"phone": "phones of a pronunciation lexicon", "bpe": "BPE pieces", "char": "characters",
+            "word": "whole words"}.get(tok.kind, tok.kind)
+
+
+def vocabulary_note(tok, config: DecoderConfig) -> str:
+    if config.decoder == "lm":
+        files = [Path(f).name for f in (config.lexicon, config.lm) if f]
+        return f"{len(read_vocabulary(config.lexicon, config.lm))} (the decoder's {' and '.join(files)})"
+    if tok.kind == "word":
+        return f"{len(tok) - 3} (the units)"
+    return "any the units spell"
+
+
+def network_note(net) -> str:
+    kind = f"{'Bi' if net.bidirectional else ''}{net.cell.upper()}"
+    return f"{net.num_layers} x {kind} {net.hidden_size}, frames stacked {net.stack_frames}, subsampled {net.subsample}"
+
+
+def feats_note(feats) -> str:
+    bins = f"{feats.num_mel_bins} mel bins" if feats.kind == "fbank" else f"{feats.num_ceps} cepstra"
+    return f"{bins}, {feats.frame_length_ms:g} ms windows every {feats.frame_shift_ms:g} ms"
+
+
+def decoder_note(config: DecoderConfig) -> str:
+    if config.decoder == "greedy":
+        return "greedy (best path)"
+    if config.decoder == "beam":
+        return f"beam (CTC prefix search, beam {config.beam_size})"
+    lm = f"LM {Path(config.lm).name}, lm_weight {config.lm_weight:g}, " if config.lm else "no LM, "
+    return f"lm (lexicon-constrained beam search, beam {config.beam_size}, {lm}word_score {config.word_score:g})"
+
+
+def data_lines(data: dict) -> list[str]:
+    """One line per training/dev data dir of config.yaml that still exists."""
+    lines = []
+    for role in ("train", "dev"):
+        if not data.get(role):
+            continue
+        try:
+            info = data_dir_info(data[role])
+        except (AsrError, OSError):
+            lines.append(f"- {role} data: {data[role]} (not found here)")
+            continue
+        hours = f", {info.total_s / 3600:.2f} h" if info.total_s is not None else ""
+        lines.append(f"- {role} data: {data[role]}: {info.utterances} utterances{hours}, {info.speakers} "
+                     f"speaker{'s' if info.speakers != 1 else ''}")
+    return lines
