@@ -298,7 +298,7 @@ def test_compare_labels_tell_the_systems_apart(tmp_path, monkeypatch):
     assert distinct_labels(["x/sc/hyp", "y/sc/hyp"]) == ["x/sc/hyp", "y/sc/hyp"]
     assert distinct_labels(["sc/hyp_a", "sc/hyp_b"]) == ["hyp_a", "hyp_b"]
     assert distinct_labels(["hyp", "./hyp"]) == ["hyp", "./hyp"]
-    ref = write_text(tmp_path / "ref", {"s-1": "a b c", "s-2": "d e"})
+    write_text(tmp_path / "ref", {"s-1": "a b c", "s-2": "d e"})
     for sys, hyp in (("x", {"s-1": "a x c", "s-2": "d e"}), ("y", {"s-1": "a b c", "s-2": "d"})):
         (tmp_path / sys / "sc").mkdir(parents=True)
         write_text(tmp_path / sys / "sc" / "hyp.txt", hyp)
