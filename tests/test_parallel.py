@@ -17,6 +17,7 @@ import pytest
 import soundfile as sf
 import yaml
 
+from asr.data.kaldi_files import read_table, utt2spk_to_spk2utt, write_table
 from asr.errors import ConfigError
 from asr.parallel import JobError, parse_cmd, run_jobs
 from helpers import REPO
@@ -57,6 +58,7 @@ def data_dir(tmp_path) -> Path:
         text.append(f"{utt} A B\n")
     for name, lines in (("wav.scp", wav), ("utt2spk", utt2spk), ("text", text)):
         (d / name).write_text("".join(sorted(lines)))
+    write_table(d / "spk2utt", utt2spk_to_spk2utt(read_table(d / "utt2spk")))
     (tmp_path / "fbank.yaml").write_text(yaml.safe_dump({"num_mel_bins": 23, "dither": 1.0}))
     return d
 

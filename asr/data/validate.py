@@ -44,14 +44,16 @@ def read_first(path: Path, skipped: list[Entry] | None = None) -> dict[str, Entr
     return table
 
 
-def validate_data_dir(path: str | os.PathLike, need_text: bool = True, check_audio: bool = True) -> list[Fault]:
+def validate_data_dir(path: str | os.PathLike, need_text: bool = True, check_audio: bool = True,
+                      need_wav: bool = True) -> list[Fault]:
     """All faults of the data directory `path` (empty list: valid); `check_audio=False`: wav.scp paths are
-    not looked at (for readers that do not open the audio)."""
+    not looked at (for readers that do not open the audio); `need_wav=False`: wav.scp may be absent (Kaldi's
+    --no-wav, for a dir of features)."""
     d = Path(path)
     if not d.is_dir():
         return [Fault(d, None, "not a directory")]
     faults: list[Fault] = []
-    required = ("wav.scp", "utt2spk", "spk2utt") + (("text",) if need_text else ())
+    required = (("wav.scp",) if need_wav else ()) + ("utt2spk", "spk2utt") + (("text",) if need_text else ())
     faults += [Fault(d / f, None, "required file is missing") for f in required if not (d / f).is_file()]
 
     tables: dict[str, dict[str, Entry]] = {}
@@ -105,13 +107,14 @@ def assert_valid_data_dir(path: str | os.PathLike, need_text: bool = True) -> No
 def require_valid_data_dir(path: str | os.PathLike) -> None:
     """Before reading a data dir (subset, split, info, ...), as Kaldi's split_data.sh refuses unsorted input:
     raise a one-line DataError naming a fault (file and line), the number of others and the cure.
-    Text is optional and audio paths are not checked: these readers do not open the audio."""
+    Text is optional, audio paths are not checked (these readers do not open the audio) and a dir of features
+    needs no wav.scp (decoding in jobs splits one)."""
     d = Path(path)
     if not d.is_dir():
         raise DataError(f"{d}: {'not a directory' if d.exists() else 'no such directory'}, expected a data dir")
     if not any((d / name).is_file() for name in KNOWN_FILES):
         raise DataError(f"{d}: not a data directory (no wav.scp, utt2spk, text or other Kaldi file)")
-    faults = validate_data_dir(d, need_text=False, check_audio=False)
+    faults = validate_data_dir(d, need_text=False, check_audio=False, need_wav=not (d / "feats.scp").is_file())
     if faults:
         first = next((f for f in faults if f.line), faults[0])  # a line to look at, where there is one
         more = f" (and {len(faults) - 1} more)" if len(faults) > 1 else ""

@@ -8,6 +8,7 @@ import yaml
 from typer.testing import CliRunner
 
 from asr.cli import app
+from asr.data.kaldi_files import read_table, utt2spk_to_spk2utt, write_table
 from asr.text.tokenizer import CharTokenizer
 from helpers.decode import decode_setup
 
@@ -80,6 +81,8 @@ def sets(setup):
     for name in ("feats.scp", "text", "utt2spk"):
         lines = (tmp / "sets" / "test" / name).read_text().splitlines(keepends=True)
         (tmp / "sets" / "test" / name).write_text("".join(lines[:-1]))
+    test_utt2spk = read_table(tmp / "sets" / "test" / "utt2spk")
+    write_table(tmp / "sets" / "test" / "spk2utt", utt2spk_to_spk2utt(test_utt2spk))
     (tmp / "decode.yaml").write_text(yaml.safe_dump({
         "beam": {"beam_size": 4},
         "lm": {"beam_size": 20, "lm": str(tmp / "lm.arpa"), "lexicon": str(tmp / "lexicon.txt"),

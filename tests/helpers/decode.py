@@ -10,6 +10,7 @@ import numpy as np
 import torch
 import yaml
 
+from asr.data.kaldi_files import read_table, utt2spk_to_spk2utt, write_table
 from asr.decoding.ngram import NGramLM
 from asr.features.kaldi import FeatureConfig
 from asr.model.model import CTCModel, ModelConfig
@@ -28,6 +29,7 @@ def decode_setup(root: Path, texts: dict[str, str], tokenizer, num_frames: list[
             w(utt, rng.standard_normal((n, 8)).astype(np.float32))
     (data / "text").write_text("".join(f"{u} {t}\n" for u, t in texts.items()))
     (data / "utt2spk").write_text("".join(f"{u} {u.split('-')[0]}\n" for u in texts))
+    write_table(data / "spk2utt", utt2spk_to_spk2utt(read_table(data / "utt2spk")))
     (data / "feats.yaml").write_text(yaml.safe_dump(feats.to_dict()))
     model_dir = root / "model"
     model_dir.mkdir()
