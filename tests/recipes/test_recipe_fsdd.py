@@ -68,4 +68,6 @@ def test_model_transcribes_as_its_best_decode(tmp_path):
     assert transcribe_cli(model, scp, recipe) == expected
     assert transcribe_api(model, scp, recipe) == expected
     assert transcribe_cli(export(model, tmp_path / "fsdd.asr"), scp, tmp_path) == expected
-    assert f"the recipe's `{best}`, the lowest WER on dev" in (model / "README.md").read_text()
+    card = (model / "README.md").read_text()
+    assert f"the recipe's `{best}`, the lowest WER on dev" in card
+    assert "- recipe run: `run.sh --stage 1 --conf conf/tiny.yaml --avg 2` (started " in card, card
