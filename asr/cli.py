@@ -591,11 +591,13 @@ def model_set_decoder_cmd(
 def info_cmd(
     model: Path = typer.Argument(..., help="model dir or `.asr` model file"),
     out: Optional[Path] = typer.Option(None, "--out", help="write the card here (e.g. MODEL/README.md), not to stdout"),
+    run_log: Optional[Path] = typer.Option(None, "--run-log", help="the recipe's exp/log/run.log: its last run's "
+                                           "command and git hash go on the card"),
 ):
     """The model card: units, vocabulary, features, parameters, training data, its decoder and WER."""
     from asr.export.card import model_card
 
-    card = model_card(model)
+    card = model_card(model, run_log)
     if out is None:
         typer.echo(card, nl=False)
         return

@@ -111,7 +111,7 @@ stage_score() {
   done
   # the model keeps the decoder with the lowest dev WER (its files and weights) and its card: exp/model is a product
   run asr model set-decoder "$model" $(decode_dirs) --on "$dev"
-  run asr info "$model" --out "$model/README.md"
+  run asr info "$model" --out "$model/README.md" --run-log exp/log/run.log
   screening_summary $(for x in $(feat_sets); do echo data/$x/log/{fix,feats}_report.txt; done) \
     "$exp"/log/{train,dev}_report.txt >&2
 }

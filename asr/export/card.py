@@ -3,8 +3,9 @@ the model dir's README.md).
 
 Units and their vocabulary, sample rate and features, the network and its parameters, the training data (from
 config.yaml's data paths, where they still exist: utterances, hours when utt2dur is there, speakers), the
-decoder `asr transcribe` will use (decoding.yaml: the recipe's choice) and the %WER lines of the decode dirs it
-records.
+decoder `asr transcribe` will use (decoding.yaml: the recipe's choice), the %WER lines of the decode dirs it
+records, and given the recipe's run log, the command, start time and git hash of its last run (the one writing
+the card).
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from asr.data.info import data_dir_info
 from asr.decoding.best import wer_line
 from asr.decoding.config import DecoderConfig
 from asr.decoding.lm import read_vocabulary
-from asr.errors import AsrError
+from asr.errors import AsrError, DataError
 from asr.export.package import load_model
+from asr.scoring.results import last_run
 
 
-def model_card(model: str | os.PathLike) -> str:
-    """The card of a model dir or model file (see the module doc)."""
+def model_card(model: str | os.PathLike, run_log: str | os.PathLike | None = None) -> str:
+    """The card of a model dir or model file (see the module doc); `run_log`: the recipe's exp/log/run.log."""
     loaded = load_model(model)
     tok, feats, net = loaded.tokenizer, loaded.features, loaded.model.config
     decoding = loaded.config.get("decoding") or {}
@@ -33,6 +35,8 @@ def model_card(model: str | os.PathLike) -> str:
              f"- network: {network_note(net)}; {params / 1e6:.2f} M parameters",
              *data_lines(loaded.config.get("data") or {}),
              f"- decoder: {decoder_note(config)}{chosen_note(decoding)}"]
+    if run_log is not None:
+        lines.append(run_line(Path(run_log)))
     scored = [(d, wer_line(Path(model) / d)) for d in decoding.get("decode_dirs") or []]
     if any(line for _, line in scored):
         lines += ["", "## WER", "", *[f"    {line} {Path(d).name}" for d, line in scored if line]]
@@ -46,6 +50,17 @@ def chosen_note(decoding: dict) -> str:
     if decoding.get("chosen_on"):
         return f": the recipe's `{decoding['name']}`, the lowest WER on {decoding['chosen_on']} ({decoding['wer']})"
     return f": the recipe's `{decoding['name']}`" if decoding.get("name") else ""
+
+
+def run_line(run_log: Path) -> str:
+    """The recipe run that wrote the card: its command, start time and git hash, from the header of the log's last
+    run (recipes/lib.sh start_run: `# <date> <command>`, `# git <hash>`)."""
+    header, _, _ = last_run(run_log)
+    if not header:
+        raise DataError(f"{run_log}: no run header (`# <date> <command>`, as recipes/lib.sh start_run writes)")
+    when, _, command = header[0][2:].partition(" ")
+    git = next((line[len("# git "):] for line in header[1:] if line.startswith("# git ")), "unknown")
+    return f"- recipe run: `{command}` (started {when}, git {git})"
 
 
 def units_note(tok) -> str:

@@ -83,3 +83,21 @@ def test_cli_set_decoder_then_info(exp, tmp_path, monkeypatch):
         assert part in card.stdout, card.stdout
     written = runner.invoke(app, ["info", str(exp), "--out", str(exp / "README.md")])
     assert written.exit_code == 0 and (exp / "README.md").read_text() == card.stdout
+
+
+def test_info_with_the_run_log_names_the_last_run(exp, tmp_path):
+    """`asr info --run-log`: the card names the command and git hash of the log's last run (start_run's header)."""
+    log = tmp_path / "run.log"
+    runs = [("2026-01-01T10:00:00Z", "./run.sh --stage 0", "1111111"),
+            ("2026-01-02T10:00:00Z", "./run.sh --epochs 3", "abc1234 (modified)")]
+    log.write_text("".join(f"# {when} {command}\n# git {git}\n# python 3.11.9, torch 2.3.0\n#   seed=1\n"
+                           f"# stage 0: data preparation (10:00:01, t=100)\nasr feats data/train\n"
+                           for when, command, git in runs))
+    runner = CliRunner()
+    card = runner.invoke(app, ["info", str(exp), "--run-log", str(log)])
+    assert card.exit_code == 0, card.output
+    assert "- recipe run: `./run.sh --epochs 3` (started 2026-01-02T10:00:00Z, git abc1234 (modified))\n" in card.stdout
+    assert "1111111" not in card.stdout and "recipe run" not in runner.invoke(app, ["info", str(exp)]).stdout
+    log.write_text("asr feats data/train\n")
+    bad = runner.invoke(app, ["info", str(exp), "--run-log", str(log)])
+    assert bad.exit_code != 0 and "run.log: no run header" in bad.output
