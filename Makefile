@@ -23,7 +23,7 @@ demo: install
 	PATH="$(abspath $(BIN)):$$PATH" egs/yesno/run.sh
 
 test: install
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q --durations=15 tests
 
 # The benchmark suite (docs/benchmarks.md): bench/results.json and a table, in about 5 minutes on 2 cores;
 # BENCH_ARGS=--update-doc also writes the tables into docs/benchmarks.md.
