@@ -19,6 +19,7 @@ LAYERS = [
     ["decoding"],
     ["training", "export"],
     ["transcribe"],
+    ["serve"],
     ["cli", "__init__"],
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}

@@ -1,0 +1,54 @@
+"""`asr transcribe`: audio files, folders, lists or stdin to text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from asr.cli.common import app, command
+from asr.cli.decoder_options import decoder_options
+
+
+@command(app, "transcribe")
+@decoder_options
+def transcribe_cmd(
+    model: str = typer.Argument(..., help="model dir (e.g. egs/yesno/exp/model) or model file from `asr export`"),
+    audio: List[str] = typer.Argument(..., help="audio files (wav, flac, ogg, mp3, ...; any rate, any channels), "
+                                                "folders, `-` (stdin), a Kaldi wav.scp (*.scp), a list (*.list)"),
+    fmt: str = typer.Option("text", "--format", "-f", help="text, json, ctm, srt or vtt (several, comma-separated, "
+                                                         "with --output-dir)"),
+    output_dir: Optional[Path] = typer.Option(None, "--output-dir", "-o", help="write <name>.<ext> per recording"),
+    decoder_config=None,
+    chunk: float = typer.Option(30.0, "--chunk", help="long audio: window length in seconds"),
+    overlap: float = typer.Option(5.0, "--overlap", help="long audio: overlap of neighbouring windows, seconds"),
+    batch_size: int = typer.Option(4, "--batch-size", help="windows per forward pass"),
+    threads: int = typer.Option(0, "--threads", help="CPU threads (0: torch's default)"),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:1 (default: cuda when present)"),
+    recursive: bool = typer.Option(False, "--recursive", "-r", help="folders: include sub-folders"),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="default: on a terminal, for "
+                                                                                   "many or long recordings"),
+    word_times: str = typer.Option("speech", "--word-times", help="speech: CTC word times snapped to the speech "
+                                                                   "in the audio; ctc: where tokens were emitted"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="print each recording's real-time factor"),
+):
+    """Transcribe audio; by default print `<file>\t<text>` per recording. Exit 1 if any recording failed."""
+    import torch
+
+    from asr.device import check_device
+    from asr.transcribe import Transcriber
+    from asr.transcribe.chunking import ChunkConfig
+    from asr.transcribe.command import parse_formats, run_transcribe
+    from asr.transcribe.inputs import expand_inputs
+
+    device = check_device(device)
+    if threads > 0:
+        torch.set_num_threads(threads)
+    inputs = expand_inputs(audio, recursive)
+    out = parse_formats(fmt, output_dir, len(inputs))
+    transcriber = Transcriber.from_pretrained(model, device, decoder=decoder_config,
+                                              chunk=ChunkConfig(chunk, overlap), batch_size=batch_size,
+                                              word_times=word_times)
+    if run_transcribe(transcriber, inputs, out, progress, verbose):
+        raise typer.Exit(1)
