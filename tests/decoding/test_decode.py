@@ -7,6 +7,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+import asr.decoding.decode as decode_module
 from asr.cli import app
 from asr.data.kaldi_files import read_table, utt2spk_to_spk2utt, write_table
 from asr.text.tokenizer import CharTokenizer
@@ -100,8 +101,13 @@ def test_decoders_over_sets_write_what_the_one_dir_commands_write(sets, monkeypa
     tmp, model, dev, test = sets
     (tmp / "a").mkdir()
     monkeypatch.chdir(tmp / "a")
+    passes = []
+    forward = decode_module.stream_log_probs
+    monkeypatch.setattr(decode_module, "stream_log_probs", lambda *a, **kw: passes.append(a[1]) or forward(*a, **kw))
     out = run("decode", model, test, dev, "--exp-dir", "exp", "--decoders", "greedy,beam,lm,lexicon",
               "--decode-config", tmp / "decode.yaml", "--tune-on", "dev", "--no-progress")
+    assert passes == [dev, test]  # one forward pass per set, shared by its four decoders
+    monkeypatch.undo()
     order = [line.split(":")[0] for line in out.splitlines()]
     assert order == [f"exp/decode_{x}_{d}/text" for x in ("dev", "test") for d in ("greedy", "beam", "lm", "lexicon")]
     (tmp / "b").mkdir()
