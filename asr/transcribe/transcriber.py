@@ -128,15 +128,17 @@ class Transcriber:
         cfg = self.loaded.features
         return compute_features(load_audio(audio, cfg.sample_rate), cfg)
 
-    def transcribe(self, audio: str | os.PathLike | np.ndarray, sample_rate: int | None = None) -> Transcript:
-        """One recording: a path, `-` (stdin), a Kaldi pipe, or samples (num_samples[, channels]) at
-        `sample_rate` (default: the model's). Raises AudioError if it cannot be read."""
-        if isinstance(audio, np.ndarray):
-            source = AudioInput("<array>", "<array>")
-            results = list(self._run([(source, AudioStream(audio, self.loaded.features.sample_rate, "<array>",
-                                                           source_rate=sample_rate))]))
+    def transcribe(self, audio, sample_rate: int | None = None) -> Transcript:
+        """One recording: a path (str or PathLike), `-` (stdin), a Kaldi pipe, an audio file's bytes, or samples
+        at `sample_rate` (default: the model's): a numpy array or torch tensor of int16/int32/float samples, mono
+        or (samples, channels) or (channels, samples), or a list of numbers (asr.audio.as_samples). Raises
+        AudioError if it cannot be read or cannot be audio."""
+        if isinstance(audio, (str, os.PathLike)):
+            results = list(self.transcribe_many([os.fspath(audio)]))
         else:
-            results = list(self.transcribe_many([str(audio)]))
+            name = "<bytes>" if isinstance(audio, (bytes, bytearray)) else "<array>"
+            stream = AudioStream(audio, self.loaded.features.sample_rate, name, source_rate=sample_rate)
+            results = list(self._run([(AudioInput(name, name), stream)]))
         if isinstance(results[0], Failure):
             raise AudioError(results[0].error)
         return results[0]

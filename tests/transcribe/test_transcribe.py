@@ -239,6 +239,61 @@ def test_transcribe_accepts_samples_and_raises_for_bad_audio(tmp_path):
         t.transcribe(text_file)
 
 
+def test_samples_of_any_common_type_and_layout_give_the_same_words(levels):
+    """int16 (scipy.io.wavfile, sf.read(dtype='int16')), int32, float64, torch tensors, lists; mono, (N, C) and
+    channel-first (C, N): the same recording gives the same timed words."""
+    audio, truth = level_audio(4, seed=2)
+    audio = np.clip(audio, -0.99, 0.99)
+    t = Transcriber(levels, word_times="ctc")
+    expected = t.transcribe(audio)
+    assert [w.word for w in expected.words] == [w.word for w in truth]
+    int16 = np.round(audio * 32767).astype(np.int16)
+    stereo = np.stack([audio, audio], axis=1)
+    for variant in (int16, int16.astype(np.int32) << 16, audio.astype(np.float64), stereo, stereo.T,
+                    torch.from_numpy(audio), torch.from_numpy(stereo.T.copy()), int16.tolist(), audio.tolist()):
+        got = t.transcribe(variant, sample_rate=RATE)
+        assert got.text == expected.text, type(variant)
+        assert [(w.start_s, w.end_s) for w in got.words] == [(w.start_s, w.end_s) for w in expected.words]
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.zeros(0), "audio has no samples"),
+    (np.zeros((0, 2)), "audio has no samples"),
+    ([], "audio has no samples"),
+    (np.float32(0.5), "cannot be audio: shape"),
+    (np.zeros((2, 100, 100)), "cannot be audio: shape"),
+    (np.zeros((100, 100)), "which is time"),
+    (np.array(["a", "b"]), "an array of text"),
+    ([1, [2, 3]], "cannot be audio"),
+    (np.array([0.1, np.nan]), "NaN"),
+    (np.ones(10, dtype=complex), "complex"),
+    ({"samples": 1}, "cannot be audio"),
+    (None, "cannot be audio"),
+    (b"", "empty"),
+    (b"RIFF not really", "<bytes>: cannot decode audio"),
+    (np.array([2 ** 40]), "beyond 32-bit"),
+], ids=lambda x: type(x).__name__ if not isinstance(x, str) else x[:12])
+def test_what_cannot_be_audio_is_an_audio_error(levels, bad, message):
+    with pytest.raises(AudioError, match=message) as e:
+        Transcriber(levels).transcribe(bad)
+    assert "\n" not in str(e.value) and "0x" not in str(e.value)
+
+
+def test_a_bad_sample_rate_is_an_audio_error(levels):
+    for rate in (0, -8000, 8000.5, "8k", True):
+        with pytest.raises(AudioError, match="sample_rate must be a positive integer"):
+            Transcriber(levels).transcribe(np.zeros(800), sample_rate=rate)
+
+
+def test_an_audio_files_bytes_and_a_path_object_are_transcribed(levels, tmp_path):
+    audio, truth = level_audio(2, seed=3)
+    path = tmp_path / "a.wav"
+    sf.write(path, audio, RATE)
+    t = Transcriber(levels, word_times="ctc")
+    assert t.transcribe(path.read_bytes()).text == t.transcribe(path).text == t.transcribe(str(path)).text
+    assert t.transcribe(path).text.split() == [w.word for w in truth]
+
+
 def test_bad_chunk_settings_are_config_errors(levels):
     with pytest.raises(ConfigError, match="twice the overlap"):
         Transcriber(levels, chunk=ChunkConfig(3, 2))
