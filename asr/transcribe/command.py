@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from asr.transcribe.inputs import AudioInput
 from asr.errors import ConfigError
-from asr.fileio import atomic_write_text
+from asr.fileio import atomic_write_text, check_output_path
 from asr.transcribe.transcriber import Failure, Transcriber, Transcript
 from asr.transcribe.formats import EXTENSIONS, FORMATS, PER_FILE, output_names, render
 
@@ -32,7 +32,9 @@ def parse_formats(spec: str, output_dir: Path | None, num_inputs: int) -> Output
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
         raise ConfigError(f"--format {spec}: choose from {', '.join(FORMATS)}")
-    if output_dir is None:
+    if output_dir is not None:
+        check_output_path(output_dir, folder=True, what="--output-dir")
+    else:
         if len(formats) > 1:
             raise ConfigError(f"--format {spec}: several formats need --output-dir")
         if formats[0] in PER_FILE and num_inputs > 1:

@@ -1,0 +1,143 @@
+"""The CLI's contract, for every `asr` command (found in the app, so a new one is covered when it is added):
+`--help` works and shows no `<bool>` for flags nor swallowed `[...]` text; a missing argument, an unknown option,
+or paths that do not exist end with exit code != 0 and exactly one stderr line `asr: error: ...`, never a
+traceback. Then the bad inputs of issue 21, each with the one line it must give."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from asr.cli import app
+from helpers.cli_errors import one_line_error
+
+ROOT = typer.main.get_command(app)
+RICH_TAG = re.compile(r"(?<!\\)\[([a-z#/@][^\[\]]*)\]")  # what rich takes for markup and drops from the help
+
+
+def leaf_commands(group, path=()):
+    for name, cmd in sorted(group.commands.items()):
+        if hasattr(cmd, "commands"):
+            yield from leaf_commands(cmd, (*path, name))
+        else:
+            yield (*path, name), cmd
+
+
+COMMANDS = list(leaf_commands(ROOT))
+GROUPS = [()] + [(n,) for n, c in ROOT.commands.items() if hasattr(c, "commands")]
+ids = [" ".join(p) for p, _ in COMMANDS]
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    """Invoke `asr ARGS` in an empty folder (what a command writes lands there)."""
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    return lambda *args, **kw: runner.invoke(app, [str(a) for a in args], prog_name="asr", **kw)
+
+
+def placeholder_args(cmd, path_value: str) -> list[str]:
+    """Values for every required parameter: `path_value` for paths and strings, 2 for numbers."""
+    args = []
+    for p in cmd.params:
+        if not p.required:
+            continue
+        annotation = str(p.type_descriptor.annotation)
+        value = "2" if ("int" in annotation or "float" in annotation) and "List" not in annotation else path_value
+        args += [value] if p.param_type_name == "argument" else [p.opts[0], value]
+    return args
+
+
+@pytest.mark.parametrize("path, cmd", COMMANDS, ids=ids)
+def test_help(run, path, cmd):
+    result = run(*path, "--help", env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert f"Usage: asr {' '.join(path)}" in result.output
+    assert "<bool>" not in result.output
+    for text in [cmd.help or ""] + [p.help or "" for p in cmd.params if getattr(p, "help", None)]:
+        assert not RICH_TAG.search(text), f"{' '.join(path)}: rich swallows {RICH_TAG.search(text).group()}: escape it"
+
+
+@pytest.mark.parametrize("group", GROUPS, ids=lambda g: " ".join(g) or "asr")
+def test_group_help_lists_every_command(run, group):
+    result = run(*group, "--help", env={"COLUMNS": "250"})
+    assert result.exit_code == 0
+    cmds = ROOT.commands[group[0]].commands if group else ROOT.commands
+    for name in cmds:
+        assert re.search(rf"\b{re.escape(name)}\b", result.output), name
+
+
+@pytest.mark.parametrize("path, cmd", COMMANDS, ids=ids)
+def test_missing_arguments_are_one_usage_line(run, path, cmd):
+    message = one_line_error(run(*path))
+    assert f"asr {' '.join(path)}: Missing" in message and "--help for usage" in message
+
+
+@pytest.mark.parametrize("path, cmd", COMMANDS, ids=ids)
+def test_an_unknown_option_is_one_usage_line(run, path, cmd):
+    message = one_line_error(run(*path, *placeholder_args(cmd, "x"), "--no-such-option"))
+    assert "--no-such-option" in message
+
+
+# what some commands need beyond their required parameters before they look at the paths
+MORE_ARGS = {"compare": ["nowhere/y"], "data subset": ["--first", "2"], "decode": ["nowhere/y"]}
+
+
+@pytest.mark.parametrize("path, cmd", COMMANDS, ids=ids)
+def test_paths_that_do_not_exist_are_one_error_line_naming_them(run, path, cmd):
+    message = one_line_error(run(*path, *placeholder_args(cmd, "nowhere/x"), *MORE_ARGS.get(" ".join(path), [])))
+    assert "nowhere" in message
+
+
+def test_version(run):
+    result = run("--version")
+    assert result.exit_code == 0 and re.fullmatch(r"asr \(lstm-asr\) \d+\.\d+\S*\n", result.stdout)
+
+
+def test_a_flag_given_a_value_is_one_usage_line(run):
+    assert "does not take a value" in one_line_error(run("transcribe", "m", "a.wav", "--recursive=true"))
+
+
+def test_a_value_of_the_wrong_type_is_one_usage_line(run):
+    message = one_line_error(run("transcribe", "m", "a.wav", "--chunk", "long"))
+    assert "--chunk" in message
+
+
+# ---- the bad inputs of issue 21 ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    """A tiny random model dir (8 kHz fbank, char units): transcripts are arbitrary, errors are what count."""
+    from helpers.transcribe import make_model_dir
+
+    return make_model_dir(tmp_path_factory.mktemp("contract") / "model")
+
+
+@pytest.fixture(scope="module")
+def wav(tmp_path_factory):
+    import numpy as np
+    import soundfile as sf
+
+    path = tmp_path_factory.mktemp("audio") / "a.wav"
+    sf.write(path, 0.1 * np.random.default_rng(0).standard_normal(8000), 8000)
+    return path
+
+
+def test_transcribe_output_dir_that_is_a_file(run, model, wav, tmp_path):
+    (tmp_path / "out.txt").write_text("x\n")
+    message = one_line_error(run("transcribe", model, wav, "-o", "out.txt"))
+    assert message == "out.txt: --output-dir: an existing file, not a folder"
+    message = one_line_error(run("transcribe", model, wav, "-o", "out.txt/sub"))
+    assert message == "out.txt/sub: --output-dir: out.txt is a file, not a folder"
+    assert run("transcribe", model, wav, "-o", "new/dir", "-f", "json,text").exit_code == 0
+    assert (tmp_path / "new" / "dir" / "a.json").is_file()
+
+
+def test_export_to_an_existing_folder(run, model, tmp_path):
+    (tmp_path / "d").mkdir()
+    assert one_line_error(run("export", model, "d")) == "d: the model file to write: an existing folder, not a file"
+    assert run("export", model, "d/m.asr").exit_code == 0
