@@ -32,7 +32,7 @@ class AsrGroup(TyperGroup):
         except click.exceptions.ClickException as e:
             typer.echo(f"asr: error: {usage_error_line(e)}", err=True)
             sys.exit(e.exit_code)
-        except click.exceptions.Abort:
+        except typer.Abort:
             typer.echo("asr: error: aborted", err=True)
             sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)

@@ -124,9 +124,15 @@ class Transcriber:
         return cls(load_model(model, device), device, **options)
 
     def features(self, audio: str) -> torch.Tensor:
-        """Raw features (T, D) of a whole audio file (any rate, any channels), as the model was trained on."""
+        """Raw features (T, D) of a whole audio file (any rate, any channels), as the model was trained on; an
+        AudioError when it is too short for one feature frame."""
         cfg = self.loaded.features
-        return compute_features(load_audio(audio, cfg.sample_rate), cfg)
+        samples = load_audio(audio, cfg.sample_rate)
+        feats = compute_features(samples, cfg)
+        if feats.shape[0] == 0:
+            raise AudioError(f"{audio}: too short: {len(samples) / cfg.sample_rate:.3f} s of audio, less than one "
+                             f"feature frame ({cfg.frame_length_ms:g} ms)", "too short")
+        return feats
 
     def transcribe(self, audio, sample_rate: int | None = None) -> Transcript:
         """One recording: a path (str or PathLike), `-` (stdin), a Kaldi pipe, an audio file's bytes, or samples

@@ -141,3 +141,29 @@ def test_export_to_an_existing_folder(run, model, tmp_path):
     (tmp_path / "d").mkdir()
     assert one_line_error(run("export", model, "d")) == "d: the model file to write: an existing folder, not a file"
     assert run("export", model, "d/m.asr").exit_code == 0
+
+
+def test_inspect_gates_on_audio_shorter_than_a_frame(run, model, tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    sf.write(tmp_path / "short.wav", np.full(80, 0.01), 8000)  # 10 ms
+    message = one_line_error(run("inspect", "gates", model, "short.wav", "--out", "g.png"))
+    assert message == "short.wav: too short: 0.010 s of audio, less than one feature frame (25 ms)"
+    sf.write(tmp_path / "ok.wav", np.full(400, 0.01), 8000)  # 50 ms: a plot
+    assert run("inspect", "gates", model, "ok.wav", "--out", "g.png").exit_code == 0
+    assert (tmp_path / "g.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"", "standard input: empty: no audio bytes"),
+    (b"hello, not audio\n", "standard input: cannot decode audio: Format not recognised."),
+], ids=["empty", "text"])
+def test_stdin_that_is_not_audio(run, model, data, message):
+    result = run("transcribe", model, "-", input=data)
+    assert one_line_error(result) == message
+
+
+def test_stdin_audio(run, model, wav):
+    result = run("transcribe", model, "-", input=wav.read_bytes())
+    assert result.exit_code == 0 and result.stdout.startswith("-\t")
