@@ -183,7 +183,7 @@ class Transcriber:
                     t0 = time.perf_counter()
             except AudioError as e:
                 rec.failed = True
-                yield Failure(item.key, str(e))
+                yield Failure(item.key, f"{item.where}: {e}" if item.where else str(e))
 
     def _run(self, sources, progress=None) -> Iterator[Transcript | Failure]:
         batch: list = []

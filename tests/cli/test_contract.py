@@ -167,3 +167,48 @@ def test_stdin_that_is_not_audio(run, model, data, message):
 def test_stdin_audio(run, model, wav):
     result = run("transcribe", model, "-", input=wav.read_bytes())
     assert result.exit_code == 0 and result.stdout.startswith("-\t")
+
+
+def test_a_folder_skips_files_that_are_not_audio_and_says_so(run, model, wav, tmp_path):
+    (tmp_path / "in").mkdir()
+    for name in ("a.wav", "b.WAV"):
+        (tmp_path / "in" / name).write_bytes(wav.read_bytes())
+    (tmp_path / "in" / "README").write_text("about these\n")
+    (tmp_path / "in" / "notes.txt").write_text("x\n")
+    result = run("transcribe", model, "in")
+    assert result.exit_code == 0, result.stderr
+    assert [line.split("\t")[0] for line in result.stdout.splitlines()] == ["in/a.wav", "in/b.WAV"]
+    assert result.stderr == "asr: in: skipped 2 files that are not audio by name (README, notes.txt)\n"
+    (tmp_path / "in" / "c.wav").write_text("not really audio\n")  # audio by name: its error stays
+    result = run("transcribe", model, "in")
+    assert result.exit_code == 1 and "asr: error: in/c.wav: cannot decode audio" in result.stderr
+
+
+def test_a_folder_with_audio_only_in_sub_folders_says_to_use_r(run, model, wav, tmp_path):
+    (tmp_path / "top" / "sub").mkdir(parents=True)
+    (tmp_path / "top" / "sub" / "a.wav").write_bytes(wav.read_bytes())
+    (tmp_path / "top" / "list.txt").write_text("a.wav\n")
+    message = one_line_error(run("transcribe", model, "top"))
+    assert message == "top: no audio files in the folder itself, 1 in sub-folders: add -r (--recursive)"
+    assert run("transcribe", model, "top", "-r").exit_code == 0
+    (tmp_path / "empty").mkdir()
+    assert one_line_error(run("transcribe", model, "empty")) == "empty: folder has no files"
+
+
+def test_a_wav_scp_line_without_audio_fails_alone_naming_file_and_line(run, model, wav, tmp_path):
+    (tmp_path / "wav.scp").write_text(f"u1 {wav}\nu2\nu3 missing.wav\nu4 {wav}\n")
+    result = run("transcribe", model, "wav.scp")
+    assert result.exit_code == 1
+    assert [line.split("\t")[0] for line in result.stdout.splitlines()] == ["u1", "u4"]
+    assert result.stderr.splitlines() == ["asr: error: wav.scp:2: utterance 'u2' has no audio",
+                                          "asr: error: wav.scp:3: missing.wav: no such audio file"]
+
+
+def test_a_list_line_without_audio_fails_alone_naming_file_and_line(run, model, wav, tmp_path):
+    (tmp_path / "a.wav").write_bytes(wav.read_bytes())
+    (tmp_path / "in.list").write_bytes(b"# two good, two bad\na.wav\nnope.wav\n\xff\xfe.wav\na.wav\n")
+    result = run("transcribe", model, "in.list")
+    assert result.exit_code == 1 and len(result.stdout.splitlines()) == 2
+    assert result.stderr.splitlines() == [
+        "asr: error: in.list:3: nope.wav: no such audio file",
+        "asr: error: in.list:4: not valid UTF-8 (expected one audio path per line)"]
