@@ -187,6 +187,19 @@ def test_snap_moves_late_ctc_times_onto_the_speech():
     assert snap_to_speech(late, flat, frame_s) == late
 
 
+def test_snap_never_moves_a_boundary_far_from_the_ctc_span():
+    """A region that runs on (a hum, a noise floor misjudged) does not stretch the word over it."""
+    frame_s = 0.03
+    energy = np.full(400, -60.0, dtype=np.float32)
+    energy[150:390] = -20.0
+    word = [Word("NO", 200 * frame_s, 210 * frame_s, 0.9)]
+    (snapped,) = snap_to_speech(word, energy, frame_s)
+    reach = round(0.5 / frame_s)
+    assert (round(snapped.start_s / frame_s), round(snapped.end_s / frame_s)) == (200 - reach, 210 + reach)
+    (tight,) = snap_to_speech(word, energy, frame_s, max_shift_s=0.0)
+    assert (tight.start_s, tight.end_s) == (word[0].start_s, word[0].end_s)
+
+
 def test_batching_and_order_do_not_change_results(tmp_path):
     model_dir = make_model_dir(tmp_path / "model")
     rng = np.random.default_rng(3)
