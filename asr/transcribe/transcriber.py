@@ -13,6 +13,8 @@ not by the length of a recording.
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -34,6 +36,8 @@ from asr.features.kaldi import compute_features
 from asr.model.store import LoadedModel
 
 WORD_TIMES = ("speech", "ctc")
+LEVEL_WARN_DB = 10.0  # input this far from the training data's level (global CMVN): warn
+log = logging.getLogger("asr.transcribe")
 
 
 @dataclass
@@ -44,6 +48,7 @@ class Transcript:
     words: list[Word]
     duration_s: float
     elapsed_s: float = 0.0
+    level_db: float | None = None  # input level minus the training data's (global-CMVN models), dB
 
     @property
     def text(self) -> str:
@@ -78,6 +83,8 @@ class _Recording:
     energy_db: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # per output frame
     elapsed_s: float = 0.0
     failed: bool = False
+    feat_sum: float = 0.0  # of the features' mean over dims, over frames (windows' overlaps counted twice)
+    feat_frames: int = 0
 
 
 @dataclass
@@ -114,6 +121,7 @@ class Transcriber:
         size, hop = self.chunk.frames(self.frame_s)
         self.window_samples = size * self.samples_per_frame
         self.hop_samples = hop * self.samples_per_frame
+        self.train_level = training_level(loaded.model)
 
     @classmethod
     def from_pretrained(cls, model: str | os.PathLike, device: str | None = None, **options) -> "Transcriber":
@@ -177,6 +185,8 @@ class Transcriber:
                     advance, rec.samples = (end - rec.samples) / cfg.sample_rate, end
                     rec.elapsed_s += time.perf_counter() - t0
                     if feats.shape[0]:
+                        rec.feat_sum += float(feats.mean(dim=1).sum())
+                        rec.feat_frames += feats.shape[0]
                         yield _Chunk(rec, first, feats, last, advance)
                     elif last:  # shorter than one analysis frame: no words
                         yield self._finish(rec)
@@ -236,4 +246,21 @@ class Transcriber:
         words = spans_to_words(rec.spans, self.loaded.tokenizer, self.frame_s, duration)
         if self.word_times == "speech":
             words = snap_to_speech(words, rec.energy_db, self.frame_s)
-        return Transcript(rec.key, words, duration, rec.elapsed_s)
+        level_db = None
+        if self.train_level is not None and rec.feat_frames:
+            level_db = (rec.feat_sum / rec.feat_frames - self.train_level) * 10 / math.log(10)  # log-mel: ln power
+            if abs(level_db) > LEVEL_WARN_DB:
+                log.warning("%s: input level %.1f dB %s the training data's (mean log-mel energy; this model "
+                            "normalises with the training set's CMVN): the transcript may be empty or wrong; scale "
+                            "the audio nearer the training level", rec.key, abs(level_db),
+                            "below" if level_db < 0 else "above")
+        return Transcript(rec.key, words, duration, rec.elapsed_s, level_db)
+
+
+def training_level(model) -> float | None:
+    """The training data's mean log-mel energy (from the model's global CMVN), or None when the model
+    normalises each utterance on its own or carries no training stats."""
+    cmvn, config = getattr(model, "cmvn", None), getattr(model, "config", None)
+    if cmvn is None or getattr(config, "cmn", "global") != "global" or not bool((cmvn.shift != 0).any()):
+        return None
+    return -float(cmvn.shift.mean())

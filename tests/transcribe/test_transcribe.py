@@ -341,3 +341,36 @@ def test_frame_grid_is_whole_output_frames(levels):
     t = Transcriber(levels, chunk=ChunkConfig(3, 1))
     assert t.samples_per_frame == FRAME and t.frame_s == pytest.approx(0.03)
     assert t.hop_samples % FRAME == 0 and t.window_samples % FRAME == 0
+
+
+def test_input_far_from_the_training_level_is_warned_about(tmp_path, caplog):
+    """A global-CMVN model knows its training data's level: a recording 20 dB quieter is measured so and warned
+    about, once, on one line (the CLI prints it as `asr: warning:`); one at the training level is not."""
+    from typer.testing import CliRunner
+
+    from asr.cli import app
+    from asr.features.cmvn import accumulate_stats
+    from asr.features.kaldi import compute_features
+    from asr.model.store import load_model_dir, save_weights
+
+    model_dir = make_model_dir(tmp_path / "model")
+    loaded = load_model_dir(model_dir)
+    speech = (0.1 * np.random.default_rng(0).standard_normal(16000)).astype(np.float32)
+    loaded.model.set_cmvn(accumulate_stats(compute_features(speech, loaded.features).numpy()))
+    save_weights(loaded.model, model_dir)
+    t = Transcriber(load_model_dir(model_dir))
+    with caplog.at_level("WARNING", logger="asr.transcribe"):
+        assert abs(t.transcribe(speech).level_db) < 1.0
+        assert not caplog.records
+        assert t.transcribe(speech * 0.1).level_db == pytest.approx(-20, abs=1.5)
+    (record,) = caplog.records
+    assert record.getMessage().startswith("<array>: input level 2") and "dB below the training data's" in \
+        record.getMessage()
+    sf.write(tmp_path / "quiet.wav", speech * 0.1, 8000)
+    result = CliRunner().invoke(app, ["transcribe", str(model_dir), str(tmp_path / "quiet.wav")])
+    assert result.exit_code == 0
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"asr: warning: {tmp_path / 'quiet.wav'}: input level")
+    per_utterance = Transcriber(load_model_dir(model_dir))
+    per_utterance.loaded.model.config.cmn = "utterance"
+    assert Transcriber(per_utterance.loaded).transcribe(speech * 0.1).level_db is None
