@@ -4,6 +4,7 @@ option, a value of the wrong type) exits 2, its line ending `(asr CMD --help for
 
 from __future__ import annotations
 
+import errno
 import functools
 import sys
 
@@ -99,10 +100,26 @@ def command(typer_app: typer.Typer, *args, **kwargs):
                 return fn(*a, **kw)
             except AsrError as e:
                 fail(str(e))
+            except BrokenPipeError:
+                raise
+            except OSError as e:  # a path of the wrong kind that the library did not check: still one line
+                if e.filename is None:
+                    raise
+                fail(os_error_line(e))
 
         return typer_app.command(*args, **kwargs)(wrapper)
 
     return decorate
+
+
+OS_ERRORS = {errno.EISDIR: "a folder, expected a file", errno.ENOTDIR: "a part of the path is a file, not a folder",
+             errno.ENOENT: "no such file or folder", errno.EACCES: "permission denied",
+             errno.ENOSPC: "no space left on the device", errno.EROFS: "a read-only file system"}
+
+
+def os_error_line(e: OSError) -> str:
+    """`path: what` for an OSError about a path."""
+    return f"{e.filename}: {OS_ERRORS.get(e.errno, (e.strerror or type(e).__name__).lower())}"
 
 
 def given_on_command_line(ctx: typer.Context, name: str) -> bool:

@@ -83,6 +83,7 @@ def test_an_unknown_option_is_one_usage_line(run, path, cmd):
 
 
 # what some commands need beyond their required parameters before they look at the paths
+REPORTS = {"data validate"}  # commands whose output lists each fault (stdout) and a summary line
 MORE_ARGS = {"compare": ["nowhere/y"], "data subset": ["--first", "2"], "decode": ["nowhere/y"]}
 
 
@@ -90,6 +91,19 @@ MORE_ARGS = {"compare": ["nowhere/y"], "data subset": ["--first", "2"], "decode"
 def test_paths_that_do_not_exist_are_one_error_line_naming_them(run, path, cmd):
     message = one_line_error(run(*path, *placeholder_args(cmd, "nowhere/x"), *MORE_ARGS.get(" ".join(path), [])))
     assert "nowhere" in message
+
+
+@pytest.mark.parametrize("kind", ["empty file", "empty folder"])
+@pytest.mark.parametrize("path, cmd", COMMANDS, ids=ids)
+def test_empty_files_and_folders_are_one_error_line(run, path, cmd, tmp_path, kind):
+    """Every path parameter given an empty file or an empty folder (the wrong kind for half of them)."""
+    given = tmp_path / "given"
+    given.mkdir() if kind == "empty folder" else given.write_bytes(b"")
+    result = run(*path, *placeholder_args(cmd, "given"), *MORE_ARGS.get(" ".join(path), []))
+    if result.exit_code == 0 or " ".join(path) in REPORTS:  # accepted (an empty list), or faults reported
+        assert isinstance(result.exception, (SystemExit, type(None))) and "Traceback" not in result.output
+        return
+    assert "given" in one_line_error(result)
 
 
 def test_version(run):
