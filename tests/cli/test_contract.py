@@ -51,6 +51,12 @@ def placeholder_args(cmd, path_value: str) -> list[str]:
     return args
 
 
+def skip_without_required(cmd) -> None:
+    """A command with no required parameter would run for real (a server would start): not here."""
+    if not any(p.required for p in cmd.params):
+        pytest.skip("no required parameter")
+
+
 @pytest.mark.parametrize("path, cmd", COMMANDS, ids=ids)
 def test_help(run, path, cmd):
     result = run(*path, "--help", env={"COLUMNS": "250"})
@@ -72,6 +78,7 @@ def test_group_help_lists_every_command(run, group):
 
 @pytest.mark.parametrize("path, cmd", COMMANDS, ids=ids)
 def test_missing_arguments_are_one_usage_line(run, path, cmd):
+    skip_without_required(cmd)
     message = one_line_error(run(*path))
     assert f"asr {' '.join(path)}: Missing" in message and "--help for usage" in message
 
@@ -89,6 +96,7 @@ MORE_ARGS = {"compare": ["nowhere/y"], "data subset": ["--first", "2"], "decode"
 
 @pytest.mark.parametrize("path, cmd", COMMANDS, ids=ids)
 def test_paths_that_do_not_exist_are_one_error_line_naming_them(run, path, cmd):
+    skip_without_required(cmd)
     message = one_line_error(run(*path, *placeholder_args(cmd, "nowhere/x"), *MORE_ARGS.get(" ".join(path), [])))
     assert "nowhere" in message
 
@@ -97,6 +105,7 @@ def test_paths_that_do_not_exist_are_one_error_line_naming_them(run, path, cmd):
 @pytest.mark.parametrize("path, cmd", COMMANDS, ids=ids)
 def test_empty_files_and_folders_are_one_error_line(run, path, cmd, tmp_path, kind):
     """Every path parameter given an empty file or an empty folder (the wrong kind for half of them)."""
+    skip_without_required(cmd)
     given = tmp_path / "given"
     given.mkdir() if kind == "empty folder" else given.write_bytes(b"")
     result = run(*path, *placeholder_args(cmd, "given"), *MORE_ARGS.get(" ".join(path), []))
@@ -226,3 +235,12 @@ def test_a_list_line_without_audio_fails_alone_naming_file_and_line(run, model, 
     assert result.stderr.splitlines() == [
         "asr: error: in.list:3: nope.wav: no such audio file",
         "asr: error: in.list:4: not valid UTF-8 (expected one audio path per line)"]
+
+
+@pytest.mark.parametrize("device", ["cuda", "gpu"])
+def test_a_cuda_device_on_a_machine_without_one(run, model, wav, device):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert "no CUDA device here" in one_line_error(run("transcribe", model, wav, "--device", device))
