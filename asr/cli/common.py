@@ -53,8 +53,9 @@ def _flag_type(self, ctx):
     return None if self.is_flag else _option_type(self, ctx)
 
 
-_option_type = TyperOption.display_type_rich
-TyperOption.display_type_rich = _flag_type
+if hasattr(TyperOption, "display_type_rich"):  # typer >= 0.2x shows `<type>` for every option
+    _option_type = TyperOption.display_type_rich
+    TyperOption.display_type_rich = _flag_type
 
 app = typer.Typer(cls=AsrGroup, help="lstm-asr: Kaldi-style speech recognition with BiLSTM-CTC.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
