@@ -13,11 +13,11 @@ from pathlib import Path
 import soundfile as sf
 from tqdm import tqdm
 
-from asr.transcribe.inputs import AudioInput
 from asr.errors import ConfigError
 from asr.fileio import atomic_write_text, check_output_path
-from asr.transcribe.transcriber import Failure, Transcriber, Transcript
 from asr.transcribe.formats import EXTENSIONS, FORMATS, PER_FILE, output_names, render
+from asr.transcribe.inputs import AudioInput
+from asr.transcribe.transcriber import Failure, Transcriber, Transcript
 
 PROGRESS_MIN_S = 60.0  # show the bar (auto mode) for more than one recording or one longer than this
 

@@ -24,16 +24,16 @@ import numpy as np
 import torch
 
 from asr.audio import load_audio
-from asr.transcribe.inputs import AudioInput
-from asr.transcribe.audio_stream import AudioStream
-from asr.transcribe.chunking import ChunkConfig, Stitcher
-from asr.transcribe.align import TokenSpan, Word, join_spans, spans_to_words
-from asr.transcribe.decoders import make_decoder
-from asr.transcribe.snap import frame_energy_db, snap_to_speech
 from asr.decoding.config import DecoderConfig
 from asr.errors import AudioError, ConfigError
 from asr.features.kaldi import compute_features
 from asr.model.store import LoadedModel
+from asr.transcribe.align import TokenSpan, Word, join_spans, spans_to_words
+from asr.transcribe.audio_stream import AudioStream
+from asr.transcribe.chunking import ChunkConfig, Stitcher
+from asr.transcribe.decoders import make_decoder
+from asr.transcribe.inputs import AudioInput
+from asr.transcribe.snap import frame_energy_db, snap_to_speech
 
 WORD_TIMES = ("speech", "ctc")
 LEVEL_WARN_DB = 10.0  # input this far from the training data's level (global CMVN): warn
