@@ -13,7 +13,7 @@ from asr.errors import AsrError
 from asr.transcribe import Transcriber, Transcript
 from helpers.transcribe import level_model
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @pytest.fixture(scope="module")
