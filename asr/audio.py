@@ -227,3 +227,60 @@ def _sox_args(spec: str) -> list[str] | None:
 def _sox_raw_input_path(spec: str) -> str:
     args = _sox_args(spec)
     return args[-4] if args else ""
+
+
+MAX_CHANNELS = 32  # an array dim this small may be channels; longer ones are time
+
+
+def as_samples(audio, name: str = "<array>") -> np.ndarray:
+    """Samples in memory -> float32 (frames, channels) in [-1, 1]. Takes numpy arrays and torch tensors (or
+    anything with `.numpy()`), lists of numbers; mono (N,), (N, C) or channel-first (C, N) with C <= 32.
+    Integer PCM is scaled by its type's range (int16 / 32768, int32 / 2**31, uint8 around 128); integers of a
+    wider type (a list of ints) by the narrowest of int16 and int32 that holds them. AudioError for what cannot be
+    audio (empty, NaN, text, objects, complex, three dims)."""
+    if hasattr(audio, "detach"):  # a torch tensor: on the CPU, out of autograd
+        audio = audio.detach().cpu()
+        audio = audio.float() if str(audio.dtype) == "torch.bfloat16" else audio
+    if hasattr(audio, "numpy") and not isinstance(audio, np.ndarray):
+        audio = audio.numpy()
+    try:
+        data = np.asarray(audio)
+    except (ValueError, TypeError) as e:  # ragged lists
+        raise AudioError(f"{name}: cannot be audio: {str(e).splitlines()[0]}", "not audio") from None
+    kind = data.dtype.kind
+    if kind not in "iuf":
+        what = {"b": "booleans", "c": "complex numbers", "U": "text", "S": "bytes", "O": "objects"}.get(kind, data.dtype)
+        raise AudioError(f"{name}: cannot be audio: an array of {what} (expected numbers: int16, int32 or float "
+                         f"samples)", "not audio")
+    if data.ndim > 2:
+        data = data.squeeze()
+    if data.ndim == 0 or data.ndim > 2:
+        raise AudioError(f"{name}: cannot be audio: shape {tuple(np.shape(audio))} (expected (samples,), "
+                         f"(samples, channels) or (channels, samples))", "not audio")
+    if data.size == 0:
+        raise AudioError(f"{name}: audio has no samples", "no samples")
+    if data.ndim == 1:
+        data = data[:, None]
+    elif data.shape[0] <= MAX_CHANNELS and data.shape[1] > data.shape[0]:
+        data = data.T  # channels first (torchaudio's layout)
+    elif data.shape[1] > MAX_CHANNELS:
+        raise AudioError(f"{name}: cannot be audio: shape {data.shape}: which is time? (expected (samples,), "
+                         f"(samples, channels) or (channels, samples) with at most {MAX_CHANNELS} channels)",
+                         "not audio")
+    if kind == "f":
+        with np.errstate(over="ignore"):
+            data = np.ascontiguousarray(data, dtype=np.float32)
+        if not np.isfinite(data).all():
+            raise AudioError(f"{name}: audio contains NaN or infinite samples (or beyond float32)", "NaN samples")
+        return data
+    if kind == "u":
+        half = float(2 ** (8 * data.dtype.itemsize - 1))
+        return np.ascontiguousarray((data.astype(np.float64) - half) / half, dtype=np.float32)
+    bits = 8 * data.dtype.itemsize
+    if bits > 32:  # int64: a list of ints, or widened PCM
+        peak = int(np.abs(data).max())
+        bits = 16 if peak <= 32768 else 32 if peak <= 2 ** 31 else 0
+        if not bits:
+            raise AudioError(f"{name}: cannot be audio: integer samples up to {peak}, beyond 32-bit PCM",
+                             "not audio")
+    return np.ascontiguousarray(data.astype(np.float64) / 2 ** (bits - 1), dtype=np.float32)

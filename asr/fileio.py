@@ -82,3 +82,20 @@ def atomic_torch_save(obj, path: str | os.PathLike, previous: str | os.PathLike 
 
     with atomic_write(path, "wb", previous=previous) as f:
         torch.save(obj, f)
+
+
+def check_output_path(path: str | os.PathLike, folder: bool, what: str) -> None:
+    """ConfigError (naming `path` and the option or argument `what`) when `path` cannot be written as a folder
+    (`folder`) or a file: it exists as the other kind, or a parent on the way is a file."""
+    from asr.errors import ConfigError
+
+    p = Path(path)
+    if p.exists() and folder and not p.is_dir():
+        raise ConfigError(f"{p}: {what}: an existing file, not a folder")
+    if p.is_dir() and not folder:
+        raise ConfigError(f"{p}: {what}: an existing folder, not a file")
+    for parent in p.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"{p}: {what}: {parent} is a file, not a folder")
+            break

@@ -9,7 +9,8 @@ import typer
 
 from asr.cli.common import app, command, fail
 
-data_app = typer.Typer(help="Kaldi data directories: validate, fix, subset, split, info.", no_args_is_help=True)
+data_app = typer.Typer(help="Kaldi data directories: validate, fix, subset, split, info, perturb-speed.",
+                      no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
 
@@ -31,6 +32,8 @@ def data_validate_cmd(
     from asr.data.kaldi_files import read_entries
     from asr.data.validate import validate_data_dir
 
+    if not data_dir.is_dir():
+        fail(f"{data_dir}: {'not a directory' if data_dir.exists() else 'no such directory'}")
     _echo_faults(data_dir, validate_data_dir(data_dir, need_text=not no_text), "")
     typer.echo(f"{data_dir}: OK, {len(read_entries(data_dir / 'utt2spk'))} utterances")
 

@@ -37,7 +37,7 @@ def decode_cmd(
     num_threads: int = typer.Option(1, "--num-threads", help="torch threads (0: torch's default); the searches "
                                                              "are single-threaded, and a busy CPU punishes more"),
     nj: int = typer.Option(1, "--nj", help="parallel jobs (over DATA_DIR/split<NJ>utt)"),
-    cmd: str = typer.Option("local", "--cmd", help="how jobs run: local or 'slurm [sbatch options]'; logs in "
+    cmd: str = typer.Option("local", "--cmd", help="how jobs run: local or 'slurm \\[sbatch options]'; logs in "
                                                    "OUT_DIR/log/decode.JOB.log"),
 ):
     """CTC decoding of a data dir into a Kaldi `text` of hypotheses (greedy, prefix beam, or lexicon + LM).

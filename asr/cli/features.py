@@ -16,7 +16,7 @@ def feats_cmd(
     conf: Optional[Path] = typer.Option(None, "--conf", help="YAML of Kaldi feature options (default: 80-dim fbank, 16 kHz)"),
     feat_dir: Optional[Path] = typer.Option(None, "--feat-dir", help="where the ark files go (default DATA_DIR/data)"),
     nj: int = typer.Option(1, "--nj", help="parallel jobs (over DATA_DIR/split<NJ>utt)"),
-    cmd: str = typer.Option("local", "--cmd", help="how jobs run: local (process pool) or 'slurm [sbatch options]' "
+    cmd: str = typer.Option("local", "--cmd", help="how jobs run: local (process pool) or 'slurm \\[sbatch options]' "
                                                    "(a job array); logs in DATA_DIR/log/make_<kind>.JOB.log"),
     cmvn: bool = typer.Option(True, "--cmvn/--no-cmvn", help="also compute per-speaker CMVN stats (cmvn.scp)"),
     strict: bool = typer.Option(False, "--strict", help="stop on bad audio instead of dropping the utterance"),

@@ -45,7 +45,10 @@ def transcribe_cmd(
     device = check_device(device)
     if threads > 0:
         torch.set_num_threads(threads)
-    inputs = expand_inputs(audio, recursive)
+    notes: list[str] = []
+    inputs = expand_inputs(audio, recursive, notes)
+    for note in notes:
+        typer.echo(f"asr: {note}", err=True)
     out = parse_formats(fmt, output_dir, len(inputs))
     transcriber = Transcriber.from_pretrained(model, device, decoder=decoder_config,
                                               chunk=ChunkConfig(chunk, overlap), batch_size=batch_size,

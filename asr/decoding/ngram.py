@@ -134,7 +134,13 @@ def build_arpa(text: str | os.PathLike, out: str | os.PathLike, order: int = 3,
                vocabulary: Iterable[str] = ()) -> Path:
     """Estimate an n-gram model from a text file (one sentence a line) and write it as ARPA."""
     try:
-        lines = Path(text).read_text(encoding="utf-8").splitlines()
+        lines = Path(text).read_text(encoding="utf-8-sig").splitlines()
     except FileNotFoundError:
         raise DataError(f"{text}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{text}: a folder, expected a text file (one sentence a line)") from None
+    except UnicodeDecodeError as e:
+        raise DataError(f"{text}: not valid UTF-8 (byte {e.start})") from None
+    if not any(line.split() for line in lines):
+        raise DataError(f"{text}: no sentences to estimate an n-gram model from")
     return NGramLM(lines, order, vocabulary).to_arpa(out)

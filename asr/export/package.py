@@ -29,7 +29,7 @@ import yaml
 
 import asr
 from asr.errors import AsrError, ConfigError
-from asr.fileio import atomic_write
+from asr.fileio import atomic_write, check_output_path
 from asr.model.store import CONFIG, DECODING, DECODING_FILES, WEIGHTS, LoadedModel, decoding_member, load_model_dir
 
 MANIFEST = "asr-model.yaml"
@@ -44,6 +44,7 @@ def export_model(model_dir: str | os.PathLike, out: str | os.PathLike, lexicon: 
     recipe's choice: asr.model.store), or with a lexicon, LM and the LM weights of a dev search (`lm_params.yaml`
     of `asr decode --tune-lm-weights`) given here, which then set the decoder to lm."""
     src, out = Path(model_dir), Path(out)
+    check_output_path(out, folder=False, what="the model file to write")
     loaded = load_model_dir(src)  # only a model that loads gets packed
     decoding = {k: v for k, v in (loaded.config.get("decoding") or {}).items() if k != "decode_dirs"}
     sources: dict[str, str] = {}

@@ -29,8 +29,8 @@ def gate_trace(model: CTCModel, feats: torch.Tensor, layer: int) -> dict[str, to
     """Raw features (T, D) of one utterance -> encoder layer `layer`'s (0-based) per-step activations,
     each (T', D, H) with T' = ceil(T / subsample) and D the directions (forward first)."""
     cfg = model.config
-    if feats.dim() != 2 or feats.shape[1] != cfg.input_dim:
-        raise ConfigError(f"features must be (frames, {cfg.input_dim}), got {tuple(feats.shape)}")
+    if feats.dim() != 2 or feats.shape[1] != cfg.input_dim or feats.shape[0] == 0:
+        raise ConfigError(f"features must be (frames, {cfg.input_dim}), at least one frame, got {tuple(feats.shape)}")
     if not 0 <= layer < cfg.num_layers:
         raise ConfigError(f"layer {layer} out of range: the model has {cfg.num_layers} layers "
                           f"(0..{cfg.num_layers - 1})")

@@ -1,7 +1,7 @@
 """The model directory: everything needed to recognise speech, nothing else.
 
-    config.yaml   features: (Kaldi options), model: (ModelConfig), training: (as trained)
-    tokens.txt    the output units (+ bpe.model or lexicon.txt for BPE or phone units: asr.text)
+    config.yaml   features: (Kaldi options), model: (ModelConfig), units: (char, word, phone or bpe), training:
+    tokens.txt    the output units (+ bpe.model, lexicon.txt or words.txt as `units:` needs: asr.text)
     model.pt      the network's state dict (global CMVN included as buffers)
     decoding.yaml optional: the decoder to use by default (decoder, beam_size, lm_weight, word_score, ...) and
     decoding/     the files it needs (lexicon.txt, lm.arpa), paths in decoding.yaml relative to the model dir
@@ -23,7 +23,7 @@ from asr.errors import ConfigError
 from asr.features.kaldi import FeatureConfig
 from asr.fileio import atomic_torch_save, atomic_write, atomic_write_text
 from asr.model.model import CTCModel, ModelConfig
-from asr.text.tokenizer import Tokenizer, load_tokenizer
+from asr.text.tokenizer import Tokenizer, load_tokenizer, unit_kind
 
 CONFIG, TOKENS, WEIGHTS = "config.yaml", "tokens.txt", "model.pt"
 DECODING, DECODING_DIR = "decoding.yaml", "decoding"
@@ -52,13 +52,21 @@ def load_model_dir(model_dir: str | os.PathLike, device: str | torch.device = "c
     for name in (CONFIG, TOKENS, WEIGHTS):
         if not (d / name).exists():
             raise ConfigError(f"{d}: not a model directory (no {name})")
-    config = yaml.safe_load((d / CONFIG).read_text())
+    try:
+        config = yaml.safe_load((d / CONFIG).read_text(encoding="utf-8-sig"))
+    except yaml.YAMLError:
+        raise ConfigError(f"{d / CONFIG}: not valid YAML") from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"{d / CONFIG}: expected a mapping (features:, model:, units:)")
     try:
         features = FeatureConfig.from_dict(config["features"])
         model_cfg = ModelConfig.from_dict(config["model"])
     except (KeyError, TypeError) as e:
         raise ConfigError(f"{d / CONFIG}: missing section {e}") from None
-    tokenizer = load_tokenizer(d / TOKENS)
+    tokenizer = load_tokenizer(d / TOKENS, units_of(config))
+    if len(tokenizer) != model_cfg.vocab_size:
+        raise ConfigError(f"{d / TOKENS}: {len(tokenizer)} units, but the model in {d / CONFIG} has "
+                          f"vocab_size {model_cfg.vocab_size}")
     model = CTCModel(model_cfg)
     state = torch.load(d / WEIGHTS, map_location="cpu", weights_only=True)
     model.load_state_dict(state)
@@ -67,6 +75,18 @@ def load_model_dir(model_dir: str | os.PathLike, device: str | torch.device = "c
     if decoding:
         config["decoding"] = decoding
     return LoadedModel(model, tokenizer, features, config)
+
+
+def units_of(config: dict) -> str | None:
+    """The unit kind a model's config records (`units:`, written by training); for a model from before that key,
+    the kind of its training units' dir (`data: tokens:`) when that dir is still there, else None (guess from
+    the model dir's files)."""
+    if config.get("units"):
+        return str(config["units"])
+    tokens = (config.get("data") or {}).get("tokens") if isinstance(config.get("data"), dict) else None
+    if tokens and Path(tokens).is_file():
+        return unit_kind(Path(tokens).parent)
+    return None
 
 
 def read_decoding(model_dir: str | os.PathLike) -> dict:

@@ -156,18 +156,38 @@ class WordTokenizer(Tokenizer):
 WORDS = "words.txt"
 
 
-def load_tokenizer(tokens: str | os.PathLike) -> Tokenizer:
-    """The tokenizer of a tokens.txt, its kind told by the file beside it (bpe.model, lexicon.txt, or none)."""
+UNIT_FILES = {"char": None, "word": WORDS, "phone": "lexicon.txt", "bpe": "bpe.model"}  # kind -> its marker file
+
+
+def unit_kind(directory: str | os.PathLike) -> str:
+    """The unit kind that the files in `directory` suggest (bpe.model, lexicon.txt, words.txt, or none: char)."""
+    d = Path(directory)
+    for kind in ("bpe", "phone", "word"):
+        if (d / UNIT_FILES[kind]).exists():
+            return kind
+    return "char"
+
+
+def load_tokenizer(tokens: str | os.PathLike, kind: str | None = None) -> Tokenizer:
+    """The tokenizer of a tokens.txt: of unit `kind` (a model's config.yaml `units:`; the file that kind needs
+    beside tokens.txt must be there), or when None, the kind told by the files beside it (`unit_kind`)."""
     path = Path(tokens)
-    if (path.parent / "bpe.model").exists():
+    if kind is None:
+        kind = unit_kind(path.parent)
+    if kind not in UNIT_FILES:
+        raise DataError(f"{path}: unknown unit kind '{kind}' (known: {', '.join(UNIT_FILES)})")
+    needed = UNIT_FILES[kind]
+    if needed and not (path.parent / needed).is_file():
+        raise DataError(f"{path.parent / needed}: missing; {kind} units need it beside {path.name}")
+    if kind == "bpe":
         from asr.text.bpe import BPETokenizer
 
         return BPETokenizer.load_dir(path.parent, path)
-    if (path.parent / "lexicon.txt").exists():
+    if kind == "phone":
         from asr.text.phone import PhoneTokenizer
 
         return PhoneTokenizer.load_dir(path.parent, path)
-    if (path.parent / WORDS).exists():
+    if kind == "word":
         return WordTokenizer.load(path)
     return CharTokenizer.load(path)
 

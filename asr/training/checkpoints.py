@@ -100,8 +100,9 @@ def set_rng_state(state: dict) -> None:
 
 
 def config_fingerprint(config: dict) -> str:
-    """Hash of the config that decides the result (data paths left out: moving a recipe is no change)."""
-    kept = {k: v for k, v in config.items() if k != "data"}
+    """Hash of the config that decides the result (data paths left out: moving a recipe is no change; the units'
+    kind too, which the tokens decide and runs begun before it was recorded lack)."""
+    kept = {k: v for k, v in config.items() if k not in ("data", "units")}
     return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -175,7 +175,8 @@ def set_up(inputs: Inputs, dist: Distributed, out: ExpWriter, strict: bool) -> R
     if dist.enabled:  # each rank its own dropout and SpecAugment draws
         seed_everything(rank_seed(cfg.seed, dist.rank))
     augment = SpecAugment(acfg, center=-model.cmvn.shift).to(device)
-    full_config = {"features": features.to_dict(), "model": mcfg.to_dict(), "training": dataclasses.asdict(cfg),
+    full_config = {"features": features.to_dict(), "model": mcfg.to_dict(), "units": inputs.tok.kind,
+                   "training": dataclasses.asdict(cfg),
                    "data": {"train": str(Path(inputs.train_dir).resolve()), "dev": str(Path(inputs.dev_dir).resolve()),
                             "tokens": str(Path(inputs.tokens).resolve())}, "augment": dataclasses.asdict(acfg)}
     data_fp = data_fingerprint(train_set.utt_ids, train_set.num_frames,

@@ -9,6 +9,7 @@ resampler disturbs at a window's edges lie in the overlap, which the stitcher di
 from __future__ import annotations
 
 import io
+import numbers
 import os
 import sys
 from typing import Iterator
@@ -16,7 +17,7 @@ from typing import Iterator
 import numpy as np
 import soundfile as sf
 
-from asr.audio import RawFormat, is_pipe, read_audio, resample
+from asr.audio import RawFormat, as_samples, is_pipe, read_audio, resample
 from asr.errors import AudioError
 
 STDIN = "-"
@@ -40,20 +41,29 @@ class _ArrayReader:
 class AudioStream:
     """One recording, opened for sequential reading. `duration_s` is None when unknown (pipes, stdin)."""
 
-    def __init__(self, spec: str | np.ndarray, sample_rate: int, name: str | None = None,
+    def __init__(self, spec: str | bytes | np.ndarray, sample_rate: int, name: str | None = None,
                  source_rate: int | None = None, raw: RawFormat | None = None):
+        """`spec`: a path, `-` (stdin), a Kaldi pipe, an audio file's bytes, or samples (`as_samples`) at
+        `source_rate` (default `sample_rate`)."""
         self.sample_rate = sample_rate
         if name is None:
             name = spec if isinstance(spec, str) and spec != STDIN else "standard input" if isinstance(spec, str) \
-                else "<array>"
+                else "<bytes>" if isinstance(spec, (bytes, bytearray)) else "<array>"
         self.name = name
         self.duration_s: float | None = None
-        if isinstance(spec, np.ndarray):
-            data = spec.reshape(spec.shape[0], -1).astype(np.float32, copy=False)
+        if isinstance(spec, (bytes, bytearray)):
+            self._reader = self._open_bytes(bytes(spec), name)
+            self.duration_s = self._reader.frames / self._reader.samplerate
+        elif not isinstance(spec, str):
+            if source_rate is not None and (isinstance(source_rate, bool) or source_rate <= 0
+                                            if isinstance(source_rate, numbers.Integral) else True):
+                raise AudioError(f"{name}: sample_rate must be a positive integer (Hz), got {source_rate!r}")
+            source_rate = None if source_rate is None else int(source_rate)
+            data = as_samples(spec, name)
             self._reader = _ArrayReader(data, source_rate or sample_rate)
             self.duration_s = data.shape[0] / self._reader.samplerate
         elif spec == STDIN:  # a file's bytes: read whole (pipes cannot seek), decoded block by block
-            self._reader = self._open(io.BytesIO(sys.stdin.buffer.read()), "standard input")
+            self._reader = self._open_bytes(sys.stdin.buffer.read(), "standard input")
             self.duration_s = self._reader.frames / self._reader.samplerate
         elif is_pipe(spec) or raw is not None:
             data, sr = read_audio(spec, raw)
@@ -69,11 +79,18 @@ class AudioStream:
         if self._reader.frames == 0:
             raise AudioError(f"{self.name}: audio has no samples")
 
+    def _open_bytes(self, data: bytes, name: str) -> sf.SoundFile:
+        if not data:
+            raise AudioError(f"{name}: empty: no audio bytes")
+        return self._open(io.BytesIO(data), name)
+
     def _open(self, source, name: str) -> sf.SoundFile:
         try:
             return sf.SoundFile(source)
         except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as e:
-            raise AudioError(f"{name}: cannot decode audio: {e}") from None
+            reason = str(e).replace(repr(source), "").replace(str(source), "").replace("Error opening :", "")
+            raise AudioError(f"{name}: cannot decode audio: {' '.join(reason.split()) or type(e).__name__}") \
+                from None
 
     def _read(self, frames: int) -> np.ndarray:
         """Up to `frames` mono samples at the source rate."""

@@ -4,6 +4,7 @@ error line and the rest are still transcribed; the return value is the number th
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from dataclasses import dataclass
@@ -12,11 +13,11 @@ from pathlib import Path
 import soundfile as sf
 from tqdm import tqdm
 
-from asr.transcribe.inputs import AudioInput
 from asr.errors import ConfigError
-from asr.fileio import atomic_write_text
-from asr.transcribe.transcriber import Failure, Transcriber, Transcript
+from asr.fileio import atomic_write_text, check_output_path
 from asr.transcribe.formats import EXTENSIONS, FORMATS, PER_FILE, output_names, render
+from asr.transcribe.inputs import AudioInput
+from asr.transcribe.transcriber import Failure, Transcriber, Transcript
 
 PROGRESS_MIN_S = 60.0  # show the bar (auto mode) for more than one recording or one longer than this
 
@@ -32,7 +33,9 @@ def parse_formats(spec: str, output_dir: Path | None, num_inputs: int) -> Output
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
         raise ConfigError(f"--format {spec}: choose from {', '.join(FORMATS)}")
-    if output_dir is None:
+    if output_dir is not None:
+        check_output_path(output_dir, folder=True, what="--output-dir")
+    else:
         if len(formats) > 1:
             raise ConfigError(f"--format {spec}: several formats need --output-dir")
         if formats[0] in PER_FILE and num_inputs > 1:
@@ -73,22 +76,38 @@ def run_transcribe(transcriber: Transcriber, inputs: list[AudioInput], out: Outp
 
     failed, done, audio_s = 0, 0, 0.0
     t0 = time.perf_counter()
-    for index, result in enumerate(transcriber.transcribe_many(inputs, progress=bar.update)):
-        if isinstance(result, Failure):
-            failed += 1
-            say(f"asr: error: {result.error}\n", err=True)
-            continue
-        done, audio_s = done + 1, audio_s + result.duration_s
-        write_result(result, out, names[index], say)
-        if verbose:
-            say(f"asr: {result.audio}: {result.duration_s:.2f} s of audio in {result.elapsed_s:.2f} s, "
-                f"RTF {result.rtf:.4f}\n", err=True)
+    logger, warnings = logging.getLogger("asr.transcribe"), _SayWarnings(say)
+    logger.addHandler(warnings)  # the Transcriber's warnings (input level) as `asr: warning:` lines, only there
+    propagate, logger.propagate = logger.propagate, False
+    try:
+        for index, result in enumerate(transcriber.transcribe_many(inputs, progress=bar.update)):
+            if isinstance(result, Failure):
+                failed += 1
+                say(f"asr: error: {result.error}\n", err=True)
+                continue
+            done, audio_s = done + 1, audio_s + result.duration_s
+            write_result(result, out, names[index], say)
+            if verbose:
+                say(f"asr: {result.audio}: {result.duration_s:.2f} s of audio in {result.elapsed_s:.2f} s, "
+                    f"RTF {result.rtf:.4f}\n", err=True)
+    finally:
+        logger.removeHandler(warnings)
+        logger.propagate = propagate
     bar.close()
     if verbose:
         wall = time.perf_counter() - t0
         say(f"asr: {done} transcribed, {failed} failed; {audio_s:.1f} s of audio in {wall:.2f} s: "
             f"RTF {wall / audio_s if audio_s else 0.0:.4f} (model loading excluded)\n", err=True)
     return failed
+
+
+class _SayWarnings(logging.Handler):
+    def __init__(self, say):
+        super().__init__(logging.WARNING)
+        self.say = say
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.say(f"asr: warning: {record.getMessage()}\n", err=True)
 
 
 def write_result(result: Transcript, out: OutputSpec, name: str, say) -> None:

@@ -6,7 +6,9 @@ We find speech regions (frame energy above the recording's noise floor by a shar
 each word a region by a monotone alignment of CTC spans to regions (most overlap, few regions shared or passed
 over), and let a word that has a region to itself take the region's extent. Words sharing a region (connected
 speech) split it at the quietest frame between their CTC spans. A word with no region near it, or a recording
-without contrast between speech and silence, keeps its CTC times.
+without contrast between speech and silence, keeps its CTC times. A snapped boundary stays within MAX_SHIFT_S of
+the word's CTC span: whatever the regions (a noise floor misjudged on padded, joined or noisy audio), a word never
+stretches across a pause or to the end of the file.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from asr.transcribe.align import Word
 
 MIN_RANGE_DB = 10.0  # less contrast than this between quiet and loud frames: no snapping
 DIGITAL_SILENCE_DB = -95.0  # below 16-bit resolution: exact (digital) silence, not the room's noise
+MAX_SHIFT_S = 0.5  # the farthest a snapped start (end) lies before (after) the word's CTC span
 
 
 def frame_energy_db(samples: np.ndarray, samples_per_frame: int) -> np.ndarray:
@@ -86,8 +89,10 @@ def assign_regions(spans: Sequence[tuple[int, int]], regions: Sequence[tuple[int
     return owner
 
 
-def snap_to_speech(words: Sequence[Word], energy_db: np.ndarray, frame_s: float) -> list[Word]:
-    """`words` with start/end moved to the speech they belong to (see the module doc)."""
+def snap_to_speech(words: Sequence[Word], energy_db: np.ndarray, frame_s: float,
+                   max_shift_s: float = MAX_SHIFT_S) -> list[Word]:
+    """`words` with start/end moved to the speech they belong to, at most `max_shift_s` outside their CTC spans
+    (see the module doc)."""
     regions = speech_regions(energy_db)
     if not regions or not words:
         return list(words)
@@ -109,4 +114,7 @@ def snap_to_speech(words: Sequence[Word], energy_db: np.ndarray, frame_s: float)
         cuts.append(e)
         for n, i in enumerate(idx):
             bounds[i] = (cuts[n], max(cuts[n + 1], cuts[n] + 1))
+    reach = int(round(max_shift_s / frame_s))
+    bounds = [(max(a, ca - reach), max(min(b, cb + reach), max(a, ca - reach) + 1))
+              for (a, b), (ca, cb) in zip(bounds, spans)]
     return [dataclasses.replace(w, start_s=a * frame_s, end_s=b * frame_s) for w, (a, b) in zip(words, bounds)]

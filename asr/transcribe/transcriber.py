@@ -13,6 +13,8 @@ not by the length of a recording.
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -22,18 +24,20 @@ import numpy as np
 import torch
 
 from asr.audio import load_audio
-from asr.transcribe.inputs import AudioInput
-from asr.transcribe.audio_stream import AudioStream
-from asr.transcribe.chunking import ChunkConfig, Stitcher
-from asr.transcribe.align import TokenSpan, Word, join_spans, spans_to_words
-from asr.transcribe.decoders import make_decoder
-from asr.transcribe.snap import frame_energy_db, snap_to_speech
 from asr.decoding.config import DecoderConfig
 from asr.errors import AudioError, ConfigError
 from asr.features.kaldi import compute_features
 from asr.model.store import LoadedModel
+from asr.transcribe.align import TokenSpan, Word, join_spans, spans_to_words
+from asr.transcribe.audio_stream import AudioStream
+from asr.transcribe.chunking import ChunkConfig, Stitcher
+from asr.transcribe.decoders import make_decoder
+from asr.transcribe.inputs import AudioInput
+from asr.transcribe.snap import frame_energy_db, snap_to_speech
 
 WORD_TIMES = ("speech", "ctc")
+LEVEL_WARN_DB = 10.0  # input this far from the training data's level (global CMVN): warn
+log = logging.getLogger("asr.transcribe")
 
 
 @dataclass
@@ -44,6 +48,7 @@ class Transcript:
     words: list[Word]
     duration_s: float
     elapsed_s: float = 0.0
+    level_db: float | None = None  # input level minus the training data's (global-CMVN models), dB
 
     @property
     def text(self) -> str:
@@ -78,6 +83,8 @@ class _Recording:
     energy_db: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # per output frame
     elapsed_s: float = 0.0
     failed: bool = False
+    feat_sum: float = 0.0  # of the features' mean over dims, over frames (windows' overlaps counted twice)
+    feat_frames: int = 0
 
 
 @dataclass
@@ -114,6 +121,7 @@ class Transcriber:
         size, hop = self.chunk.frames(self.frame_s)
         self.window_samples = size * self.samples_per_frame
         self.hop_samples = hop * self.samples_per_frame
+        self.train_level = training_level(loaded.model)
 
     @classmethod
     def from_pretrained(cls, model: str | os.PathLike, device: str | None = None, **options) -> "Transcriber":
@@ -126,19 +134,27 @@ class Transcriber:
         return cls(load_model(model, device), device, **options)
 
     def features(self, audio: str) -> torch.Tensor:
-        """Raw features (T, D) of a whole audio file (any rate, any channels), as the model was trained on."""
+        """Raw features (T, D) of a whole audio file (any rate, any channels), as the model was trained on; an
+        AudioError when it is too short for one feature frame."""
         cfg = self.loaded.features
-        return compute_features(load_audio(audio, cfg.sample_rate), cfg)
+        samples = load_audio(audio, cfg.sample_rate)
+        feats = compute_features(samples, cfg)
+        if feats.shape[0] == 0:
+            raise AudioError(f"{audio}: too short: {len(samples) / cfg.sample_rate:.3f} s of audio, less than one "
+                             f"feature frame ({cfg.frame_length_ms:g} ms)", "too short")
+        return feats
 
-    def transcribe(self, audio: str | os.PathLike | np.ndarray, sample_rate: int | None = None) -> Transcript:
-        """One recording: a path, `-` (stdin), a Kaldi pipe, or samples (num_samples[, channels]) at
-        `sample_rate` (default: the model's). Raises AudioError if it cannot be read."""
-        if isinstance(audio, np.ndarray):
-            source = AudioInput("<array>", "<array>")
-            results = list(self._run([(source, AudioStream(audio, self.loaded.features.sample_rate, "<array>",
-                                                           source_rate=sample_rate))]))
+    def transcribe(self, audio, sample_rate: int | None = None) -> Transcript:
+        """One recording: a path (str or PathLike), `-` (stdin), a Kaldi pipe, an audio file's bytes, or samples
+        at `sample_rate` (default: the model's): a numpy array or torch tensor of int16/int32/float samples, mono
+        or (samples, channels) or (channels, samples), or a list of numbers (asr.audio.as_samples). Raises
+        AudioError if it cannot be read or cannot be audio."""
+        if isinstance(audio, (str, os.PathLike)):
+            results = list(self.transcribe_many([os.fspath(audio)]))
         else:
-            results = list(self.transcribe_many([str(audio)]))
+            name = "<bytes>" if isinstance(audio, (bytes, bytearray)) else "<array>"
+            stream = AudioStream(audio, self.loaded.features.sample_rate, name, source_rate=sample_rate)
+            results = list(self._run([(AudioInput(name, name), stream)]))
         if isinstance(results[0], Failure):
             raise AudioError(results[0].error)
         return results[0]
@@ -171,13 +187,15 @@ class Transcriber:
                     advance, rec.samples = (end - rec.samples) / cfg.sample_rate, end
                     rec.elapsed_s += time.perf_counter() - t0
                     if feats.shape[0]:
+                        rec.feat_sum += float(feats.mean(dim=1).sum())
+                        rec.feat_frames += feats.shape[0]
                         yield _Chunk(rec, first, feats, last, advance)
                     elif last:  # shorter than one analysis frame: no words
                         yield self._finish(rec)
                     t0 = time.perf_counter()
             except AudioError as e:
                 rec.failed = True
-                yield Failure(item.key, str(e))
+                yield Failure(item.key, f"{item.where}: {e}" if item.where else str(e))
 
     def _run(self, sources, progress=None) -> Iterator[Transcript | Failure]:
         batch: list = []
@@ -230,4 +248,21 @@ class Transcriber:
         words = spans_to_words(rec.spans, self.loaded.tokenizer, self.frame_s, duration)
         if self.word_times == "speech":
             words = snap_to_speech(words, rec.energy_db, self.frame_s)
-        return Transcript(rec.key, words, duration, rec.elapsed_s)
+        level_db = None
+        if self.train_level is not None and rec.feat_frames:
+            level_db = (rec.feat_sum / rec.feat_frames - self.train_level) * 10 / math.log(10)  # log-mel: ln power
+            if abs(level_db) > LEVEL_WARN_DB:
+                log.warning("%s: input level %.1f dB %s the training data's (mean log-mel energy; this model "
+                            "normalises with the training set's CMVN): the transcript may be empty or wrong; scale "
+                            "the audio nearer the training level", rec.key, abs(level_db),
+                            "below" if level_db < 0 else "above")
+        return Transcript(rec.key, words, duration, rec.elapsed_s, level_db)
+
+
+def training_level(model) -> float | None:
+    """The training data's mean log-mel energy (from the model's global CMVN), or None when the model
+    normalises each utterance on its own or carries no training stats."""
+    cmvn, config = getattr(model, "cmvn", None), getattr(model, "config", None)
+    if cmvn is None or getattr(config, "cmn", "global") != "global" or not bool((cmvn.shift != 0).any()):
+        return None
+    return -float(cmvn.shift.mean())

@@ -67,10 +67,12 @@ def test_lexicon_lm_and_weights_are_packed_and_found(model_dir, tmp_path):
 
 
 def test_the_units_files_travel_with_the_model(model_dir, tmp_path):
-    """Word units are told by words.txt beside tokens.txt: the model file must carry it."""
+    """Word units need words.txt beside tokens.txt: the model file must carry it."""
     from asr.text.tokenizer import WordTokenizer
 
     WordTokenizer(["<blank>", "<unk>", "<space>", "NO", "YES", "A", "B", "C"]).save_dir(model_dir)
+    config = yaml.safe_load((model_dir / "config.yaml").read_text())
+    (model_dir / "config.yaml").write_text(yaml.safe_dump({**config, "units": "word"}))
     out = export_model(model_dir, tmp_path / "w.asr")
     assert "words.txt" in zipfile.ZipFile(out).namelist()
     assert load_model(out).tokenizer.kind == "word"

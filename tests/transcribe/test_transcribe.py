@@ -187,6 +187,19 @@ def test_snap_moves_late_ctc_times_onto_the_speech():
     assert snap_to_speech(late, flat, frame_s) == late
 
 
+def test_snap_never_moves_a_boundary_far_from_the_ctc_span():
+    """A region that runs on (a hum, a noise floor misjudged) does not stretch the word over it."""
+    frame_s = 0.03
+    energy = np.full(400, -60.0, dtype=np.float32)
+    energy[150:390] = -20.0
+    word = [Word("NO", 200 * frame_s, 210 * frame_s, 0.9)]
+    (snapped,) = snap_to_speech(word, energy, frame_s)
+    reach = round(0.5 / frame_s)
+    assert (round(snapped.start_s / frame_s), round(snapped.end_s / frame_s)) == (200 - reach, 210 + reach)
+    (tight,) = snap_to_speech(word, energy, frame_s, max_shift_s=0.0)
+    assert (tight.start_s, tight.end_s) == (word[0].start_s, word[0].end_s)
+
+
 def test_batching_and_order_do_not_change_results(tmp_path):
     model_dir = make_model_dir(tmp_path / "model")
     rng = np.random.default_rng(3)
@@ -239,6 +252,61 @@ def test_transcribe_accepts_samples_and_raises_for_bad_audio(tmp_path):
         t.transcribe(text_file)
 
 
+def test_samples_of_any_common_type_and_layout_give_the_same_words(levels):
+    """int16 (scipy.io.wavfile, sf.read(dtype='int16')), int32, float64, torch tensors, lists; mono, (N, C) and
+    channel-first (C, N): the same recording gives the same timed words."""
+    audio, truth = level_audio(4, seed=2)
+    audio = np.clip(audio, -0.99, 0.99)
+    t = Transcriber(levels, word_times="ctc")
+    expected = t.transcribe(audio)
+    assert [w.word for w in expected.words] == [w.word for w in truth]
+    int16 = np.round(audio * 32767).astype(np.int16)
+    stereo = np.stack([audio, audio], axis=1)
+    for variant in (int16, int16.astype(np.int32) << 16, audio.astype(np.float64), stereo, stereo.T,
+                    torch.from_numpy(audio), torch.from_numpy(stereo.T.copy()), int16.tolist(), audio.tolist()):
+        got = t.transcribe(variant, sample_rate=RATE)
+        assert got.text == expected.text, type(variant)
+        assert [(w.start_s, w.end_s) for w in got.words] == [(w.start_s, w.end_s) for w in expected.words]
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.zeros(0), "audio has no samples"),
+    (np.zeros((0, 2)), "audio has no samples"),
+    ([], "audio has no samples"),
+    (np.float32(0.5), "cannot be audio: shape"),
+    (np.zeros((2, 100, 100)), "cannot be audio: shape"),
+    (np.zeros((100, 100)), "which is time"),
+    (np.array(["a", "b"]), "an array of text"),
+    ([1, [2, 3]], "cannot be audio"),
+    (np.array([0.1, np.nan]), "NaN"),
+    (np.ones(10, dtype=complex), "complex"),
+    ({"samples": 1}, "cannot be audio"),
+    (None, "cannot be audio"),
+    (b"", "empty"),
+    (b"RIFF not really", "<bytes>: cannot decode audio"),
+    (np.array([2 ** 40]), "beyond 32-bit"),
+], ids=lambda x: type(x).__name__ if not isinstance(x, str) else x[:12])
+def test_what_cannot_be_audio_is_an_audio_error(levels, bad, message):
+    with pytest.raises(AudioError, match=message) as e:
+        Transcriber(levels).transcribe(bad)
+    assert "\n" not in str(e.value) and "0x" not in str(e.value)
+
+
+def test_a_bad_sample_rate_is_an_audio_error(levels):
+    for rate in (0, -8000, 8000.5, "8k", True):
+        with pytest.raises(AudioError, match="sample_rate must be a positive integer"):
+            Transcriber(levels).transcribe(np.zeros(800), sample_rate=rate)
+
+
+def test_an_audio_files_bytes_and_a_path_object_are_transcribed(levels, tmp_path):
+    audio, truth = level_audio(2, seed=3)
+    path = tmp_path / "a.wav"
+    sf.write(path, audio, RATE)
+    t = Transcriber(levels, word_times="ctc")
+    assert t.transcribe(path.read_bytes()).text == t.transcribe(path).text == t.transcribe(str(path)).text
+    assert t.transcribe(path).text.split() == [w.word for w in truth]
+
+
 def test_bad_chunk_settings_are_config_errors(levels):
     with pytest.raises(ConfigError, match="twice the overlap"):
         Transcriber(levels, chunk=ChunkConfig(3, 2))
@@ -273,3 +341,36 @@ def test_frame_grid_is_whole_output_frames(levels):
     t = Transcriber(levels, chunk=ChunkConfig(3, 1))
     assert t.samples_per_frame == FRAME and t.frame_s == pytest.approx(0.03)
     assert t.hop_samples % FRAME == 0 and t.window_samples % FRAME == 0
+
+
+def test_input_far_from_the_training_level_is_warned_about(tmp_path, caplog):
+    """A global-CMVN model knows its training data's level: a recording 20 dB quieter is measured so and warned
+    about, once, on one line (the CLI prints it as `asr: warning:`); one at the training level is not."""
+    from typer.testing import CliRunner
+
+    from asr.cli import app
+    from asr.features.cmvn import accumulate_stats
+    from asr.features.kaldi import compute_features
+    from asr.model.store import load_model_dir, save_weights
+
+    model_dir = make_model_dir(tmp_path / "model")
+    loaded = load_model_dir(model_dir)
+    speech = (0.1 * np.random.default_rng(0).standard_normal(16000)).astype(np.float32)
+    loaded.model.set_cmvn(accumulate_stats(compute_features(speech, loaded.features).numpy()))
+    save_weights(loaded.model, model_dir)
+    t = Transcriber(load_model_dir(model_dir))
+    with caplog.at_level("WARNING", logger="asr.transcribe"):
+        assert abs(t.transcribe(speech).level_db) < 1.0
+        assert not caplog.records
+        assert t.transcribe(speech * 0.1).level_db == pytest.approx(-20, abs=1.5)
+    (record,) = caplog.records
+    assert record.getMessage().startswith("<array>: input level 2") and "dB below the training data's" in \
+        record.getMessage()
+    sf.write(tmp_path / "quiet.wav", speech * 0.1, 8000)
+    result = CliRunner().invoke(app, ["transcribe", str(model_dir), str(tmp_path / "quiet.wav")])
+    assert result.exit_code == 0
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"asr: warning: {tmp_path / 'quiet.wav'}: input level")
+    per_utterance = Transcriber(load_model_dir(model_dir))
+    per_utterance.loaded.model.config.cmn = "utterance"
+    assert Transcriber(per_utterance.loaded).transcribe(speech * 0.1).level_db is None

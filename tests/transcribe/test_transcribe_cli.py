@@ -44,9 +44,11 @@ def test_mixed_folder_transcribes_good_files_and_names_bad_ones(model_dir, mixed
     lines = result.stdout.splitlines()
     assert [line.split("\t")[0] for line in lines] == [str(mixed / n) for n in
                                                       ("a_stereo8k.flac", "b_44k.wav", "c_16k.ogg")]
-    errors = result.stderr.splitlines()
-    assert len(errors) == 2 and errors[0] == f"asr: error: {mixed / 'd_empty.wav'}: empty audio file"
-    assert errors[1].startswith(f"asr: error: {mixed / 'e_notes.txt'}: cannot decode audio")
+    errors = result.stderr.splitlines()  # notes.txt is skipped (not audio by name), the empty .wav named
+    assert errors == [f"asr: {mixed}: skipped 1 file that is not audio by name (e_notes.txt)",
+                      f"asr: error: {mixed / 'd_empty.wav'}: empty audio file"]
+    named = run(model_dir, mixed / "e_notes.txt")  # a file named explicitly is read whatever its name
+    assert named.stderr.startswith(f"asr: error: {mixed / 'e_notes.txt'}: cannot decode audio")
 
 
 def test_default_output_is_file_tab_text_and_exit_zero(model_dir, mixed):
@@ -72,7 +74,7 @@ def test_stdin_wav_scp_and_list(model_dir, mixed, tmp_path):
     from_list = run(model_dir, listing)
     assert from_list.exit_code == 1
     assert from_list.stdout == f"{tmp_path / 'sub' / 'x.flac'}\t{expected}"
-    assert from_list.stderr.strip() == f"asr: error: {tmp_path / 'sub' / 'missing.wav'}: no such audio file"
+    assert from_list.stderr.strip() == f"asr: error: {listing}:4: {tmp_path / 'sub' / 'missing.wav'}: no such audio file"
     bad_scp = tmp_path / "bad.scp"
     bad_scp.write_text("utt1 a.wav\n\n")
     result = run(model_dir, bad_scp)
