@@ -59,7 +59,7 @@ def copy_data_dir(src: str | os.PathLike, out: str | os.PathLike, strict: bool =
     for r in fixed.rejected:
         where, _, detail = r.detail.partition(": ")
         report.problems.append(Problem(where, r.reason, detail))
-    report.seen, report.kept = fixed.total, fixed.kept
+    report.kept = fixed.kept
     report.write(out)
     if not (out / "utt2dur").is_file():
         _write_utt2dur(out)

@@ -127,7 +127,6 @@ def write_items(items: Iterable[Item], out: str | os.PathLike, report: PrepareRe
     rates: Counter = Counter()
     items = list(items)
     for it in tqdm(items, desc=f"prepare {out}", unit="utt", disable=None, leave=False, mininterval=2):
-        report.seen += 1
         text = normalizer.normalize(it.text)
         if not text:
             report.add(it.where, "empty transcript", f"'{it.text}'" if it.text.strip() else "")
@@ -197,7 +196,6 @@ def write_items(items: Iterable[Item], out: str | os.PathLike, report: PrepareRe
 def _write_record(out: Path, report: PrepareReport, normalizer: TextNormalizer, kind: str, rates: Counter) -> None:
     import yaml
 
-    record = {"source": report.source, "format": kind, "utterances": report.kept, "dropped": report.seen - report.kept,
-              "problems": len(report.problems), "sample_rates": dict(sorted(rates.items())),
+    record = {"source": report.source, "format": kind, "utterances": report.kept, "dropped": len(report.problems), "sample_rates": dict(sorted(rates.items())),
               "text_normalization": normalizer.describe()}
     atomic_write_text(out / "log" / "prepare.yaml", yaml.safe_dump(record, allow_unicode=True, sort_keys=False))

@@ -1,10 +1,11 @@
 """lhotse manifests <-> Kaldi data dirs, through lhotse's own readers, writers and Kaldi conversion.
 
 `from_lhotse`: lhotse reads the RecordingSet and SupervisionSet and exports them as a Kaldi dir
-(`lhotse.kaldi.export_to_kaldi`, speaker-prefixed ids); each exported supervision is then checked and written as
+(`lhotse.kaldi.export_to_kaldi`; ids get their speaker in front); each exported supervision is then checked and written as
 every source is (`data_prep.build`: audio opens, segment inside the recording, text normalised, problems listed).
 lhotse writes `ffmpeg ... |` pipes for non-WAV files; those that only pick a file's channel become the plain path
-(asr.audio reads any libsndfile format and mixes channels down).
+(asr.audio reads any libsndfile format and mixes channels down), and a supervision over several channels is one
+utterance of the mixed-down audio.
 
 `to_lhotse`: lhotse's `load_kaldi_data_dir` over a copy that carries `reco2dur` (durations read by asr.audio, so
 Kaldi pipes such as AN4's sox command need no sox); each recording then gets its own sample rate (a data dir may
@@ -40,6 +41,7 @@ def from_lhotse(recordings: str | os.PathLike, supervisions: str | os.PathLike, 
     _need_lhotse()
     from lhotse import RecordingSet, SupervisionSet
     from lhotse.kaldi import export_to_kaldi
+    from lhotse.utils import to_list
 
     for p in (recordings, supervisions):
         if not Path(p).is_file():
@@ -54,15 +56,20 @@ def from_lhotse(recordings: str | os.PathLike, supervisions: str | os.PathLike, 
         if s.recording_id not in known:
             report.add(f"{supervisions}: supervision '{s.id}'", "missing recording",
                        f"recording '{s.recording_id}' is not in {recordings}")
-    sups = sups.filter(lambda s: s.recording_id in known)
+    sups = SupervisionSet.from_segments([s for s in sups if s.recording_id in known])
     with tempfile.TemporaryDirectory(prefix="from-lhotse-") as tmp:
-        export_to_kaldi(recs, sups, tmp, prefix_spk_id=True)
+        export_to_kaldi(recs, sups, tmp)  # ids get their speaker prefix in write_items
         wav = read_table(Path(tmp) / "wav.scp")
         segments = {u: v.split() for u, v in read_table(Path(tmp) / "segments").items()}
         text, utt2spk = _read_text(Path(tmp) / "text"), read_table(Path(tmp) / "utt2spk")
     items = []
-    for utt, (rec, start, end) in segments.items():
-        where = f"{supervisions}: supervision '{utt}'"
+    for sup in sups:  # a multi-channel export names each channel's copy `<id>-<channel>`: one is enough
+        utt = next((k for k in (sup.id, *(f"{sup.id}-{c}" for c in to_list(sup.channel))) if k in segments), None)
+        where = f"{supervisions}: supervision '{sup.id}'"
+        if utt is None:
+            report.add(where, "not exported", "lhotse's Kaldi export left it out")
+            continue
+        rec, start, end = segments[utt]
         spec = wav.get(rec, "")
         m = _FFMPEG.match(spec)
         if m:
@@ -70,7 +77,7 @@ def from_lhotse(recordings: str | os.PathLike, supervisions: str | os.PathLike, 
         elif spec.endswith("|"):
             report.add(where, "unsupported audio source", f"lhotse gives the command `{spec}`")
             continue
-        items.append(Item(where, spec, text.get(utt, ""), utt2spk.get(utt), utt, float(start), float(end)))
+        items.append(Item(where, spec, text.get(utt, ""), utt2spk.get(utt), sup.id, float(start), float(end)))
     write_items(items, out, report, TextNormalizer(case), "lhotse")
     return report
 

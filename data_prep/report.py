@@ -3,7 +3,7 @@
 Bad input never stops preparation: a problem drops its row (or file) and is listed; the rest is prepared. In
 strict mode the first problem is a DataError instead (the CLI's one error line, exit 1).
 
-    # prepare /corpus/train.tsv -> data/train: kept 8 of 10 utterances, dropped 2: 1 missing audio, 1 empty transcript
+    # prepare /corpus/train.tsv -> data/train: kept 8 utterances, dropped 2: 1 empty transcript, 1 missing audio
     /corpus/train.tsv:4: missing audio: /corpus/clips/a.mp3: no such audio file
     /corpus/train.tsv:7: empty transcript
 """
@@ -38,8 +38,7 @@ class PrepareReport:
     source: str
     strict: bool = False
     problems: list[Problem] = field(default_factory=list)
-    seen: int = 0  # rows (utterances) looked at, problems included
-    kept: int = 0
+    kept: int = 0  # utterances written
     text_changes: str = ""  # what normalisation removed, one phrase (TextNormalizer.summary)
 
     def add(self, where: str, reason: str, detail: str = "") -> None:
@@ -58,10 +57,8 @@ class PrepareReport:
         counts = sorted(self.reasons().items(), key=lambda x: (-x[1], x[0]))
         why = ", ".join(f"{n} {r}" for r, n in counts)
         target = f" -> {out}" if out is not None else ""
-        dropped = self.seen - self.kept
-        return (f"prepare {self.source}{target}: kept {self.kept} of {self.seen} utterances"
-                + (f", dropped {dropped}" if dropped else "")
-                + (f"; {len(self.problems)} problem{'s' * (len(self.problems) != 1)}: {why}" if self.problems else "")
+        return (f"prepare {self.source}{target}: kept {self.kept} utterances"
+                + (f", dropped {len(self.problems)}: {why}" if self.problems else "")
                 + (f"; text: {self.text_changes}" if self.text_changes else ""))
 
     def write(self, data_dir: str | os.PathLike) -> Path:
