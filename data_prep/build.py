@@ -80,7 +80,10 @@ def probe_audio(path: str) -> AudioInfo:
     except AudioError:
         raise
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as e:
-        raise AudioError(f"{path}: cannot decode audio: {e}", "audio does not decode") from None
+        why = str(e)
+        if "does not exist" in why:  # libsndfile's words for an MP3 with no frame it can decode
+            why = "no audio stream that libsndfile can decode"
+        raise AudioError(f"{path}: cannot decode audio: {why}", "audio does not decode") from None
     if frames <= 0 or sr <= 0:
         raise AudioError(f"{path}: audio has no samples", "empty audio")
     return AudioInfo(frames / sr, sr, ch)

@@ -11,6 +11,7 @@ strict mode the first problem is a DataError instead (the CLI's one error line, 
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,9 +64,15 @@ class PrepareReport:
 
     def write(self, data_dir: str | os.PathLike) -> Path:
         path = Path(data_dir) / REPORT
-        lines = [f"# {self.summary(data_dir)}"] + [str(p) for p in self.problems]
+        lines = [f"# {self.summary(data_dir)}"] + [str(p) for p in sorted(self.problems, key=_file_line)]
         atomic_write_text(path, "".join(line + "\n" for line in lines))
         return path
+
+
+def _file_line(p: Problem) -> tuple[str, int]:
+    """Sort key: the file, then the line number (`file:12`), so the report reads in file order."""
+    m = re.fullmatch(r"(.*):(\d+)", p.where)
+    return (m[1], int(m[2])) if m else (p.where, 0)
 
 
 def read_problems(data_dir: str | os.PathLike) -> list[str]:
