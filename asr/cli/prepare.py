@@ -113,29 +113,32 @@ def _known(name: str, data_dir: Path, corpus_dir: Optional[Path], download_dir: 
                        "fsdd": ("recordings", "free-spoken-digit-dataset-1.0.9")}[name]
     corpus = find_corpus(name, corpus_dir, marker, mod.URL, download_dir, unpacks)
     for what, path in mod.prepare(corpus, data_dir, **kw).items():
-        typer.echo(f"{what}: {path}")
+        report = Path(path) / "log" / "prepare_report.txt"
+        lines = report.read_text(encoding="utf-8").splitlines() if report.is_file() else []
+        typer.echo(lines[0][2:] + (f" (list: {report})" if len(lines) > 1 else "") if lines else f"{what}: {path}")
 
 
 @command(prepare_app, "yesno")
 def prepare_yesno_cmd(data_dir: Path = DATA_DIR, corpus_dir: Optional[Path] = CORPUS_DIR,
-                      download_dir: Path = DOWNLOAD_DIR):
+                      download_dir: Path = DOWNLOAD_DIR, strict: bool = STRICT):
     """Kaldi's yes/no corpus -> DATA_DIR/{train_yesno,test_yesno} (data_prep/yesno.py)."""
-    _known("yesno", data_dir, corpus_dir, download_dir)
+    _known("yesno", data_dir, corpus_dir, download_dir, strict=strict)
 
 
 @command(prepare_app, "an4")
 def prepare_an4_cmd(data_dir: Path = DATA_DIR, corpus_dir: Optional[Path] = CORPUS_DIR,
-                    download_dir: Path = DOWNLOAD_DIR):
+                      download_dir: Path = DOWNLOAD_DIR, strict: bool = STRICT):
     """CMU AN4 -> DATA_DIR/{train,dev,test}, LM text and lexicon (data_prep/an4.py)."""
-    _known("an4", data_dir, corpus_dir, download_dir)
+    _known("an4", data_dir, corpus_dir, download_dir, strict=strict)
 
 
 @command(prepare_app, "fsdd")
 def prepare_fsdd_cmd(data_dir: Path = DATA_DIR, corpus_dir: Optional[Path] = CORPUS_DIR,
                      download_dir: Path = DOWNLOAD_DIR,
-                     dev_speaker: str = typer.Option("yweweler", "--dev-speaker", help="the speaker held out as dev")):
+                     dev_speaker: str = typer.Option("yweweler", "--dev-speaker", help="the speaker held out as dev"),
+                     strict: bool = STRICT):
     """Free Spoken Digit Dataset -> DATA_DIR/{train,dev[,test]} (data_prep/fsdd.py)."""
-    _known("fsdd", data_dir, corpus_dir, download_dir, dev_speaker=dev_speaker)
+    _known("fsdd", data_dir, corpus_dir, download_dir, dev_speaker=dev_speaker, strict=strict)
 
 
 @command(prepare_app, "librispeech")
