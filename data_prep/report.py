@@ -91,13 +91,14 @@ class SetReports:
         self.strict = strict
         self.dropped: Counter = Counter()
 
-    def add(self, name: str | None, where: str, reason: str, detail: str = "") -> None:
+    def add(self, name: str | None, where: str, reason: str, detail: str = "", counted: bool = True) -> None:
+        """`counted=False`: a file the split rule does not count (an extra file) lowers no count."""
         if self.strict:
             raise DataError(f"{Problem(str(where), reason, detail)} (--strict)")
         for n, r in self.reports.items():
             if name is None or n == name:
                 r.add(where, reason, detail)
-        if name is not None:
+        if name is not None and counted:
             self.dropped[name] += 1
 
     def expected(self, counts: dict[str, int] | None) -> dict[str, int] | None:

@@ -145,7 +145,8 @@ def prepare_fsdd_cmd(data_dir: Path = DATA_DIR, corpus_dir: Optional[Path] = COR
 def prepare_librispeech_cmd(data_dir: Path = DATA_DIR, corpus_dir: Optional[Path] = CORPUS_DIR,
                             download_dir: Path = DOWNLOAD_DIR,
                             subsets: str = typer.Option("dev-clean,test-clean", "--subsets",
-                                                        help="comma-separated, e.g. train-clean-100,dev-clean")):
+                                                        help="comma-separated, e.g. train-clean-100,dev-clean"),
+                            strict: bool = STRICT):
     """LibriSpeech subsets -> DATA_DIR/<subset with _> (data_prep/librispeech.py)."""
     from data_prep import librispeech
     from data_prep.common import find_corpus
@@ -155,7 +156,7 @@ def prepare_librispeech_cmd(data_dir: Path = DATA_DIR, corpus_dir: Optional[Path
         root = find_corpus("librispeech", corpus_dir, s, librispeech.URL.format(s), download_dir, "LibriSpeech")
         by_root.setdefault(root, []).append(s)
     for root, names in by_root.items():
-        for what, path in librispeech.prepare(root, data_dir, names).items():
+        for what, path in librispeech.prepare(root, data_dir, names, strict=strict).items():
             typer.echo(f"{what}: {path}")
 
 

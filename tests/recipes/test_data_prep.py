@@ -230,10 +230,17 @@ def test_librispeech_errors(tmp_path):
         librispeech.prepare(root, tmp_path / "d1", ["dev-clean", "dev-other"], expected=None)
     (root / "dev-clean" / "84" / "121123" / "84-121123-0001.flac").unlink()
     with pytest.raises(DataError, match=r"84-121123\.trans\.txt:2: no audio file"):
-        librispeech.prepare(root, tmp_path / "d2", ["dev-clean"], expected=None)
+        librispeech.prepare(root, tmp_path / "d2", ["dev-clean"], expected=None, strict=True)
     sf.write(root / "dev-other" / "84" / "5000" / "84-5000-0009.flac", pcm(100), 16000)
     with pytest.raises(DataError, match=r"84-5000-0009\.flac: no transcript line"):
-        librispeech.prepare(root, tmp_path / "d3", ["dev-other"], expected=None)
+        librispeech.prepare(root, tmp_path / "d3", ["dev-other"], expected=None, strict=True)
+    out = {**librispeech.prepare(root, tmp_path / "d4", ["dev-clean"], expected={"dev-clean": 2}),  # files found
+           **librispeech.prepare(root, tmp_path / "d5", ["dev-other"], expected={"dev-other": 2})}
+    report = {n: (p / "log" / "prepare_report.txt").read_text().splitlines()[1:] for n, p in out.items()}
+    assert report == {"dev_clean": [f"{root}/dev-clean/84/121123/84-121123.trans.txt:2: missing audio: no audio "
+                                    f"file {root}/dev-clean/84/121123/84-121123-0001.flac"],
+                      "dev_other": [f"{root}/dev-other/84/5000/84-5000-0009.flac: no transcript: no transcript line "
+                                    "(1 such files)"]}
 
 
 CORPORA = Path(os.environ.get("ASR_CORPORA", "/nonexistent"))
