@@ -188,3 +188,26 @@ def test_auto_detects_each_layout(tmp_path):
     auto.prepare(tmp_path / "d_dev", tmp_path / "d_copy")
     assert table(tmp_path / "d_copy" / "text") == table(tmp_path / "d_dev" / "text")
     assert not (tmp_path / "d_copy" / "feats.scp").exists() and validate_data_dir(tmp_path / "d_copy") == []
+
+
+def test_cli_commands(tmp_path, yesno_dir):
+    from typer.testing import CliRunner
+
+    from asr.cli import app
+
+    make_cv(tmp_path / "cv")
+    run = CliRunner().invoke
+    r = run(app, ["prepare", "commonvoice", str(tmp_path / "cv"), str(tmp_path / "d"), "--splits", "train,dev",
+                  "--case", "lower"])
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines() == [
+        f"prepare {tmp_path / 'cv' / s}.tsv -> {tmp_path / 'd' / s}: kept {n} utterances; text: removed {n} "
+        f"character{'s' * (n > 1)}: {n} '.'" for s, n in (("train", 3), ("dev", 1))]
+    assert table(tmp_path / "d" / "dev" / "text") == {"e5f6-common_voice_en_103": "three"}
+    assert not (tmp_path / "d" / "test").exists()
+    r = run(app, ["prepare", "auto", str(tmp_path / "cv" / "test.tsv"), str(tmp_path / "t")])
+    assert r.exit_code == 0 and table(tmp_path / "t" / "text") == {"0789-common_voice_en_104": "FOUR"}
+    r = run(app, ["prepare", "yesno", str(tmp_path / "y"), "--corpus-dir", str(yesno_dir.parent)])
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines() == [f"prepare {yesno_dir.resolve()} -> {tmp_path / 'y' / s}: kept {n} utterances"
+                                     for s, n in (("train_yesno", 31), ("test_yesno", 29))]
