@@ -78,22 +78,23 @@ def _write_utt2dur(data_dir: Path) -> None:
 
 
 def prepare(src: str | os.PathLike, out: str | os.PathLike, case: str = "upper", strict: bool = False,
-            **options) -> dict[str, PrepareReport]:
-    """Prepare SRC as what `detect` finds; returns {data dir: report}."""
+            speaker_from: str = "parent", splits: list[str] | None = None, columns=None,
+            nj: int = 1) -> dict[str, PrepareReport]:
+    """Prepare SRC as what `detect` finds; returns {data dir: report}. `speaker_from` is for a folder, `splits`
+    for a Common Voice release, `columns` (manifest.Columns) for manifests and folders; `nj`: audio checks."""
     from data_prep import commonvoice, folder, ljspeech, manifest
 
+    columns = columns or manifest.Columns()
     kind = detect(src)
     if kind == "datadir":
         return {str(out): copy_data_dir(src, out, strict)}
     if kind == "commonvoice":
-        reports = commonvoice.prepare(src, out, options.get("splits"), case, strict, options.get("columns",
-                                                                                                    manifest.Columns()))
+        reports = commonvoice.prepare(src, out, splits, case, strict, columns, nj)
         return {str(Path(out) / s): r for s, r in reports.items()}
     if kind == "commonvoice-split":
-        return {str(out): commonvoice.prepare_split(src, out, case, strict, options.get("columns", manifest.Columns()))}
+        return {str(out): commonvoice.prepare_split(src, out, case, strict, columns, nj)}
     if kind == "ljspeech":
-        return {str(out): ljspeech.prepare(src, out, case, strict)}
+        return {str(out): ljspeech.prepare(src, out, case, strict, nj=nj)}
     if kind == "folder":
-        return {str(out): folder.prepare(src, out, case, strict, options.get("speaker_from", "parent"),
-                                         options.get("columns", manifest.Columns()))}
-    return {str(out): manifest.prepare(src, out, case, strict, options.get("columns", manifest.Columns()))}
+        return {str(out): folder.prepare(src, out, case, strict, speaker_from, columns, nj)}
+    return {str(out): manifest.prepare(src, out, case, strict, columns, nj)}

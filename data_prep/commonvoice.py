@@ -22,7 +22,7 @@ SPLITS = ("train", "dev", "test")
 
 
 def prepare_split(tsv: str | os.PathLike, out: str | os.PathLike, case: str = "upper", strict: bool = False,
-                  columns: Columns = Columns()) -> PrepareReport:
+                  columns: Columns = Columns(), nj: int = 1) -> PrepareReport:
     """One split's TSV (clips in `clips/` beside it) -> the data dir `out`."""
     tsv = Path(tsv)
     if not tsv.is_file():
@@ -30,12 +30,13 @@ def prepare_split(tsv: str | os.PathLike, out: str | os.PathLike, case: str = "u
     clips = tsv.parent / "clips"
     report = PrepareReport(str(tsv), strict)
     items = read_table(tsv, report, columns, base=clips, delimiter="\t")
-    write_items(items, out, report, TextNormalizer(case), "commonvoice", id_root=clips)
+    write_items(items, out, report, TextNormalizer(case), "commonvoice", id_root=clips, nj=nj)
     return report
 
 
 def prepare(release: str | os.PathLike, out: str | os.PathLike, splits: list[str] | None = None,
-            case: str = "upper", strict: bool = False, columns: Columns = Columns()) -> dict[str, PrepareReport]:
+            case: str = "upper", strict: bool = False, columns: Columns = Columns(),
+            nj: int = 1) -> dict[str, PrepareReport]:
     """`out/<split>` for each split whose TSV is present (`splits` None: train, dev, test)."""
     release = Path(release)
     if not (release / "clips").is_dir():
@@ -47,4 +48,4 @@ def prepare(release: str | os.PathLike, out: str | os.PathLike, splits: list[str
     missing = [s for s in wanted if s not in present]
     if splits and missing:
         raise DataError(f"{release}: no {', '.join(s + '.tsv' for s in missing)}")
-    return {s: prepare_split(release / f"{s}.tsv", Path(out) / s, case, strict, columns) for s in present}
+    return {s: prepare_split(release / f"{s}.tsv", Path(out) / s, case, strict, columns, nj) for s in present}

@@ -2,9 +2,9 @@
 recursively) with its transcript beside it (`x.wav` + `x.txt` or `x.lab`), or one `transcripts.tsv` /
 `metadata.csv` manifest in the folder (read as `asr prepare manifest` does).
 
-Speaker (`speaker_from`): `parent` (default: the name of the folder holding the file; files directly in DIR are each their own
-speaker), `level:N` (the N-th folder below DIR, 1 = the first), `utt` (every utterance its own speaker), or
-`regex:PATTERN` searched in the path relative to DIR (the group named `spk`, else group 1, else the whole match).
+Speaker (`speaker_from`): `parent` (default: the name of the folder holding the file; files directly in DIR are each
+their own speaker), `level:N` (the N-th folder below DIR, 1 = the first), `utt` (every utterance its own speaker),
+or `regex:PATTERN` searched in the path relative to DIR (the group named `spk`, else group 1, else the whole match).
 Utterance ids are the relative path without its suffix, `/` -> `-`, with the speaker in front.
 """
 
@@ -102,11 +102,11 @@ def read_folder(root: Path, report: PrepareReport, speaker_from: str = "parent",
 
 
 def prepare(folder: str | os.PathLike, out: str | os.PathLike, case: str = "upper", strict: bool = False,
-            speaker_from: str = "parent", columns: Columns = Columns()) -> PrepareReport:
+            speaker_from: str = "parent", columns: Columns = Columns(), nj: int = 1) -> PrepareReport:
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"{folder}: no such folder")
     report = PrepareReport(str(folder), strict)
     items = read_folder(folder, report, speaker_from, columns)
-    write_items(items, out, report, TextNormalizer(case), "folder", id_root=folder)
+    write_items(items, out, report, TextNormalizer(case), "folder", id_root=folder, nj=nj)
     return report

@@ -32,7 +32,8 @@ def prepare(corpus_dir: Path, data_dir: Path, strict: bool = False) -> dict[str,
     sets: dict[str, DataDir] = {name: DataDir(text={}, utt2dur={}) for name in SPLITS}
     for f in sorted(waves.glob("*.wav")):
         if not NAME.fullmatch(f.name):
-            reports.add(None, str(f), "unexpected file name", "expected 8 digits 0/1 joined by `_`, e.g. 0_1_1_0_0_1_0_1.wav")
+            reports.add(None, str(f), "unexpected file name",
+                        "expected 8 digits 0/1 joined by `_`, e.g. 0_1_1_0_0_1_0_1.wav")
             continue
         name = next(n for n, (prefix, _) in SPLITS.items() if f.name.startswith(prefix))
         try:

@@ -23,6 +23,7 @@ SPK_COL = typer.Option(None, "--speaker-column", help="the speaker's column (def
 SPEAKER_FROM = typer.Option("parent", "--speaker-from",
                             help="folder: speaker = parent (folder name), level:N, utt, or regex:PATTERN")
 SPLITS = typer.Option(None, "--splits", help="Common Voice splits, comma-separated (default: train,dev,test present)")
+NJ = typer.Option(1, "--nj", help="processes that open and check the audio files")
 
 
 def _columns(text, path, speaker):
@@ -41,46 +42,47 @@ def _echo(reports: dict) -> None:
 def prepare_folder_cmd(folder: Path = typer.Argument(..., help="folder of audio files with x.txt/x.lab transcripts"),
                        out: Path = typer.Argument(..., help="data dir to write"), case: str = CASE,
                        strict: bool = STRICT, speaker_from: str = SPEAKER_FROM, text_column: Optional[str] = TEXT_COL,
-                       path_column: Optional[str] = PATH_COL, speaker_column: Optional[str] = SPK_COL):
+                       path_column: Optional[str] = PATH_COL, speaker_column: Optional[str] = SPK_COL, nj: int = NJ):
     """Audio files (any format libsndfile reads) with a transcript beside each, or one transcripts.tsv/metadata.csv."""
     from data_prep import folder as prep
 
     _echo({out: prep.prepare(folder, out, case, strict, speaker_from,
-                             _columns(text_column, path_column, speaker_column))})
+                             _columns(text_column, path_column, speaker_column), nj)})
 
 
 @command(prepare_app, "manifest")
 def prepare_manifest_cmd(manifest: Path = typer.Argument(..., help="CSV/TSV with a header, or JSON lines"),
                          out: Path = typer.Argument(..., help="data dir to write"), case: str = CASE,
                          strict: bool = STRICT, text_column: Optional[str] = TEXT_COL,
-                         path_column: Optional[str] = PATH_COL, speaker_column: Optional[str] = SPK_COL):
+                         path_column: Optional[str] = PATH_COL, speaker_column: Optional[str] = SPK_COL,
+                         nj: int = NJ):
     """A CSV/TSV/JSON-lines manifest (audio paths relative to it); columns found by name."""
     from data_prep import manifest as prep
 
-    _echo({out: prep.prepare(manifest, out, case, strict, _columns(text_column, path_column, speaker_column))})
+    _echo({out: prep.prepare(manifest, out, case, strict, _columns(text_column, path_column, speaker_column), nj)})
 
 
 @command(prepare_app, "commonvoice")
 def prepare_commonvoice_cmd(release: Path = typer.Argument(..., help="Common Voice folder: *.tsv and clips/"),
                             out: Path = typer.Argument(..., help="folder for one data dir per split (OUT/<split>)"),
                             splits: Optional[str] = SPLITS, case: str = CASE, strict: bool = STRICT,
-                            text_column: Optional[str] = TEXT_COL):
+                            text_column: Optional[str] = TEXT_COL, nj: int = NJ):
     """A Common Voice release: OUT/<split>/ for each of train, dev, test (or --splits) present."""
     from data_prep import commonvoice as prep
 
     reports = prep.prepare(release, out, splits.split(",") if splits else None, case, strict,
-                           _columns(text_column, None, None))
+                           _columns(text_column, None, None), nj)
     _echo({out / s: r for s, r in reports.items()})
 
 
 @command(prepare_app, "ljspeech")
 def prepare_ljspeech_cmd(folder: Path = typer.Argument(..., help="folder with metadata.csv and wavs/"),
                          out: Path = typer.Argument(..., help="data dir to write"), case: str = CASE,
-                         strict: bool = STRICT):
+                         strict: bool = STRICT, nj: int = NJ):
     """LJSpeech layout: metadata.csv (id|text|normalized text), wavs/<id>.wav."""
     from data_prep import ljspeech as prep
 
-    _echo({out: prep.prepare(folder, out, case, strict)})
+    _echo({out: prep.prepare(folder, out, case, strict, nj=nj)})
 
 
 @command(prepare_app, "auto")
@@ -89,13 +91,14 @@ def prepare_auto_cmd(src: Path = typer.Argument(..., help="a data dir, Common Vo
                      out: Path = typer.Argument(..., help="data dir to write (a Common Voice release: OUT/<split>)"),
                      case: str = CASE, strict: bool = STRICT, speaker_from: str = SPEAKER_FROM,
                      splits: Optional[str] = SPLITS, text_column: Optional[str] = TEXT_COL,
-                     path_column: Optional[str] = PATH_COL, speaker_column: Optional[str] = SPK_COL):
+                     path_column: Optional[str] = PATH_COL, speaker_column: Optional[str] = SPK_COL,
+                     nj: int = NJ):
     """Whatever SRC is (found from its layout), prepared as such."""
     from data_prep import auto
 
     _echo(auto.prepare(src, out, case, strict, speaker_from=speaker_from,
                        splits=splits.split(",") if splits else None,
-                       columns=_columns(text_column, path_column, speaker_column)))
+                       columns=_columns(text_column, path_column, speaker_column), nj=nj))
 
 
 CORPUS_DIR = typer.Option(None, "--corpus-dir", help="corpus root (default: $ASR_CORPORA/<name>, else download)")
@@ -166,11 +169,11 @@ def data_from_lhotse_cmd(recordings: Path = typer.Argument(..., help="lhotse Rec
                          out: Path = typer.Argument(..., help="data dir to write"), case: str = typer.Option(
                              "keep", "--case", help="transcript case: keep (default: lhotse's text as it is), "
                                                     "upper or lower"),
-                         strict: bool = STRICT):
+                         strict: bool = STRICT, nj: int = NJ):
     """lhotse manifests -> a validated Kaldi data dir (through lhotse's own Kaldi export)."""
     from data_prep import lhotse_io
 
-    _echo({out: lhotse_io.from_lhotse(recordings, supervisions, out, case, strict)})
+    _echo({out: lhotse_io.from_lhotse(recordings, supervisions, out, case, strict, nj)})
 
 
 @command(data_app, "to-lhotse")

@@ -1,6 +1,7 @@
-"""The corpus preparers (yesno, FSDD; AN4's in tests/recipes/test_data_prep.py) with a corrupt, truncated or stray file inside the corpus folder: listed
-in the set's log/prepare_report.txt and left out, the rest prepared, the split counts those of the files found;
-`--strict` stops. (As a new user met it: one non-audio file among yesno's 60 stopped stage 0.)"""
+"""The corpus preparers (yesno, FSDD; AN4's in tests/recipes/test_data_prep.py) with a corrupt, truncated or stray file
+inside the corpus folder: listed in the set's log/prepare_report.txt and left out, the rest prepared, the split
+counts those of the files found; `--strict` stops. (As a new user met it: one non-audio file among yesno's 60
+stopped stage 0.)"""
 
 from __future__ import annotations
 

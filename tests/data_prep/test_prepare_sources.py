@@ -42,7 +42,8 @@ def test_folder_mixed_formats_rates_and_channels(tmp_path):
     for i, (rel, (rate, ch)) in enumerate(files.items()):
         p = src / rel
         dur = write_audio(p, fsdd_clip(i), rate, ch)
-        p.with_suffix(".txt" if i % 2 == 0 else ".lab").write_text(f"  {['Zero,', 'One.', 'two!', 'Three?', 'four'][i]}\n")
+        said = ["Zero,", "One.", "two!", "Three?", "four"][i]
+        p.with_suffix(".txt" if i % 2 == 0 else ".lab").write_text(f"  {said}\n")
         spk = {"alice": "alice", "bob": "bob", "sub": "sub"}.get(p.parent.name)
         base = "-".join(Path(rel).with_suffix("").parts)
         utt = base if spk and base.startswith(spk + "-") else f"{spk}-{base}" if spk else base
@@ -118,7 +119,8 @@ def test_manifest_segments_from_offsets(tmp_path):
     out = tmp_path / "data"
     manifest.prepare(root / "m.jsonl", out)
     assert validate_data_dir(out) == []
-    assert table(out / "segments") == {"long-0000000-0000025": "long 0.00 0.25", "long-0000050-0000075": "long 0.50 0.75"}
+    assert table(out / "segments") == {"long-0000000-0000025": "long 0.00 0.25",
+                                       "long-0000050-0000075": "long 0.50 0.75"}
     assert table(out / "wav.scp") == {"long": str((root / "long.wav").resolve())}
     assert table(out / "utt2dur") == {"long-0000000-0000025": "0.250", "long-0000050-0000075": "0.250"}
 
@@ -198,7 +200,7 @@ def test_cli_commands(tmp_path, yesno_dir):
     make_cv(tmp_path / "cv")
     run = CliRunner().invoke
     r = run(app, ["prepare", "commonvoice", str(tmp_path / "cv"), str(tmp_path / "d"), "--splits", "train,dev",
-                  "--case", "lower"])
+                  "--nj", "2", "--case", "lower"])
     assert r.exit_code == 0, r.output
     assert r.output.splitlines() == [
         f"prepare {tmp_path / 'cv' / s}.tsv -> {tmp_path / 'd' / s}: kept {n} utterances; text: removed {n} "

@@ -110,7 +110,8 @@ def test_an4_drops_missing_and_truncated_recordings(tmp_path):
     out = an4.prepare(corpus, tmp_path / "data", expected=an4_expected(True))  # counts: of the files found
     assert {n: len(DataDir.load(out[n]).utt2spk) for n in ("train", "dev", "test")} == {"train": 17, "dev": 3,
                                                                                          "test": 2}
-    problems = {n: (out[n] / "log" / "prepare_report.txt").read_text().splitlines()[1:] for n in ("train", "dev", "test")}
+    problems = {n: (out[n] / "log" / "prepare_report.txt").read_text().splitlines()[1:]
+                for n in ("train", "dev", "test")}
     assert problems == {
         "train": [f"{corpus}/etc/an4_train.fileids:3: missing audio: no such audio file "
                   f"{corpus}/wav/an4_clstk/fbbh/an10-fbbh-b.raw"],
