@@ -213,3 +213,14 @@ def test_cli_commands(tmp_path, yesno_dir):
     assert r.exit_code == 0, r.output
     assert r.output.splitlines() == [f"prepare {yesno_dir.resolve()} -> {tmp_path / 'y' / s}: kept {n} utterances"
                                      for s, n in (("train_yesno", 31), ("test_yesno", 29))]
+
+
+def test_folder_with_ljspeech_metadata_and_empty_cv_split(tmp_path):
+    lj = tmp_path / "lj"
+    write_audio(lj / "wavs" / "a1.wav", fsdd_clip(5))
+    (lj / "metadata.csv").write_text("a1|Five.|five\n")
+    folder.prepare(lj, tmp_path / "d")  # a headerless `id|text|normalized` metadata.csv: LJSpeech's
+    assert table(tmp_path / "d" / "text") == {"LJ-a1": "FIVE"}
+    make_cv(tmp_path / "cv")
+    write_table(tmp_path / "cv" / "test.tsv", CV_HEADER, [], "\t")  # a split with no clips is skipped
+    assert set(commonvoice.prepare(tmp_path / "cv", tmp_path / "c")) == {"train", "dev"}
