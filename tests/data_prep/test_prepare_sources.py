@@ -224,3 +224,18 @@ def test_folder_with_ljspeech_metadata_and_empty_cv_split(tmp_path):
     make_cv(tmp_path / "cv")
     write_table(tmp_path / "cv" / "test.tsv", CV_HEADER, [], "\t")  # a split with no clips is skipped
     assert set(commonvoice.prepare(tmp_path / "cv", tmp_path / "c")) == {"train", "dev"}
+
+
+def test_data_dir_copy_lists_what_fix_drops(tmp_path):
+    make_cv(tmp_path / "cv")
+    commonvoice.prepare_split(tmp_path / "cv" / "train.tsv", tmp_path / "src")
+    wav = tmp_path / "src" / "wav.scp"
+    lines = wav.read_text().splitlines()
+    lines[1] = lines[1].split()[0] + " /nonexistent/x.mp3"
+    wav.write_text("".join(line + "\n" for line in lines))
+    (tmp_path / "src" / "utt2dur").unlink()  # computed again
+    report = auto.prepare(tmp_path / "src", tmp_path / "copy")[str(tmp_path / "copy")]
+    assert [str(p) for p in report.problems] == [
+        f"{wav}:2: missing file: 'a1b2-common_voice_en_101': no such file: /nonexistent/x.mp3"]
+    assert sorted(table(tmp_path / "copy" / "utt2dur")) == ["a1b2-common_voice_en_100", "c3d4-common_voice_en_102"]
+    assert validate_data_dir(tmp_path / "copy") == []
