@@ -13,6 +13,7 @@ starts with `<speaker>-`, so the files sort the same by utterance and by speaker
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections import Counter
@@ -33,6 +34,7 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".oga", ".aiff", ".a
                   ".nist")
 DURATION_TOLERANCE_S = 0.1  # plus 1 %: a declared duration further from the audio's is a problem
 MAX_OVERSHOOT_S = 0.5  # a segment may end this far past its recording (Kaldi's extract-segments)
+MP3_WHOLE = 0.9  # an MP3 that decodes to less than this part of the length its header gives is truncated
 
 
 @dataclass
@@ -58,7 +60,8 @@ class AudioInfo:
 
 def probe_audio(path: str) -> AudioInfo:
     """Open and decode-check an audio file: WAV/FLAC/OGG by their headers (a truncated WAV is caught), MP3 by
-    decoding it whole (its header's length is an estimate). Raises AudioError naming the file."""
+    decoding it whole (its header's length is an estimate; one cut short is caught). Raises AudioError naming the
+    file."""
     from asr.audio import _truncation
 
     if not os.path.isfile(path):
@@ -66,10 +69,13 @@ def probe_audio(path: str) -> AudioInfo:
     if os.path.getsize(path) == 0:
         raise AudioError(f"{path}: empty audio file", "empty audio")
     try:
-        with sf.SoundFile(path) as f:
+        with _quiet_stderr(), sf.SoundFile(path) as f:  # libmpg123 prints notes on a damaged MP3: the report has it
             sr, ch = f.samplerate, f.channels
             if f.format == "MP3":
-                frames = sum(len(b) for b in f.blocks(blocksize=1 << 16, dtype="float32"))
+                promised, frames = f.frames, _decoded_frames(f)
+                if 0 < frames < MP3_WHOLE * promised:
+                    raise AudioError(f"{path}: truncated file: its header promises {promised / sr:.2f} s, it decodes "
+                                     f"to {frames / sr:.2f} s", "truncated audio")
             else:
                 frames = f.frames
                 f.read(min(frames, 4096), dtype="float32")
@@ -87,6 +93,33 @@ def probe_audio(path: str) -> AudioInfo:
     if frames <= 0 or sr <= 0:
         raise AudioError(f"{path}: audio has no samples", "empty audio")
     return AudioInfo(frames / sr, sr, ch)
+
+
+def _decoded_frames(f: sf.SoundFile) -> int:
+    """Frames a decoder really gives (SoundFile.blocks pads to the header's count)."""
+    total = 0
+    while True:
+        n = len(f.read(1 << 16, dtype="float32"))
+        if n == 0:
+            return total
+        total += n
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """File descriptor 2 to /dev/null for a moment (C libraries write there directly)."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def probe_many(paths: list[str]) -> list:

@@ -25,7 +25,7 @@ def texts(d: Path) -> dict[str, str]:
 
 @pytest.fixture
 def audio(tmp_path) -> Path:
-    """good0.wav good1.mp3 (16/48 kHz), notaudio.wav (text), broken.mp3 (bytes), truncated.wav (cut short)."""
+    """good0.wav good1.mp3 (16/48 kHz), notaudio.wav (text), broken.mp3 (bytes), truncated.wav, cut.mp3 (cut short)."""
     root = tmp_path / "c"
     write_audio(root / "good0.wav", fsdd_clip(0), 16000)
     write_audio(root / "good1.mp3", fsdd_clip(1), 48000)
@@ -34,6 +34,9 @@ def audio(tmp_path) -> Path:
     write_audio(root / "full.wav", fsdd_clip(2), 16000)
     data = (root / "full.wav").read_bytes()
     (root / "truncated.wav").write_bytes(data[: len(data) // 2])
+    write_audio(root / "whole.mp3", fsdd_clip(3), 48000)
+    data = (root / "whole.mp3").read_bytes()
+    (root / "cut.mp3").write_bytes(data[: len(data) // 2])
     return root
 
 
@@ -48,18 +51,19 @@ def test_manifest_rows_each_listed_with_file_line_and_reason(tmp_path, audio):
             ["good1.mp3", "one", "s2", "abc"],  # 8: wrong value type
             ["good1.mp3", "one", "s2", "9.5"],  # 9: duration disagrees
             ["good1.mp3", "one", "s2", ""],  # 10: fine
-            ["good1.mp3", "one again", "s2", ""]]  # 11: duplicate id
+            ["good1.mp3", "one again", "s2", ""],  # 11: duplicate id
+            ["cut.mp3", "three", "s3", ""]]  # 12
     write_table(m, ["path", "text", "speaker", "duration"], rows, ",")
     d0 = len(fsdd_clip(0)) / 8000
     rows[0][3] = f"{d0 + 0.05:.3f}"
     write_table(m, ["path", "text", "speaker", "duration"], rows, ",")
     with open(m, "ab") as f:
-        f.write(b"good0.wav,caf\xe9,s1,\n")  # 12: latin-1, not UTF-8
-        f.write(b"good0.wav,too,many,fields,here\n")  # 13: malformed
+        f.write(b"good0.wav,caf\xe9,s1,\n")  # 13: latin-1, not UTF-8
+        f.write(b"good0.wav,too,many,fields,here\n")  # 14: malformed
     out = tmp_path / "data"
     r = CliRunner().invoke(app, ["prepare", "manifest", str(m), str(out)])
     assert r.exit_code == 0, r.output
-    assert r.output.count("\n") == 1 and "kept 2 utterances, dropped 10" in r.output
+    assert r.output.count("\n") == 1 and "kept 2 utterances, dropped 11" in r.output
     assert texts(out) == {"s1-good0": "ZERO", "s2-good1": "ONE"} and validate_data_dir(out) == []
     problems = read_problems(out)
     expect = [(3, "missing audio: ", "missing.wav: no such audio file"),
@@ -70,13 +74,14 @@ def test_manifest_rows_each_listed_with_file_line_and_reason(tmp_path, audio):
               (8, "wrong value type: duration 'abc' is not a number", ""),
               (9, "duration disagrees with audio: declared 9.5 s, ", "good1.mp3 is 0."),
               (11, "duplicate id: 's2-good1' was already given at ", f"{m}:10"),
-              (12, "not UTF-8: byte 0xE9 at column 14", ""),
-              (13, "malformed line: 5 fields, the header has 4", "")]
+              (12, "truncated audio: ", "cut.mp3: truncated file: its header promises 0."),
+              (13, "not UTF-8: byte 0xE9 at column 14", ""),
+              (14, "malformed line: 5 fields, the header has 4", "")]
     assert len(problems) == len(expect)
     for p, (line, reason, detail) in zip(problems, expect):  # in line order
         assert p.startswith(f"{m}:{line}: {reason}") and detail in p, p
     header = (out / "log" / "prepare_report.txt").read_text().splitlines()[0]
-    assert header.startswith(f"# prepare {m} -> {out}: kept 2 utterances, dropped 10: 2 audio does not decode")
+    assert header.startswith(f"# prepare {m} -> {out}: kept 2 utterances, dropped 11: 2 audio does not decode")
 
 
 def test_strict_stops_at_the_first_problem(tmp_path, audio):
@@ -137,9 +142,11 @@ def test_folder_problems(tmp_path, audio):
     got = sorted(str(p) for p in report.problems)
     assert got == sorted([
         f"{audio}/broken.mp3: no transcript: expected broken.txt or .lab beside it",
+        f"{audio}/cut.mp3: no transcript: expected cut.txt or .lab beside it",
+        f"{audio}/whole.mp3: no transcript: expected whole.txt or .lab beside it",
         f"{audio}/full.wav: no transcript: expected full.txt or .lab beside it",
         f"{audio}/good1.txt:2: not UTF-8: byte 0xEF at column 9",
         f"{audio}/notaudio.txt:1: audio does not decode: {audio.resolve()}/notaudio.wav: cannot decode audio: "
-        + got[3].split("cannot decode audio: ", 1)[-1],
+        f"Error opening '{audio.resolve()}/notaudio.wav': Format not recognised.",
         f"{audio}/orphan.lab: no audio: a transcript with no audio file of the same name beside it",
         f"{audio}/truncated.txt:1: empty transcript"])
