@@ -81,3 +81,20 @@ def test_fsdd_drops_bad_recordings_and_stray_names(tmp_path):
     assert read_problems(out["dev"]) == [f"{rec}/x_george_1.wav: unexpected file name: expected "
                                          "`{digit}_{speaker}_{index}.wav`"]
 
+
+
+def test_yesno_recipe_stage0_goes_on_past_a_bad_file(tmp_path, yesno_copy):
+    """The new user's case: a non-audio file among yesno's 60 no longer stops egs/yesno/run.sh at stage 0, and
+    train_dev / train_nodev still do not overlap when a train recording is dropped."""
+    from helpers.recipes import run_recipe, scratch_recipe
+
+    waves = yesno_copy / "waves_yesno"
+    (waves / "0_0_0_0_1_1_1_1.wav").unlink()
+    (waves / "0_0_0_0_1_1_1_1.wav").write_text("not a recording\n")
+    recipe = scratch_recipe(tmp_path / "repo")
+    r = run_recipe(recipe, "--stage", "0", "--stop-stage", "0", "--corpus-dir", str(yesno_copy))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "kept 30 utterances, dropped 1: 1 audio does not decode" in r.stderr
+    dev = set((recipe / "data" / "train_dev" / "utt2spk").read_text().splitlines())
+    train = set((recipe / "data" / "train_nodev" / "utt2spk").read_text().splitlines())
+    assert len(dev) == 4 and len(train) == 26 and not dev & train
