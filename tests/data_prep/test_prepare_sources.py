@@ -123,6 +123,11 @@ def test_manifest_segments_from_offsets(tmp_path):
                                        "long-0000050-0000075": "long 0.50 0.75"}
     assert table(out / "wav.scp") == {"long": str((root / "long.wav").resolve())}
     assert table(out / "utt2dur") == {"long-0000000-0000025": "0.250", "long-0000050-0000075": "0.250"}
+    write_table(root / "m.csv", ["file", "start", "end", "transcript", "utt_id", "spk"],
+                [["long.wav", "0.1", "0.4", "x", "u1", "A"], ["long.wav", "0.4", "0.9", "y", "u2", "A"]], ",")
+    manifest.prepare(root / "m.csv", tmp_path / "d2")
+    assert table(tmp_path / "d2" / "segments") == {"A-u1": "long 0.10 0.40", "A-u2": "long 0.40 0.90"}
+    assert table(tmp_path / "d2" / "text") == {"A-u1": "X", "A-u2": "Y"} and validate_data_dir(tmp_path / "d2") == []
 
 
 def make_cv(root: Path, header=CV_HEADER) -> dict:
