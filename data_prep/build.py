@@ -23,7 +23,8 @@ from typing import Iterable
 
 import soundfile as sf
 
-from asr.data.datadir import DataDir, Segment
+from asr.data.datadir import FILES, DataDir, Segment
+from asr.data.validate import KNOWN_FILES
 from asr.errors import AudioError, DataError
 from asr.fileio import atomic_write_text
 from data_prep.common import log, write_data_dir
@@ -251,6 +252,8 @@ def write_items(items: Iterable[Item], out: str | os.PathLike, report: PrepareRe
     path = report.write(out)
     if not d.utt2spk:
         raise DataError(f"{report.source}: no utterance could be prepared; the reasons are in {path}")
+    for name in (*KNOWN_FILES, *FILES):  # a data dir prepared here before (other utterances, segments, features)
+        (out / name).unlink(missing_ok=True)
     write_data_dir(out, d)
     _write_record(out, report, normalizer, kind, rates)
     log.info("%s", report.summary(out))

@@ -128,6 +128,11 @@ def test_manifest_segments_from_offsets(tmp_path):
     manifest.prepare(root / "m.csv", tmp_path / "d2")
     assert table(tmp_path / "d2" / "segments") == {"A-u1": "long 0.10 0.40", "A-u2": "long 0.40 0.90"}
     assert table(tmp_path / "d2" / "text") == {"A-u1": "X", "A-u2": "Y"} and validate_data_dir(tmp_path / "d2") == []
+    (tmp_path / "d2" / "feats.scp").write_text("A-u1 x.ark:1\n")
+    write_table(root / "m.csv", ["file", "transcript"], [["long.wav", "z"]], ",")
+    manifest.prepare(root / "m.csv", tmp_path / "d2")  # prepared again: no segments, no stale features
+    assert sorted(p.name for p in (tmp_path / "d2").iterdir()) == ["log", "spk2utt", "text", "utt2dur", "utt2spk",
+                                                                  "wav.scp"]
 
 
 def make_cv(root: Path, header=CV_HEADER) -> dict:
