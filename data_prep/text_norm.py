@@ -13,6 +13,8 @@ from __future__ import annotations
 import unicodedata
 from collections import Counter
 
+from asr.errors import ConfigError
+
 CASES = ("upper", "lower", "keep")
 DEFAULT_CASE = "upper"  # as Kaldi's and ESPnet's English recipes (and this project's corpora) write transcripts
 _SAME = {"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u2010": "-", "\u2011": "-"}
@@ -24,7 +26,7 @@ class TextNormalizer:
 
     def __init__(self, case: str = DEFAULT_CASE):
         if case not in CASES:
-            raise ValueError(f"case must be one of {', '.join(CASES)}, not '{case}'")
+            raise ConfigError(f"--case {case}: expected one of {', '.join(CASES)}")
         self.case = case
         self.removed: Counter = Counter()
 

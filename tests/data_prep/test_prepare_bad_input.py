@@ -150,3 +150,14 @@ def test_folder_problems(tmp_path, audio):
         f"Error opening '{audio.resolve()}/notaudio.wav': Format not recognised.",
         f"{audio}/orphan.lab: no audio: a transcript with no audio file of the same name beside it",
         f"{audio}/truncated.txt:1: empty transcript"])
+
+
+def test_bad_options_are_one_line_errors(tmp_path, audio):
+    (audio / "good0.txt").write_text("zero")
+    run = CliRunner().invoke
+    assert one_line_error(run(app, ["prepare", "folder", str(audio), str(tmp_path / "d"), "--case", "title"])) == \
+        "--case title: expected one of upper, lower, keep"
+    assert one_line_error(run(app, ["prepare", "folder", str(audio), str(tmp_path / "d"), "--speaker-from", "x"])) \
+        == "--speaker-from x: expected parent, utt, level:N or regex:PATTERN"
+    assert one_line_error(run(app, ["prepare", "auto", str(tmp_path / "nothing"), str(tmp_path / "d")])) == \
+        f"{tmp_path / 'nothing'}: no such file or folder"
