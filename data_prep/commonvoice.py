@@ -31,6 +31,9 @@ def prepare_split(tsv: str | os.PathLike, out: str | os.PathLike, case: str = "u
     clips = tsv.parent / "clips"
     report = PrepareReport(str(tsv), strict)
     items = read_table(tsv, report, columns, base=clips, delimiter="\t")
+    for it in items:  # early releases name the clip without its suffix
+        if not Path(it.audio).suffix and not Path(it.audio).exists() and Path(it.audio + ".mp3").exists():
+            it.audio += ".mp3"
     write_items(items, out, report, TextNormalizer(case), "commonvoice", id_root=clips, nj=nj)
     return report
 

@@ -135,7 +135,7 @@ def test_manifest_segments_from_offsets(tmp_path):
                                                                   "wav.scp"]
 
 
-def make_cv(root: Path, header=CV_HEADER) -> dict:
+def make_cv(root: Path, header=CV_HEADER, suffix: bool = True) -> dict:
     """A Common Voice release: 48 kHz MP3 clips, train/dev/test TSVs with the real column set."""
     clips, expected = root / "clips", {}
     splits = {"train": [("a1b2", 0), ("a1b2", 1), ("c3d4", 2)], "dev": [("e5f6", 3)], "test": [("0789", 4)]}
@@ -144,7 +144,8 @@ def make_cv(root: Path, header=CV_HEADER) -> dict:
         for client, digit in rows:
             name = f"common_voice_en_{100 + digit}.mp3"
             dur = write_audio(clips / name, fsdd_clip(digit), 48000)
-            row = dict(zip(CV_HEADER, cv_row(client, name, f"{['Zero', 'One', 'Two', 'Three', 'Four'][digit]}.")))
+            row = dict(zip(CV_HEADER, cv_row(client, name if suffix else name[:-4],
+                                             f"{['Zero', 'One', 'Two', 'Three', 'Four'][digit]}.")))
             lines.append([row.get(h, "x") for h in header])
             expected.setdefault(split, {})[f"{client}-common_voice_en_{100 + digit}"] = (
                 clips / name, ["ZERO", "ONE", "TWO", "THREE", "FOUR"][digit], client, dur)
@@ -153,11 +154,14 @@ def make_cv(root: Path, header=CV_HEADER) -> dict:
     return expected
 
 
-@pytest.mark.parametrize("header", [CV_HEADER, ["client_id", "path", "sentence_id", "sentence", "sentence_domain",
-                                                "up_votes", "down_votes", "age", "gender", "accents", "variant",
-                                                "locale", "segment"]], ids=["v13", "v17"])
-def test_commonvoice_release(tmp_path, header):
-    expected = make_cv(tmp_path / "cv-corpus" / "en", header)
+V17 = ["client_id", "path", "sentence_id", "sentence", "sentence_domain", "up_votes", "down_votes", "age", "gender",
+       "accents", "variant", "locale", "segment"]
+V1 = ["client_id", "path", "sentence", "up_votes", "down_votes", "age", "gender", "accent"]
+
+
+@pytest.mark.parametrize("header,suffix", [(CV_HEADER, True), (V17, True), (V1, False)], ids=["v13", "v17", "v1"])
+def test_commonvoice_release(tmp_path, header, suffix):
+    expected = make_cv(tmp_path / "cv-corpus" / "en", header, suffix)
     reports = commonvoice.prepare(tmp_path / "cv-corpus" / "en", tmp_path / "data")
     assert set(reports) == {"train", "dev", "test"}
     for split, utts in expected.items():
