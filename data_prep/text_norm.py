@@ -4,8 +4,9 @@ Rules, in order: Unicode NFKC (full-width letters, ligatures, compatibility form
 typographic apostrophes (’ ‘ ʼ) and hyphens (‐ ‑) become `'` and `-`; punctuation (Unicode category P*) is
 removed, except an apostrophe or hyphen between two letters or digits (`don't`, `well-known`); control and format
 characters (zero-width spaces, BOMs) are removed; white space is collapsed; case is set (`upper`, `lower`,
-`keep`). Numbers stay as written (`42` is not `FORTY TWO`); symbols (`%`, `$`, `+`) stay. Every removed character
-is counted, so a user sees what happened to their text (`log/prepare.yaml`).
+`keep`). Numbers stay as written (`42` is not `FORTY TWO`); symbols (`$`, `+`) stay (`%` `&` `@` `#` are punctuation
+in Unicode: they go). Every removed character is counted, so a user sees what happened to their text
+(`log/prepare.yaml`).
 """
 
 from __future__ import annotations
