@@ -3,9 +3,10 @@
 Every source reader (folder, manifest, Common Voice, LJSpeech) yields `Item`s and its own problems (malformed
 lines); `write_items` checks each item (transcript after normalisation, audio that opens and decodes, declared
 duration, unique id), drops and lists the bad ones (`PrepareReport`), and writes `wav.scp text utt2spk spk2utt
-utt2dur [segments]` plus `log/prepare_report.txt` and `log/prepare.yaml` (the source, the text normalisation and
-the characters it removed, the sample rates found). wav.scp holds absolute paths: any format libsndfile reads
-(WAV, FLAC, OGG/Vorbis, Opus, MP3) is read natively by asr.audio; rates and channel counts may be mixed.
+utt2dur [segments]` plus `log/prepare_report.txt` and `log/prepare.yaml` (the source, the text normalisation and the
+characters it removed, the sample rates found). wav.scp holds absolute paths (`cat 'path' |` for one with white
+space, which Kaldi's wav.scp cannot hold): any format libsndfile reads (WAV, FLAC, OGG/Vorbis, Opus, MP3) is read
+natively by asr.audio; rates and channel counts may be mixed.
 
 Ids: a speaker id has no white space and no character sorting before `-` (they become `_`), and every utterance id
 starts with `<speaker>-`, so the files sort the same by utterance and by speaker (Kaldi's rule).
@@ -16,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shlex
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,6 +156,12 @@ def probe_all(paths: list[str], nj: int, log_dir: Path) -> dict:
     return {p: r for c, rs in zip(chunks, results) for p, r in zip(c, rs)}
 
 
+def wav_value(path: str) -> str:
+    """The wav.scp value of an audio file: its path, or `cat 'path' |` where the path holds white space (a Kaldi
+    wav.scp value with spaces must be a command)."""
+    return path if not re.search(r"\s", path) else f"cat {shlex.quote(path)} |"
+
+
 def speaker_id(name: str) -> str:
     """A Kaldi speaker id: white space and the characters that sort before `-` become `_`."""
     return re.sub(r"[\x00-\x2d\s]", "_", name) or "_"
@@ -226,19 +234,23 @@ def write_items(items: Iterable[Item], out: str | os.PathLike, report: PrepareRe
         times = f"-{_fmt_time(start)}-{_fmt_time(start + dur)}" if segmented else ""
         base = utt_id(it.utt) if it.utt else rec + times
         spk = speaker_id(it.speaker) if it.speaker else None
+        raw = utt_id(it.speaker or "")
+        if spk is not None and spk != raw and base.startswith(raw + "-"):  # `spk-01/a.wav` -> `spk_01-a`
+            base = spk + base[len(raw):]
         utt = base if spk is None or base.startswith(spk + "-") else f"{spk}-{base}"
         spk = spk or utt
         if utt in first:
             report.add(it.where, "duplicate id", f"'{utt}' was already given at {first[utt]}")
             continue
+        spec = wav_value(path)
         if segmented:
             rec_id = rec
-            if d.wav_scp.get(rec_id, path) != path:  # two audio files with one id: name it by the full path
+            if d.wav_scp.get(rec_id, spec) != spec:  # two audio files with one id: name it by the full path
                 rec_id = utt_id(path.strip("/").replace("/", "-"))
-            d.wav_scp[rec_id] = path
+            d.wav_scp[rec_id] = spec
             segments[utt] = Segment(rec_id, start, start + dur)
         else:
-            d.wav_scp[utt] = path
+            d.wav_scp[utt] = spec
         first[utt] = it.where
         d.text[utt], d.utt2spk[utt], d.utt2dur[utt] = text, spk, dur
         rates[info.sample_rate] += 1

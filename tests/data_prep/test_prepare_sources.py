@@ -72,6 +72,13 @@ def test_folder_speaker_regex_and_level(tmp_path):
     assert table(out / "text") == {"A-s01-x-A_01": "0", "B-s01-x-B_02": "1"}  # numbers kept as written
     folder.prepare(src, tmp_path / "d2", speaker_from="level:1")
     assert table(tmp_path / "d2" / "utt2spk") == {"s01-x-A_01": "s01", "s01-x-B_02": "s01"}
+    (src / "s01").rename(src / "s 0-1")  # speaker ids have no white space and nothing that sorts before `-`
+    folder.prepare(src, tmp_path / "d3", speaker_from="level:1")
+    assert table(tmp_path / "d3" / "utt2spk") == {"s_0_1-x-A_01": "s_0_1", "s_0_1-x-B_02": "s_0_1"}
+    assert table(tmp_path / "d3" / "wav.scp")["s_0_1-x-A_01"] == f"cat '{src.resolve()}/s 0-1/x/A_01.wav' |"
+    from asr.audio import load_audio
+
+    assert len(load_audio(table(tmp_path / "d3" / "wav.scp")["s_0_1-x-A_01"])) == len(fsdd_clip(0))
 
 
 def test_folder_with_one_transcripts_tsv(tmp_path):
