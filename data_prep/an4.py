@@ -10,6 +10,8 @@ utt2dur comes from the file size.
 Split rule: dev = every 10th speaker of the sorted training speakers, starting with the first (8 speakers,
 3 female and 5 male: 98 utterances); train = the other 66 speakers (850; 850 + 98 = the official 948);
 test = the official test partition (130 utterances, 10 speakers), only when etc/an4_test.* is present.
+A missing or broken recording (not a whole number of 16-bit samples) is listed in its set's
+`log/prepare_report.txt` and left out; the counts checked are then of the recordings found (`--strict`: stop).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from asr.errors import DataError
 from asr.fileio import atomic_write_text
 from data_prep.common import Row, arg_parser, find_corpus, run_main, write_sets
+from data_prep.report import SetReports
 
 URL = "http://www.speech.cs.cmu.edu/databases/an4/an4_raw.bigendian.tar.gz"
 SAMPLE_RATE = 16000
@@ -39,8 +42,10 @@ def _lines(path: Path) -> list[tuple[int, str]]:
     return [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
 
 
-def read_partition(corpus_dir: Path, part: str) -> list[Row]:
-    """The utterances of `etc/an4_<part>.{fileids,transcription}`, checked to agree line by line."""
+def read_partition(corpus_dir: Path, part: str, bad: list | None = None) -> list[Row]:
+    """The utterances of `etc/an4_<part>.{fileids,transcription}`, checked to agree line by line. A recording
+    that is missing or not whole 16-bit samples is a DataError, or, given `bad`, appended to it as
+    (speaker, where, reason, detail) and left out."""
     ids_path = corpus_dir / "etc" / f"an4_{part}.fileids"
     trn_path = corpus_dir / "etc" / f"an4_{part}.transcription"
     fileids, trans = _lines(ids_path), _lines(trn_path)
@@ -64,13 +69,20 @@ def read_partition(corpus_dir: Path, part: str) -> list[Row]:
         if not words:
             raise DataError(f"{trn_path}:{n}: empty transcript")
         raw = corpus_dir / "wav" / f"{fileid}.raw"
+        spk = fields[1]
         try:
             size = raw.stat().st_size
         except FileNotFoundError:
-            raise DataError(f"{ids_path}:{i}: no such audio file {raw}") from None
-        if size == 0 or size % 2:
-            raise DataError(f"{raw}: {size} bytes is not a whole number of 16-bit samples")
-        spk = fields[1]
+            problem = (f"{ids_path}:{i}", "missing audio", f"no such audio file {raw}")
+        else:
+            problem = None if size and not size % 2 else (
+                str(raw), "empty audio" if size == 0 else "truncated audio",
+                f"{size} bytes is not a whole number of 16-bit samples")
+        if problem is not None:
+            if bad is None:
+                raise DataError(f"{problem[0]}: {problem[2]}")
+            bad.append((spk, *problem))
+            continue
         rows.append((f"{spk}-{fields[0]}-{fields[2]}", spk, SOX.format(shlex.quote(str(raw.resolve()))),
                      " ".join(words), size / 2 / SAMPLE_RATE))
     return rows
@@ -89,15 +101,25 @@ def write_lexicon(dic: Path, out: Path) -> None:
     atomic_write_text(out, "".join(e + "\n" for e in entries))
 
 
-def prepare(corpus_dir: Path, data_dir: Path, expected: dict[str, int] | None = EXPECTED) -> dict[str, Path]:
-    """Write the data dirs, LM text and lexicon; returns their paths (and `dic`, the corpus dictionary)."""
+def prepare(corpus_dir: Path, data_dir: Path, expected: dict[str, int] | None = EXPECTED,
+            strict: bool = False) -> dict[str, Path]:
+    """Write the data dirs, LM text and lexicon; returns their paths (and `dic`, the corpus dictionary).
+    A missing or broken recording is listed in its set's `log/prepare_report.txt` and left out (`strict`: a
+    DataError); the counts checked are then of the recordings found."""
     corpus_dir, data_dir = Path(corpus_dir), Path(data_dir)
-    rows = read_partition(corpus_dir, "train")
-    dev_spks = set(sorted({r[1] for r in rows})[::DEV_EVERY])
+    bad: list[tuple[str, str, str, str]] = []
+    rows = read_partition(corpus_dir, "train", None if strict else bad)
+    dev_spks = set(sorted({r[1] for r in rows} | {b[0] for b in bad})[::DEV_EVERY])  # the same with or without drops
     sets = {"train": [r for r in rows if r[1] not in dev_spks], "dev": [r for r in rows if r[1] in dev_spks]}
+    where = [("dev" if b[0] in dev_spks else "train", *b[1:]) for b in bad]
     if (corpus_dir / "etc" / "an4_test.transcription").exists():
-        sets["test"] = read_partition(corpus_dir, "test")
-    out = write_sets(data_dir, sets, expected)
+        bad = []
+        sets["test"] = read_partition(corpus_dir, "test", None if strict else bad)
+        where += [("test", *b[1:]) for b in bad]
+    reports = SetReports(str(corpus_dir), sets, strict)
+    for name, *problem in where:
+        reports.add(name, *problem)
+    out = write_sets(data_dir, sets, expected, reports)
     out["lm_train"] = data_dir / "local" / "lm_train.txt"
     atomic_write_text(out["lm_train"], "".join(r[3] + "\n" for r in sorted(sets["train"])))
     out["dic"] = corpus_dir / "etc" / "an4.dic"
@@ -109,7 +131,7 @@ def prepare(corpus_dir: Path, data_dir: Path, expected: dict[str, int] | None = 
 def main() -> None:
     args = arg_parser(__doc__.splitlines()[0]).parse_args()
     corpus = find_corpus("an4", args.corpus_dir, "etc/an4_train.transcription", URL, args.download_dir, "an4")
-    prepare(corpus, Path(args.data_dir))
+    prepare(corpus, Path(args.data_dir), strict=args.strict)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ file -> a manifest.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -56,15 +57,28 @@ def copy_data_dir(src: str | os.PathLike, out: str | os.PathLike, strict: bool =
             (out / name).unlink(missing_ok=True)
     report = PrepareReport(str(src), strict)
     fixed, _ = fix_and_report(out, strict=strict)
-    for r in fixed.rejected:
+    for r in fixed.rejected:  # name the source's file and line, not the copy's
         where, _, detail = r.detail.partition(": ")
-        report.problems.append(Problem(where, r.reason, detail))
+        name = Path(where).name
+        key = re.match(r"(?:\w+ )?'([^']*)'", detail)
+        line = _line_of(src / name, key[1] if key else r.utt)
+        report.problems.append(Problem(f"{src / name}" + (f":{line}" if line else ""), r.reason, detail))
     report.kept = fixed.kept
     report.write(out)
     if not (out / "utt2dur").is_file():
         _write_utt2dur(out)
     assert_valid_data_dir(out, need_text=(out / "text").is_file())
     return report
+
+
+def _line_of(path: Path, key: str) -> int | None:
+    """The number of the first line of `path` whose key is `key`."""
+    from asr.data.kaldi_files import read_entries
+
+    try:
+        return next((e.line for e in read_entries(path, skipped=[]) if e.key == key), None)
+    except DataError:
+        return None
 
 
 def _write_utt2dur(data_dir: Path) -> None:
@@ -78,22 +92,23 @@ def _write_utt2dur(data_dir: Path) -> None:
 
 
 def prepare(src: str | os.PathLike, out: str | os.PathLike, case: str = "upper", strict: bool = False,
-            **options) -> dict[str, PrepareReport]:
-    """Prepare SRC as what `detect` finds; returns {data dir: report}."""
+            speaker_from: str = "parent", splits: list[str] | None = None, columns=None,
+            nj: int = 1) -> dict[str, PrepareReport]:
+    """Prepare SRC as what `detect` finds; returns {data dir: report}. `speaker_from` is for a folder, `splits`
+    for a Common Voice release, `columns` (manifest.Columns) for manifests and folders; `nj`: audio checks."""
     from data_prep import commonvoice, folder, ljspeech, manifest
 
+    columns = columns or manifest.Columns()
     kind = detect(src)
     if kind == "datadir":
         return {str(out): copy_data_dir(src, out, strict)}
     if kind == "commonvoice":
-        reports = commonvoice.prepare(src, out, options.get("splits"), case, strict, options.get("columns",
-                                                                                                    manifest.Columns()))
+        reports = commonvoice.prepare(src, out, splits, case, strict, columns, nj)
         return {str(Path(out) / s): r for s, r in reports.items()}
     if kind == "commonvoice-split":
-        return {str(out): commonvoice.prepare_split(src, out, case, strict, options.get("columns", manifest.Columns()))}
+        return {str(out): commonvoice.prepare_split(src, out, case, strict, columns, nj)}
     if kind == "ljspeech":
-        return {str(out): ljspeech.prepare(src, out, case, strict)}
+        return {str(out): ljspeech.prepare(src, out, case, strict, nj=nj)}
     if kind == "folder":
-        return {str(out): folder.prepare(src, out, case, strict, options.get("speaker_from", "parent"),
-                                         options.get("columns", manifest.Columns()))}
-    return {str(out): manifest.prepare(src, out, case, strict, options.get("columns", manifest.Columns()))}
+        return {str(out): folder.prepare(src, out, case, strict, speaker_from, columns, nj)}
+    return {str(out): manifest.prepare(src, out, case, strict, columns, nj)}

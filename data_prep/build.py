@@ -89,6 +89,37 @@ def probe_audio(path: str) -> AudioInfo:
     return AudioInfo(frames / sr, sr, ch)
 
 
+def probe_many(paths: list[str]) -> list:
+    """`probe_audio` of each path: its AudioInfo or its AudioError (a job of `probe_all`)."""
+    from asr.parallel import tick
+
+    out: list = []
+    for p in paths:
+        try:
+            out.append(probe_audio(p))
+        except AudioError as e:
+            out.append(e)
+        tick()
+    return out
+
+
+def probe_all(paths: list[str], nj: int, log_dir: Path) -> dict:
+    """{path: AudioInfo or AudioError} of each distinct path, in `nj` processes, with a progress bar."""
+    from tqdm import tqdm
+
+    from asr.parallel import run_jobs
+
+    paths = list(dict.fromkeys(paths))
+    if not paths:
+        return {}
+    nj = max(1, min(nj, len(paths)))
+    chunks = [paths[j::nj] for j in range(nj)]
+    with tqdm(total=len(paths), desc="checking audio", unit="file", disable=None, leave=False, mininterval=2) as bar:
+        results = run_jobs(probe_many, [(c,) for c in chunks], "local", log_dir, "prepare_audio",
+                           on_progress=bar.update)
+    return {p: r for c, rs in zip(chunks, results) for p, r in zip(c, rs)}
+
+
 def speaker_id(name: str) -> str:
     """A Kaldi speaker id: white space and the characters that sort before `-` become `_`."""
     return re.sub(r"[\x00-\x2d\s]", "_", name) or "_"
@@ -116,30 +147,26 @@ def _fmt_time(t: float) -> str:
 
 
 def write_items(items: Iterable[Item], out: str | os.PathLike, report: PrepareReport,
-                normalizer: TextNormalizer, kind: str, id_root: str | os.PathLike | None = None) -> Path:
+                normalizer: TextNormalizer, kind: str, id_root: str | os.PathLike | None = None,
+                nj: int = 1) -> Path:
     """Check every item, write the data dir `out` with the good ones, the report and `log/prepare.yaml`.
-    `id_root`: utterance ids without one are made from audio paths relative to it. Raises DataError when no
-    utterance is left (the report is written first)."""
-    from tqdm import tqdm
-
+    `id_root`: utterance ids without one are made from audio paths relative to it; `nj`: processes that check
+    the audio. Raises DataError when no utterance is left (the report is written first)."""
     out = Path(out)
     d = DataDir(text={}, utt2dur={})
     segments: dict[str, Segment] = {}
-    infos: dict[str, AudioInfo | AudioError] = {}
     first: dict[str, str] = {}
     rates: Counter = Counter()
     items = list(items)
-    for it in tqdm(items, desc=f"prepare {out}", unit="utt", disable=None, leave=False, mininterval=2):
+    for it in items:
+        it.audio = str(Path(it.audio).resolve())
+    infos = probe_all([it.audio for it in items], nj, out / "log")
+    for it in items:
         text = normalizer.normalize(it.text)
         if not text:
             report.add(it.where, "empty transcript", f"'{it.text}'" if it.text.strip() else "")
             continue
-        path = str(Path(it.audio).resolve())
-        if path not in infos:
-            try:
-                infos[path] = probe_audio(path)
-            except AudioError as e:
-                infos[path] = e
+        path = it.audio
         info = infos[path]
         if isinstance(info, AudioError):
             report.add(it.where, info.reason, str(info))
@@ -162,7 +189,8 @@ def write_items(items: Iterable[Item], out: str | os.PathLike, report: PrepareRe
                            f"declared {it.duration:g} s, {path} is {dur:.2f} s")
                 continue
         rec = file_id(path, id_root)
-        base = utt_id(it.utt) if it.utt else rec + (f"-{_fmt_time(start)}-{_fmt_time(start + dur)}" if segmented else "")
+        times = f"-{_fmt_time(start)}-{_fmt_time(start + dur)}" if segmented else ""
+        base = utt_id(it.utt) if it.utt else rec + times
         spk = speaker_id(it.speaker) if it.speaker else None
         utt = base if spk is None or base.startswith(spk + "-") else f"{spk}-{base}"
         spk = spk or utt
@@ -199,6 +227,7 @@ def write_items(items: Iterable[Item], out: str | os.PathLike, report: PrepareRe
 def _write_record(out: Path, report: PrepareReport, normalizer: TextNormalizer, kind: str, rates: Counter) -> None:
     import yaml
 
-    record = {"source": report.source, "format": kind, "utterances": report.kept, "dropped": len(report.problems), "sample_rates": dict(sorted(rates.items())),
+    record = {"source": report.source, "format": kind, "utterances": report.kept, "dropped": len(report.problems),
+              "sample_rates": dict(sorted(rates.items())),
               "text_normalization": normalizer.describe()}
     atomic_write_text(out / "log" / "prepare.yaml", yaml.safe_dump(record, allow_unicode=True, sort_keys=False))

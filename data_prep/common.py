@@ -65,12 +65,17 @@ def write_data_dir(path: str | os.PathLike, data: DataDir, expected_utts: int | 
 Row = tuple[str, str, str, str, float]  # one utterance: (utt id, speaker, wav.scp value, transcript, duration_s)
 
 
-def write_sets(data_dir: Path, sets: dict[str, list[Row]], expected: dict[str, int] | None = None) -> dict[str, Path]:
+def write_sets(data_dir: Path, sets: dict[str, list[Row]], expected: dict[str, int] | None = None,
+               reports=None) -> dict[str, Path]:
     """Write each non-empty set to `data_dir/<name>` (empty sets are skipped).
 
     Errors: an utterance id twice, a speaker in two sets (splits are by speaker), or a set whose size differs
-    from `expected[name]` (the count the split rule promises; None: no counts to check).
+    from `expected[name]` (the count the split rule promises; None: no counts to check). `reports`
+    (data_prep.report.SetReports): what was dropped, written to each set's `log/prepare_report.txt`; the counts
+    checked are then those of `expected` less what was dropped.
     """
+    if reports is not None:
+        expected = reports.expected(expected)
     owner: dict[str, str] = {}
     out = {}
     for name, rows in sets.items():
@@ -84,6 +89,8 @@ def write_sets(data_dir: Path, sets: dict[str, list[Row]], expected: dict[str, i
                 raise DataError(f"{data_dir}: speaker '{spk}' is in both {owner[spk]} and {name}")
             d.wav_scp[utt], d.utt2spk[utt], d.text[utt], d.utt2dur[utt] = wav, spk, text, dur
         out[name] = write_data_dir(data_dir / name, d, expected.get(name) if expected else None)
+    if reports is not None:
+        reports.write(out, {name: len(rows) for name, rows in sets.items()})
     return out
 
 
@@ -92,6 +99,7 @@ def arg_parser(description: str) -> argparse.ArgumentParser:
     p.add_argument("--corpus-dir", default=None, help="corpus root (default: $ASR_CORPORA/<name>, else download)")
     p.add_argument("--data-dir", default="data", help="where the data directories go")
     p.add_argument("--download-dir", default="downloads", help="where a downloaded corpus goes")
+    p.add_argument("--strict", action="store_true", help="stop at a bad recording instead of listing and dropping it")
     return p
 
 

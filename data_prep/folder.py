@@ -1,10 +1,11 @@
 """A folder of recordings -> a Kaldi data dir: each audio file (any format libsndfile reads, searched
 recursively) with its transcript beside it (`x.wav` + `x.txt` or `x.lab`), or one `transcripts.tsv` /
-`metadata.csv` manifest in the folder (read as `asr prepare manifest` does).
+`metadata.csv` manifest in the folder (read as `asr prepare manifest` does; a `metadata.csv` of `id|text|...` lines
+with no header as LJSpeech's, audio in `wavs/<id>.wav`).
 
-Speaker (`speaker_from`): `parent` (default: the name of the folder holding the file; files directly in DIR are each their own
-speaker), `level:N` (the N-th folder below DIR, 1 = the first), `utt` (every utterance its own speaker), or
-`regex:PATTERN` searched in the path relative to DIR (the group named `spk`, else group 1, else the whole match).
+Speaker (`speaker_from`): `parent` (default: the name of the folder holding the file; files directly in DIR are each
+their own speaker), `level:N` (the N-th folder below DIR, 1 = the first), `utt` (every utterance its own speaker),
+or `regex:PATTERN` searched in the path relative to DIR (the group named `spk`, else group 1, else the whole match).
 Utterance ids are the relative path without its suffix, `/` -> `-`, with the speaker in front.
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from asr.errors import DataError
 from data_prep.build import AUDIO_SUFFIXES, Item, write_items
-from data_prep.manifest import Columns, read_table
+from data_prep.manifest import COLUMNS, Columns, read_table
 from data_prep.report import PrepareReport
 from data_prep.text_norm import TextNormalizer
 
@@ -66,12 +67,23 @@ def read_transcript(path: Path, report: PrepareReport) -> str | None:
         return None
 
 
+def _ljspeech_style(path: Path) -> bool:
+    """A `metadata.csv` with no header, `id|text|...` lines (LJSpeech's), rather than a CSV manifest."""
+    with open(path, "rb") as f:
+        first = f.readline().decode("utf-8", "replace").strip().lower()
+    return "|" in first and not any(c in first.split("|") for c in COLUMNS["path"])
+
+
 def read_folder(root: Path, report: PrepareReport, speaker_from: str = "parent",
                 columns: Columns = Columns()) -> list[Item]:
     root = Path(root)
     rule = speaker_rule(speaker_from)
     for name in MANIFESTS:
         if (root / name).is_file():
+            if name == "metadata.csv" and _ljspeech_style(root / name):
+                from data_prep.ljspeech import read_metadata
+
+                return read_metadata(root, report)
             return read_table(root / name, report, columns)
     files = sorted(p for p in root.rglob("*") if p.is_file())
     audio = [p for p in files if p.suffix.lower() in AUDIO_SUFFIXES]
@@ -102,11 +114,11 @@ def read_folder(root: Path, report: PrepareReport, speaker_from: str = "parent",
 
 
 def prepare(folder: str | os.PathLike, out: str | os.PathLike, case: str = "upper", strict: bool = False,
-            speaker_from: str = "parent", columns: Columns = Columns()) -> PrepareReport:
+            speaker_from: str = "parent", columns: Columns = Columns(), nj: int = 1) -> PrepareReport:
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"{folder}: no such folder")
     report = PrepareReport(str(folder), strict)
     items = read_folder(folder, report, speaker_from, columns)
-    write_items(items, out, report, TextNormalizer(case), "folder", id_root=folder)
+    write_items(items, out, report, TextNormalizer(case), "folder", id_root=folder, nj=nj)
     return report

@@ -1,11 +1,11 @@
 """lhotse manifests <-> Kaldi data dirs, through lhotse's own readers, writers and Kaldi conversion.
 
 `from_lhotse`: lhotse reads the RecordingSet and SupervisionSet and exports them as a Kaldi dir
-(`lhotse.kaldi.export_to_kaldi`; ids get their speaker in front); each exported supervision is then checked and written as
-every source is (`data_prep.build`: audio opens, segment inside the recording, text normalised, problems listed).
-lhotse writes `ffmpeg ... |` pipes for non-WAV files; those that only pick a file's channel become the plain path
-(asr.audio reads any libsndfile format and mixes channels down), and a supervision over several channels is one
-utterance of the mixed-down audio.
+(`lhotse.kaldi.export_to_kaldi`; ids get their speaker in front); each exported supervision is then checked and
+written as every source is (`data_prep.build`: audio opens, segment inside the recording, text normalised, problems
+listed). lhotse writes `ffmpeg ... |` pipes for non-WAV files; those that only pick a file's channel become the
+plain path (asr.audio reads any libsndfile format and mixes channels down), and a supervision over several channels
+is one utterance of the mixed-down audio.
 
 `to_lhotse`: lhotse's `load_kaldi_data_dir` over a copy that carries `reco2dur` (durations read by asr.audio, so
 Kaldi pipes such as AN4's sox command need no sox); each recording then gets its own sample rate (a data dir may
@@ -26,7 +26,8 @@ from data_prep.build import Item, write_items
 from data_prep.report import PrepareReport
 from data_prep.text_norm import TextNormalizer
 
-_FFMPEG = re.compile(r"^ffmpeg -threads 1 -i (?P<path>\S+) -ar \d+ -map_channel 0\.0\.\d+\s+-f wav -threads 1 pipe:1 \|$")
+_FFMPEG = re.compile(r"^ffmpeg -threads 1 -i (?P<path>\S+) -ar \d+ -map_channel 0\.0\.\d+\s+-f wav -threads 1 "
+                     r"pipe:1 \|$")
 
 
 def _need_lhotse() -> None:
@@ -37,7 +38,7 @@ def _need_lhotse() -> None:
 
 
 def from_lhotse(recordings: str | os.PathLike, supervisions: str | os.PathLike, out: str | os.PathLike,
-                case: str = "keep", strict: bool = False) -> PrepareReport:
+                case: str = "keep", strict: bool = False, nj: int = 1) -> PrepareReport:
     _need_lhotse()
     from lhotse import RecordingSet, SupervisionSet
     from lhotse.kaldi import export_to_kaldi
@@ -78,7 +79,7 @@ def from_lhotse(recordings: str | os.PathLike, supervisions: str | os.PathLike, 
             report.add(where, "unsupported audio source", f"lhotse gives the command `{spec}`")
             continue
         items.append(Item(where, spec, text.get(utt, ""), utt2spk.get(utt), sup.id, float(start), float(end)))
-    write_items(items, out, report, TextNormalizer(case), "lhotse")
+    write_items(items, out, report, TextNormalizer(case), "lhotse", nj=nj)
     return report
 
 

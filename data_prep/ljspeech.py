@@ -32,10 +32,10 @@ def read_metadata(root: Path, report: PrepareReport, speaker: str = "LJ") -> lis
 
 
 def prepare(root: str | os.PathLike, out: str | os.PathLike, case: str = "upper", strict: bool = False,
-            speaker: str = "LJ") -> PrepareReport:
+            speaker: str = "LJ", nj: int = 1) -> PrepareReport:
     root = Path(root)
     if not (root / "metadata.csv").is_file():
         raise DataError(f"{root}: not an LJSpeech folder (no metadata.csv)")
     report = PrepareReport(str(root), strict)
-    write_items(read_metadata(root, report, speaker), out, report, TextNormalizer(case), "ljspeech")
+    write_items(read_metadata(root, report, speaker), out, report, TextNormalizer(case), "ljspeech", nj=nj)
     return report

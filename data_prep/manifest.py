@@ -213,7 +213,7 @@ def read_manifest(path: Path, report: PrepareReport, overrides: Columns = Column
 
 
 def prepare(manifest: str | os.PathLike, out: str | os.PathLike, case: str = "upper", strict: bool = False,
-            columns: Columns = Columns()) -> PrepareReport:
+            columns: Columns = Columns(), nj: int = 1) -> PrepareReport:
     """Write the data dir `out` from a manifest; returns the report (also in `out/log/prepare_report.txt`)."""
     manifest = Path(manifest)
     if not manifest.is_file():
@@ -223,5 +223,5 @@ def prepare(manifest: str | os.PathLike, out: str | os.PathLike, case: str = "up
     report = PrepareReport(str(manifest), strict)
     normalizer = TextNormalizer(case)
     items = read_manifest(manifest, report, columns)
-    write_items(items, out, report, normalizer, "manifest", id_root=manifest.parent)
+    write_items(items, out, report, normalizer, "manifest", id_root=manifest.parent, nj=nj)
     return report

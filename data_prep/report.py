@@ -79,3 +79,39 @@ def read_problems(data_dir: str | os.PathLike) -> list[str]:
     """The problem lines of a data dir's report (header left out)."""
     path = Path(data_dir) / REPORT
     return [line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("# ")]
+
+
+class SetReports:
+    """The reports of a corpus preparation that writes several sets (train, dev, ...): a problem of a known set
+    goes to that set's report and lowers the count its split rule promises; a problem of no set (a file whose
+    name fits no set) goes to every set's report and lowers no count."""
+
+    def __init__(self, source: str, names, strict: bool = False):
+        self.reports = {n: PrepareReport(source, strict) for n in names}
+        self.strict = strict
+        self.dropped: Counter = Counter()
+
+    def add(self, name: str | None, where: str, reason: str, detail: str = "", counted: bool = True) -> None:
+        """`counted=False`: a file the split rule does not count (an extra file) lowers no count."""
+        if self.strict:
+            raise DataError(f"{Problem(str(where), reason, detail)} (--strict)")
+        for n, r in self.reports.items():
+            if name is None or n == name:
+                r.add(where, reason, detail)
+        if name is not None and counted:
+            self.dropped[name] += 1
+
+    def expected(self, counts: dict[str, int] | None) -> dict[str, int] | None:
+        """The counts of the split rule less what was dropped from each set (the files found)."""
+        return {n: c - self.dropped[n] for n, c in counts.items()} if counts is not None else None
+
+    def write(self, written: dict[str, Path], kept: dict[str, int]) -> None:
+        """Write `<set>/log/prepare_report.txt` for each set written; log a summary where anything was dropped."""
+        from data_prep.common import log
+
+        for n, path in written.items():
+            r = self.reports[n]
+            r.kept = kept[n]
+            r.write(path)
+            if r.problems:
+                log.warning("%s (list: %s)", r.summary(path), Path(path) / REPORT)

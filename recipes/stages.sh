@@ -82,7 +82,7 @@ feats() {  # feats SET...: features and CMVN stats of data/SET
   done
 }
 
-stage_prep() { run python -m "data_prep.$corpus" "${corpus_args[@]}" --data-dir data; }
+stage_prep() { run python -m "data_prep.$corpus" "${corpus_args[@]}" --data-dir data $(strict_flag); }
 stage_perturb() { run asr data perturb-speed data/train "data/$train" --factors 0.9,1.0,1.1; }
 stage_feats() { feats $(feat_sets); }
 stage_train() {

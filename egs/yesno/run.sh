@@ -13,7 +13,7 @@ recipe_start "$@"
 train=train_nodev; dev=train_dev; eval_sets=test_yesno
 
 stage_prep() {
-  run python -m data_prep.yesno "${corpus_args[@]}" --data-dir data
+  run python -m data_prep.yesno "${corpus_args[@]}" --data-dir data $(strict_flag)
   run asr data subset data/train_yesno data/$dev --last 4
   run asr data subset data/train_yesno data/$train --first 27
 }

@@ -42,7 +42,8 @@ def test_folder_mixed_formats_rates_and_channels(tmp_path):
     for i, (rel, (rate, ch)) in enumerate(files.items()):
         p = src / rel
         dur = write_audio(p, fsdd_clip(i), rate, ch)
-        p.with_suffix(".txt" if i % 2 == 0 else ".lab").write_text(f"  {['Zero,', 'One.', 'two!', 'Three?', 'four'][i]}\n")
+        said = ["Zero,", "One.", "two!", "Three?", "four"][i]
+        p.with_suffix(".txt" if i % 2 == 0 else ".lab").write_text(f"  {said}\n")
         spk = {"alice": "alice", "bob": "bob", "sub": "sub"}.get(p.parent.name)
         base = "-".join(Path(rel).with_suffix("").parts)
         utt = base if spk and base.startswith(spk + "-") else f"{spk}-{base}" if spk else base
@@ -118,7 +119,8 @@ def test_manifest_segments_from_offsets(tmp_path):
     out = tmp_path / "data"
     manifest.prepare(root / "m.jsonl", out)
     assert validate_data_dir(out) == []
-    assert table(out / "segments") == {"long-0000000-0000025": "long 0.00 0.25", "long-0000050-0000075": "long 0.50 0.75"}
+    assert table(out / "segments") == {"long-0000000-0000025": "long 0.00 0.25",
+                                       "long-0000050-0000075": "long 0.50 0.75"}
     assert table(out / "wav.scp") == {"long": str((root / "long.wav").resolve())}
     assert table(out / "utt2dur") == {"long-0000000-0000025": "0.250", "long-0000050-0000075": "0.250"}
 
@@ -188,3 +190,52 @@ def test_auto_detects_each_layout(tmp_path):
     auto.prepare(tmp_path / "d_dev", tmp_path / "d_copy")
     assert table(tmp_path / "d_copy" / "text") == table(tmp_path / "d_dev" / "text")
     assert not (tmp_path / "d_copy" / "feats.scp").exists() and validate_data_dir(tmp_path / "d_copy") == []
+
+
+def test_cli_commands(tmp_path, yesno_dir):
+    from typer.testing import CliRunner
+
+    from asr.cli import app
+
+    make_cv(tmp_path / "cv")
+    run = CliRunner().invoke
+    r = run(app, ["prepare", "commonvoice", str(tmp_path / "cv"), str(tmp_path / "d"), "--splits", "train,dev",
+                  "--nj", "2", "--case", "lower"])
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines() == [
+        f"prepare {tmp_path / 'cv' / s}.tsv -> {tmp_path / 'd' / s}: kept {n} utterances; text: removed {n} "
+        f"character{'s' * (n > 1)}: {n} '.'" for s, n in (("train", 3), ("dev", 1))]
+    assert table(tmp_path / "d" / "dev" / "text") == {"e5f6-common_voice_en_103": "three"}
+    assert not (tmp_path / "d" / "test").exists()
+    r = run(app, ["prepare", "auto", str(tmp_path / "cv" / "test.tsv"), str(tmp_path / "t")])
+    assert r.exit_code == 0 and table(tmp_path / "t" / "text") == {"0789-common_voice_en_104": "FOUR"}
+    r = run(app, ["prepare", "yesno", str(tmp_path / "y"), "--corpus-dir", str(yesno_dir.parent)])
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines() == [f"prepare {yesno_dir.resolve()} -> {tmp_path / 'y' / s}: kept {n} utterances"
+                                     for s, n in (("train_yesno", 31), ("test_yesno", 29))]
+
+
+def test_folder_with_ljspeech_metadata_and_empty_cv_split(tmp_path):
+    lj = tmp_path / "lj"
+    write_audio(lj / "wavs" / "a1.wav", fsdd_clip(5))
+    (lj / "metadata.csv").write_text("a1|Five.|five\n")
+    folder.prepare(lj, tmp_path / "d")  # a headerless `id|text|normalized` metadata.csv: LJSpeech's
+    assert table(tmp_path / "d" / "text") == {"LJ-a1": "FIVE"}
+    make_cv(tmp_path / "cv")
+    write_table(tmp_path / "cv" / "test.tsv", CV_HEADER, [], "\t")  # a split with no clips is skipped
+    assert set(commonvoice.prepare(tmp_path / "cv", tmp_path / "c")) == {"train", "dev"}
+
+
+def test_data_dir_copy_lists_what_fix_drops(tmp_path):
+    make_cv(tmp_path / "cv")
+    commonvoice.prepare_split(tmp_path / "cv" / "train.tsv", tmp_path / "src")
+    wav = tmp_path / "src" / "wav.scp"
+    lines = wav.read_text().splitlines()
+    lines[1] = lines[1].split()[0] + " /nonexistent/x.mp3"
+    wav.write_text("".join(line + "\n" for line in lines))
+    (tmp_path / "src" / "utt2dur").unlink()  # computed again
+    report = auto.prepare(tmp_path / "src", tmp_path / "copy")[str(tmp_path / "copy")]
+    assert [str(p) for p in report.problems] == [
+        f"{wav}:2: missing file: 'a1b2-common_voice_en_101': no such file: /nonexistent/x.mp3"]
+    assert sorted(table(tmp_path / "copy" / "utt2dur")) == ["a1b2-common_voice_en_100", "c3d4-common_voice_en_102"]
+    assert validate_data_dir(tmp_path / "copy") == []

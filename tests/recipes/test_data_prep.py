@@ -100,6 +100,30 @@ def test_an4_counts_and_mismatches_are_errors(tmp_path):
         an4.prepare(corpus, tmp_path / "d3", expected=None)
 
 
+def test_an4_drops_missing_and_truncated_recordings(tmp_path):
+    corpus = tmp_path / "an4"
+    make_an4(corpus, with_test=True)
+    wav = corpus / "wav"
+    (wav / "an4_clstk" / "fbbh" / "an10-fbbh-b.raw").unlink()  # train
+    (wav / "an4_clstk" / "fash" / "an1-fash-b.raw").write_bytes(b"\x01\x02\x03")  # dev: odd size
+    (wav / "an4test_clstk" / "fcaw" / "an400-fcaw-b.raw").write_bytes(b"")  # test: empty
+    out = an4.prepare(corpus, tmp_path / "data", expected=an4_expected(True))  # counts: of the files found
+    assert {n: len(DataDir.load(out[n]).utt2spk) for n in ("train", "dev", "test")} == {"train": 17, "dev": 3,
+                                                                                         "test": 2}
+    problems = {n: (out[n] / "log" / "prepare_report.txt").read_text().splitlines()[1:]
+                for n in ("train", "dev", "test")}
+    assert problems == {
+        "train": [f"{corpus}/etc/an4_train.fileids:3: missing audio: no such audio file "
+                  f"{corpus}/wav/an4_clstk/fbbh/an10-fbbh-b.raw"],
+        "dev": [f"{corpus}/wav/an4_clstk/fash/an1-fash-b.raw: truncated audio: 3 bytes is not a whole number of "
+                "16-bit samples"],
+        "test": [f"{corpus}/wav/an4test_clstk/fcaw/an400-fcaw-b.raw: empty audio: 0 bytes is not a whole number "
+                 "of 16-bit samples"]}
+    assert set(DataDir.load(out["dev"]).spk2utt) == {"fash", "mwhw"}  # the dev rule does not move
+    with pytest.raises(DataError, match=r"an1-fash-b\.raw: 3 bytes is not a whole number of 16-bit samples"):
+        an4.prepare(corpus, tmp_path / "d2", expected=None, strict=True)
+
+
 def test_an4_cli_error_is_one_line(tmp_path):
     make_an4(tmp_path / "an4", with_test=True)
     r = subprocess.run([sys.executable, "-m", "data_prep.an4", "--corpus-dir", str(tmp_path / "an4"),
@@ -159,8 +183,10 @@ def test_fsdd_without_sixth_speaker_and_counts(tmp_path):
     with pytest.raises(DataError, match="expected 500 recordings per speaker"):
         fsdd.prepare(tmp_path / "fsdd", tmp_path / "d2")
     (tmp_path / "fsdd" / "recordings" / "x_george_1.wav").write_bytes(b"")
-    with pytest.raises(DataError, match=r"x_george_1\.wav: name is not"):
-        fsdd.prepare(tmp_path / "fsdd", tmp_path / "d3", per_speaker=None)
+    out = fsdd.prepare(tmp_path / "fsdd", tmp_path / "d3", per_speaker=None)  # listed and left out
+    assert "x_george_1.wav: unexpected file name" in (out["train"] / "log" / "prepare_report.txt").read_text()
+    with pytest.raises(DataError, match=r"x_george_1\.wav: unexpected file name"):
+        fsdd.prepare(tmp_path / "fsdd", tmp_path / "d4", per_speaker=None, strict=True)
 
 
 def make_librispeech(root: Path, layout) -> dict[str, tuple[str, np.ndarray]]:
@@ -205,10 +231,17 @@ def test_librispeech_errors(tmp_path):
         librispeech.prepare(root, tmp_path / "d1", ["dev-clean", "dev-other"], expected=None)
     (root / "dev-clean" / "84" / "121123" / "84-121123-0001.flac").unlink()
     with pytest.raises(DataError, match=r"84-121123\.trans\.txt:2: no audio file"):
-        librispeech.prepare(root, tmp_path / "d2", ["dev-clean"], expected=None)
+        librispeech.prepare(root, tmp_path / "d2", ["dev-clean"], expected=None, strict=True)
     sf.write(root / "dev-other" / "84" / "5000" / "84-5000-0009.flac", pcm(100), 16000)
     with pytest.raises(DataError, match=r"84-5000-0009\.flac: no transcript line"):
-        librispeech.prepare(root, tmp_path / "d3", ["dev-other"], expected=None)
+        librispeech.prepare(root, tmp_path / "d3", ["dev-other"], expected=None, strict=True)
+    out = {**librispeech.prepare(root, tmp_path / "d4", ["dev-clean"], expected={"dev-clean": 2}),  # files found
+           **librispeech.prepare(root, tmp_path / "d5", ["dev-other"], expected={"dev-other": 2})}
+    report = {n: (p / "log" / "prepare_report.txt").read_text().splitlines()[1:] for n, p in out.items()}
+    assert report == {"dev_clean": [f"{root}/dev-clean/84/121123/84-121123.trans.txt:2: missing audio: no audio "
+                                    f"file {root}/dev-clean/84/121123/84-121123-0001.flac"],
+                      "dev_other": [f"{root}/dev-other/84/5000/84-5000-0009.flac: no transcript: no transcript line "
+                                    "(1 such files)"]}
 
 
 CORPORA = Path(os.environ.get("ASR_CORPORA", "/nonexistent"))
