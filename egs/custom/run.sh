@@ -59,7 +59,7 @@ chosen_conf() { if [ "$conf" != auto ]; then echo "$conf"; else echo "conf/train
 prepare_set() {  # prepare_set NAME SRC: data/NAME from SRC (a Common Voice release folder: its NAME.tsv)
   local src=$2
   if [ -d "$src/clips" ] && [ -f "$src/$1.tsv" ]; then src=$src/$1.tsv; fi
-  run asr prepare auto "$src" "data/$1" --case "$case"
+  run asr prepare auto "$src" "data/$1" --case "$case" --nj "$nj"
 }
 stage_prep() {
   rm -rf data/train data/dev data/test
