@@ -95,6 +95,13 @@ def load_audio(spec: str, sample_rate: int | None = None, start_s: float = 0.0, 
                raw: RawFormat | None = None, resample_ok: bool = True) -> np.ndarray:
     """Mono float32 samples of `spec` (path or pipe), cut to [start_s, end_s), resampled to `sample_rate`
     (`resample_ok=False`: a recording at another rate is an AudioError, as Kaldi's compute-fbank-feats)."""
+    return load_audio_as_recorded(spec, sample_rate, start_s, end_s, raw, resample_ok)[0]
+
+
+def load_audio_as_recorded(spec: str, sample_rate: int | None = None, start_s: float = 0.0,
+                           end_s: float | None = None, raw: RawFormat | None = None,
+                           resample_ok: bool = True) -> tuple[np.ndarray, int, int]:
+    """`load_audio`, with the recording's own sample rate and channel count: (samples, rate, channels)."""
     data, sr = read_audio(spec, raw)
     if not resample_ok and sample_rate is not None and sr != sample_rate:
         raise AudioError(f"{spec}: sample rate {sr} Hz, expected {sample_rate} Hz", "wrong sample rate")
@@ -110,7 +117,7 @@ def load_audio(spec: str, sample_rate: int | None = None, start_s: float = 0.0, 
         mono = mono[a:b]
     if sample_rate is not None and sr != sample_rate:
         mono = resample(mono, sr, sample_rate)
-    return np.ascontiguousarray(mono, dtype=np.float32)
+    return np.ascontiguousarray(mono, dtype=np.float32), sr, data.shape[1]
 
 
 # libsndfile reads a WAV whose data chunk is cut short without complaint; its log says `data : N (should be M)`.

@@ -1,4 +1,4 @@
-"""`asr data ...`: validate, fix, subset, split, info and speed-perturb Kaldi data dirs."""
+"""`asr data ...`: validate, fix, subset, split, info, speed-perturb and combine Kaldi data dirs."""
 
 from __future__ import annotations
 
@@ -114,3 +114,16 @@ def data_perturb_speed_cmd(
         fail(f"--factors: expected numbers separated by commas, got '{factors}'")
     perturb_speed(src, dst, values)
     typer.echo(f"{dst}: speeds {', '.join(f'{f:g}' for f in values)} of {src}")
+
+
+@command(data_app, "combine")
+def data_combine_cmd(
+    out: Path = typer.Argument(..., help="new data dir"),
+    dirs: list[str] = typer.Argument(..., help="data dirs; DIR:N repeats DIR N times (ids prefixed repK-)"),
+    prefix: str = typer.Option("auto", "--prefix", help="auto: prefix every source's ids with its dir name when "
+                                                        "an id clashes; always; never (a clash is an error)"),
+):
+    """Combine data dirs into one (utils/combine_data.sh): ids that clash get prefixes, none is dropped."""
+    from asr.data.combine import combine_data_dirs
+
+    typer.echo(str(combine_data_dirs(out, dirs, prefix)))

@@ -20,19 +20,27 @@ def feats_cmd(
                                                    "(a job array); logs in DATA_DIR/log/make_<kind>.JOB.log"),
     cmvn: bool = typer.Option(True, "--cmvn/--no-cmvn", help="also compute per-speaker CMVN stats (cmvn.scp)"),
     strict: bool = typer.Option(False, "--strict", help="stop on bad audio instead of dropping the utterance"),
-    allow_resample: bool = typer.Option(False, "--allow-resample",
-                                        help="resample audio at another rate (default: a bad utterance, as Kaldi)"),
+    resample: bool = typer.Option(True, "--resample/--no-resample",
+                                  help="resample audio at another rate than the config's (--no-resample: such "
+                                       "audio is a bad utterance, as Kaldi's compute-fbank-feats)"),
 ):
     """Compute Kaldi fbank/MFCC features into feats.scp (+ ark) and CMVN stats into cmvn.scp.
 
-    Utterances with bad audio are dropped and listed in DATA_DIR/log/feats_report.txt (--strict: exit 1)."""
+    Recordings at another sample rate are resampled and mixed down to mono, and the command says how many (also in
+    DATA_DIR/log/feats_audio.txt; upsampling is a warning). Utterances with bad audio are dropped and listed in
+    DATA_DIR/log/feats_report.txt (--strict: exit 1)."""
     from asr.config import load_config
     from asr.data.screen import read_report, report_path
-    from asr.features.extract import compute_cmvn_stats, make_feats
+    from asr.features.extract import AUDIO_NOTES, WARNING, compute_cmvn_stats, make_feats
     from asr.features.kaldi import FeatureConfig
 
     config = FeatureConfig.from_dict(load_config(conf)) if conf else FeatureConfig()
-    scp = make_feats(data_dir, config, feat_dir, nj=nj, strict=strict, allow_resample=allow_resample, cmd=cmd)
+    scp = make_feats(data_dir, config, feat_dir, nj=nj, strict=strict, resample=resample, cmd=cmd)
+    for note in (data_dir / "log" / AUDIO_NOTES).read_text().splitlines():
+        if note.startswith(WARNING):
+            typer.echo(f"asr: {note} ({data_dir})", err=True)
+        else:
+            typer.echo(f"{data_dir}: {note}")
     report = read_report(report_path(data_dir, "feats"))
     typer.echo(report.summary() + (f" (see {report_path(data_dir, 'feats')})" if report.rejected else ""))
     typer.echo(f"{scp}: {config.kind} features, dim {config.dim}")

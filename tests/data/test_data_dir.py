@@ -297,7 +297,8 @@ BROKEN = {  # the issue's cases: each makes a reader of the dir refuse it, namin
 
 @pytest.mark.parametrize("case", sorted(BROKEN))
 @pytest.mark.parametrize("command", [["split", "{d}", "2"], ["split", "{d}", "2", "--per-utt"], ["info", "{d}"],
-                                     ["subset", "{d}", "{out}", "--first", "2"], ["perturb-speed", "{d}", "{out}"]])
+                                     ["subset", "{d}", "{out}", "--first", "2"], ["perturb-speed", "{d}", "{out}"],
+                                     ["combine", "{out}", "{d}"]])
 def test_readers_refuse_a_broken_dir_in_one_line_writing_nothing(tmp_path, case, command):
     d = good_dir(tmp_path)
     name, lines, fault = BROKEN[case]

@@ -146,10 +146,10 @@ def test_feats_drop_bad_audio_report_it_and_fix_the_dir(tmp_path):
     d = data_dir(tmp_path, audio_dir(tmp_path))
     cfg = FeatureConfig(sample_rate=SR, num_mel_bins=23)
     with pytest.raises(DataError, match="5 bad utterances with --strict"):
-        make_feats(d, cfg, tmp_path / "f", progress=False, strict=True)
+        make_feats(d, cfg, tmp_path / "f", progress=False, strict=True, resample=False)
     assert not (d / "feats.scp").exists()
 
-    make_feats(d, cfg, tmp_path / "f", nj=2, progress=False)
+    make_feats(d, cfg, tmp_path / "f", nj=2, progress=False, resample=False)  # as Kaldi: another rate is bad
     report = read_report(report_path(d, "feats"))
     assert {r.utt: r.reason for r in report.rejected} == {
         "spk-rate": "wrong sample rate", "spk-nan": "NaN samples", "spk-notaudio": "not audio",
@@ -163,10 +163,11 @@ def test_feats_drop_bad_audio_report_it_and_fix_the_dir(tmp_path):
     make_feats(d, cfg, tmp_path / "f", progress=False)
     again = read_report(report_path(d, "feats"))
     assert (again.total, again.kept, len(again.rejected), len(again.earlier)) == (3, 3, 0, 5)
-    # Kaldi's --allow-upsample/downsample: resampling on request
+    # by default (Kaldi's --allow-downsample) another rate is resampled, and said so
     d2 = data_dir(tmp_path, {"rate": str(tmp_path / "audio" / "rate.wav")}, "d2")
-    make_feats(d2, cfg, tmp_path / "f", progress=False, allow_resample=True)
+    make_feats(d2, cfg, tmp_path / "f", progress=False)
     assert list(read_table(d2 / "feats.scp")) == ["spk-rate"]
+    assert (d2 / "log" / "feats_audio.txt").read_text() == "resampled 1 of 1 recordings from 16000 Hz to 8000 Hz\n"
 
 
 def test_feats_start_by_removing_their_old_outputs(tmp_path):

@@ -111,6 +111,47 @@ def test_make_feats_names_unreadable_audio(tmp_path):
     assert not (data / "feats.scp").exists()
 
 
+def test_make_feats_resamples_mixed_rates_and_channels_and_says_so(tmp_path):
+    """A data dir of 48 kHz stereo, 44.1 kHz, 8 kHz and 16 kHz recordings: all become 16 kHz mono features (each
+    as the one resampled by hand would give), the conversions are counted once, and upsampling is a warning."""
+    from typer.testing import CliRunner
+
+    from asr.cli import app
+    from helpers.audio import tone
+
+    formats = {"a48": (48000, 2), "b48": (48000, 2), "c48": (48000, 1), "d44": (44100, 1), "e8": (8000, 1),
+               "f16": (16000, 1), "g16": (16000, 1)}
+    d = DataDir(text={})
+    for name, (sr, ch) in formats.items():
+        path = tmp_path / "audio" / f"{name}.flac"
+        path.parent.mkdir(exist_ok=True)
+        sf.write(path, tone(0.6, sr, channels=ch if ch > 1 else None), sr)
+        d.wav_scp[name], d.text[name], d.utt2spk[name] = str(path), "A", name
+    data = d.save(tmp_path / "data")
+    result = CliRunner().invoke(app, ["feats", str(data), "--feat-dir", str(tmp_path / "f")])
+    assert result.exit_code == 0, result.output
+    expected = ["resampled 1 of 7 recordings from 44100 Hz to 16000 Hz",
+                "resampled 3 of 7 recordings from 48000 Hz to 16000 Hz",
+                "mixed down 2 of 7 recordings from 2 channels to mono"]
+    for line in expected:
+        assert result.stdout.count(f"{data}: {line}\n") == 1, result.stdout
+    assert ("asr: warning: upsampled 1 of 7 recordings from 8000 Hz to 16000 Hz: they hold nothing above 4000 Hz"
+            in result.stderr)
+    notes = (data / "log" / "feats_audio.txt").read_text().splitlines()
+    assert notes[1:] == expected and notes[0].startswith("warning: upsampled 1 of 7")  # by rate
+    feats = kaldiio.load_scp(str(data / "feats.scp"))
+    assert sorted(feats) == sorted(formats)
+    cfg = FeatureConfig()
+    for name in ("a48", "d44", "e8", "f16"):
+        by_hand = compute_features(load_audio(d.wav_scp[name], 16000), cfg).numpy()
+        np.testing.assert_allclose(feats[name], by_hand, rtol=1e-5, atol=1e-4)
+    # a data dir of one rate: nothing converted, and said so
+    mono = DataDir(wav_scp={"f16": d.wav_scp["f16"]}, text={"f16": "A"}, utt2spk={"f16": "s"}).save(tmp_path / "m")
+    result = CliRunner().invoke(app, ["feats", str(mono), "--feat-dir", str(tmp_path / "f"), "--no-cmvn"])
+    assert f"{mono}: all 1 recordings at 16000 Hz, mono: no conversion" in result.stdout
+    assert "warning" not in result.stderr
+
+
 def test_dither_is_reproducible_and_lifts_digital_silence():
     samples = np.zeros(8000, np.float32)
     samples[4000:] = 0.1 * np.sin(np.arange(4000) / 5)

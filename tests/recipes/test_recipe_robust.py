@@ -1,8 +1,9 @@
 """The yesno recipe against bad input and crashes, in scratch copies of egs/yesno:
 
-- twelve planted bad utterances (one of each kind the stages screen for) go through the whole recipe: each is
+- eleven planted bad utterances (one of each kind the stages screen for) go through the whole recipe: each is
   listed with its reason in a stage's report, the recipe says what was dropped, and the test WER on the good
-  files is Kaldi's `%WER 0.00 [ 0 / 232 ]`, as without them;
+  files is Kaldi's `%WER 0.00 [ 0 / 232 ]` (+ 8 words), as without them; a recording at another sample rate is
+  not bad: a test file at 16 kHz is resampled to 8 kHz, the feature stage says so, and it is recognised;
 - killing the recipe (SIGKILL, whole process group) during feature extraction and re-running the same command
   gives the same feats.scp (and features) as a clean run.
 
@@ -26,12 +27,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from asr.audio import resample
 from asr.data.screen import read_report
 from helpers import corpus_path
 from helpers.recipes import recipe_env, run_recipe, scratch_recipe
 
 pytestmark = pytest.mark.slow
-CLEAN_WER = "%WER 0.00 [ 0 / 232, 0 ins, 0 del, 0 sub ]"
+CLEAN_WER = "%WER 0.00 [ 0 / 240, 0 ins, 0 del, 0 sub ]"  # the 29 good test files, and the resampled one
 DUPLICATE = "0_0_1_0_0_1_1_0"  # a real train utterance whose text line is repeated (with other words)
 
 
@@ -46,12 +48,13 @@ def make_bad_files(waves: Path, out: Path) -> dict[str, str]:
     nan = x.copy()
     nan[1000] = np.nan
     sf.write(out / "nan.wav", nan, sr, subtype="FLOAT")
-    sf.write(out / "rate.wav", x, 16000)  # the same samples, said to be 16 kHz: the corpus is 8 kHz
+    test = waves / "1_0_0_0_0_0_0_1.wav"
+    sf.write(out / "rate.wav", resample(sf.read(test, dtype="float32")[0], sr, 16000), 16000)  # the corpus: 8 kHz
     sf.write(out / "short.wav", x[: sr // 10], sr)  # 0.1 s: 8 frames -> 3 after subsampling, for 8 words
     sf.write(out / "long.wav", np.concatenate([sf.read(f, dtype="float32")[0] for f in real[:3]]), sr)  # ~18 s
     (out / "notaudio.wav").write_text("this is not a recording\n")
     return {"0_bad_empty": out / "empty.wav", "0_bad_truncated": out / "truncated.wav", "0_bad_nan": out / "nan.wav",
-            "0_bad_rate": out / "rate.wav", "0_bad_short": out / "short.wav", "0_bad_long": out / "long.wav",
+            "1_bad_rate": out / "rate.wav", "0_bad_short": out / "short.wav", "0_bad_long": out / "long.wav",
             "0_bad_emptytext": real[2], "0_bad_utf8": real[3], "0_bad_unknown": real[4],
             "1_bad_missing": out / "missing.wav", "1_bad_notaudio": out / "notaudio.wav"}
 
@@ -66,18 +69,19 @@ PLANTED = {  # utt: (data dir, transcript bytes, the stage whose report lists it
     DUPLICATE: ("train_nodev", b"YES YES YES YES YES YES YES YES", "fix", "duplicate id"),
     "0_bad_truncated": ("train_nodev", EIGHT.encode(), "feats", "truncated file"),
     "0_bad_nan": ("train_nodev", EIGHT.encode(), "feats", "NaN samples"),
-    "0_bad_rate": ("train_nodev", EIGHT.encode(), "feats", "wrong sample rate"),
     "1_bad_notaudio": ("test_yesno", EIGHT.encode(), "feats", "not audio"),
     "0_bad_short": ("train_nodev", EIGHT.encode(), "train", "too short for CTC"),
     "0_bad_long": ("train_nodev", " ".join([EIGHT] * 3).encode(), "train", "too long"),
     "0_bad_unknown": ("train_dev", b"NO YES MAYBE NO YES YES NO YES", "dev", "unknown words"),  # word units
 }
+# planted and kept (a test file: training stays as without it): 1_0_0_0_0_0_0_1 at 16 kHz, resampled to 8 kHz
+RESAMPLED = {"1_bad_rate": ("test_yesno", b"YES NO NO NO NO NO NO YES", "feats", "")}
 
 
 def plant(data: Path, wavs: dict[str, Path]) -> None:
     """Append the planted utterances to the prepared data dirs (files kept sorted; the duplicate line follows
     the original, so the first line, the real transcript, wins)."""
-    for utt, (name, text, _, _) in PLANTED.items():
+    for utt, (name, text, _, _) in (PLANTED | RESAMPLED).items():
         d = data / name
         lines = {f: (d / f).read_bytes().splitlines() for f in ("wav.scp", "text", "utt2spk", "utt2dur")}
         lines["text"].append(f"{utt} ".encode() + text if text else utt.encode())
@@ -121,7 +125,7 @@ def test_every_planted_case_is_listed_with_its_reason(planted_run):
             found[r.utt] = (report.stage, r.reason, r.detail)
     assert {u: f[:2] for u, f in found.items()} == {u: p[2:] for u, p in PLANTED.items()}
     assert "not in tokens.txt: 'MAYBE'" in found["0_bad_unknown"][2]
-    assert "16000 Hz, expected 8000 Hz" in found["0_bad_rate"][2]
+    assert "data/test_yesno: resampled 1 of 30 recordings from 16000 Hz to 8000 Hz" in proc.stdout
     assert str(recipe.parents[1] / "bad" / "missing.wav") in found["1_bad_missing"][2]
     assert "text:" in found[DUPLICATE][2] and "repeats the id of line" in found[DUPLICATE][2]
 
@@ -143,7 +147,7 @@ def test_wer_on_the_good_test_files_is_unchanged(planted_run):
     recipe, proc = planted_run
     assert proc.stdout.strip().splitlines()[-1] == f"{CLEAN_WER} exp/bilstm_ctc/decode_test_yesno_greedy"
     hyp = (recipe / "exp" / "bilstm_ctc" / "decode_test_yesno_greedy" / "text").read_text().splitlines()
-    assert len(hyp) == 29 and not any("bad" in line for line in hyp)
+    assert len(hyp) == 29 + 1 and [line for line in hyp if "bad" in line] == ["1_bad_rate YES NO NO NO NO NO NO YES"]
     train_feats = (recipe / "data" / "train_nodev" / "feats.scp").read_text().splitlines()
     assert len(train_feats) == 27 + 2  # the too short and too long ones have features; training drops them
 
