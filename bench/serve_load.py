@@ -239,6 +239,8 @@ async def run_load(port: int, pid: int, args) -> dict:
         "errors": len(errors), "error_samples": errors[:5],
         "fuzz": fuzz, "fuzz_failures": sum(v["sent"] - v["ok"] for v in fuzz.values()),
         "server_peak_rss_mb": round(peak_rss_mb(pid), 1),
+        "mean_batch": round(json.loads(health)["transcribed"] / max(1, json.loads(health)["batches"]), 2)
+        if status == 200 else None,
         "healthz_after": status, "healthz": json.loads(health) if status == 200 else None,
     }
 

@@ -104,8 +104,9 @@ class Server:
         return Response(html, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-cache"})
 
     async def healthz(self, request: Request) -> Response:
-        return JSONResponse({"status": "ok", "models": list(self.registry.models), "queued": self.queue.admitted,
-                             "streams": self.streams})
+        q = self.queue
+        return JSONResponse({"status": "ok", "models": list(self.registry.models), "queued": q.admitted,
+                             "streams": self.streams, "transcribed": q.done, "batches": q.batches})
 
     async def models(self, request: Request) -> Response:
         return JSONResponse({"default": self.registry.default,
