@@ -11,9 +11,9 @@
                            message; {"type": "end"} to finish), JSON events out (asr.serve.sessions)
 
 Errors are JSON {"error": message, "status": code}: 400 bad parameters or form, 401 API key, 404 unknown model,
-413 too large or long, 415 not audio, 422 audio that decodes to nothing usable, 503 busy (Retry-After), 504 past
+408 an upload stalled, 413 too large or long, 415 not audio, 422 audio that decodes to nothing usable, 503 busy (Retry-After), 504 past
 the time limit. WebSocket close codes: 1000 done, 1003 data that is not PCM, 1008 a missing sample rate, key or
-unknown model, 1009 past the duration limit, 1011 a server fault, 1013 too many streams.
+unknown model or a silent client, 1009 past the duration limit, 1011 a server fault, 1013 too many streams.
 """
 
 from __future__ import annotations
@@ -106,7 +106,8 @@ class Server:
     async def healthz(self, request: Request) -> Response:
         q = self.queue
         return JSONResponse({"status": "ok", "models": list(self.registry.models), "queued": q.admitted,
-                             "streams": self.streams, "transcribed": q.done, "batches": q.batches})
+                             "streams": self.streams, "transcribed": q.done, "batches": q.batches,
+                             "cancelled": q.cancelled})
 
     async def models(self, request: Request) -> Response:
         return JSONResponse({"default": self.registry.default,
@@ -122,7 +123,11 @@ class Server:
             raise HttpError(400, f"word_times '{word_times}': true or false")
         decoder = q.get("decoder") or None
         model = self.registry.check(q.get("model"), decoder)
-        name, data = await read_audio_bytes(request, self.config.max_upload_bytes)
+        try:
+            name, data = await asyncio.wait_for(read_audio_bytes(request, self.config.max_upload_bytes),
+                                                self.config.timeout_s)
+        except asyncio.TimeoutError:
+            raise HttpError(408, f"the upload took longer than {self.config.timeout_s:g} s") from None
         upload = await run_in_threadpool(save_upload, name, data, self.tmp, self.config.max_duration_s)
         try:
             job = Job(model.name, decoder, upload.name, upload.path)
@@ -189,6 +194,11 @@ class Server:
             await self._stream(ws, cancel)
         except WebSocketDisconnect:
             pass
+        except Exception as e:  # noqa: BLE001 - a fault ends this stream, never the server
+            log.exception("stream failed")
+            with contextlib.suppress(Exception):
+                await ws.send_json({"type": "error", "error": f"server error: {e}"})
+                await ws.close(1011, "server error")
         finally:
             cancel.set()  # a client that left frees its work
             with self._lock:
@@ -217,7 +227,10 @@ class Server:
                             "encoding": encoding})
         received = 0
         while True:
-            message = await ws.receive()
+            try:
+                message = await asyncio.wait_for(ws.receive(), self.config.idle_s)
+            except asyncio.TimeoutError:
+                return await fail(1008, f"nothing received for {self.config.idle_s:g} s")
             if message["type"] == "websocket.disconnect":
                 return
             if message.get("text") is not None:

@@ -25,6 +25,7 @@ class ServeConfig:
     max_upload_mb: float = 100.0  # 413 beyond
     max_duration_s: float = 3600.0  # of an upload or a stream; 413 / close code 1009 beyond
     timeout_s: float = 600.0  # per request; 504 beyond, and the work is dropped
+    idle_s: float = 60.0  # a stream that sends nothing this long is closed (1008); an upload: timeout_s (408)
     api_key: str | None = None  # required on every route but /healthz (header or `key` query parameter)
     pause_s: float = 0.5  # streams of a bidirectional model: a pause this long ends a segment
     max_segment_s: float = 20.0  # ... and a segment is cut (at its quietest frame) when it grows this long
@@ -42,7 +43,7 @@ class ServeConfig:
             if value < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, not {value}")
         for name, value in (("max_upload_mb", self.max_upload_mb), ("max_duration_s", self.max_duration_s),
-                            ("timeout_s", self.timeout_s), ("pause_s", self.pause_s),
+                            ("timeout_s", self.timeout_s), ("idle_s", self.idle_s), ("pause_s", self.pause_s),
                             ("max_segment_s", self.max_segment_s)):
             if not value > 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be positive, not {value}")

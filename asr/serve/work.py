@@ -62,6 +62,7 @@ class WorkQueue:
         self.admitted = 0  # running and waiting
         self.done = 0
         self.batches = 0
+        self.cancelled = 0  # jobs dropped because their client left or their time ran out
         self._job_s = 1.0  # running mean of a batch's time, for Retry-After
         self._closed = False
         self._threads = [threading.Thread(target=self._work, name=f"asr-serve-{i}", daemon=True)
@@ -135,4 +136,6 @@ class WorkQueue:
             running.append(job)
         for job, result in zip(running, transcriber._run(sources)):
             job.future.set_result(result)
+        with self._cv:
+            self.cancelled += sum(1 for job in batch if job.cancel.is_set())
 

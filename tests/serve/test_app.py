@@ -229,7 +229,7 @@ def test_stream_refuses_what_is_not_pcm(tiny_client, query, first, code):
 
 
 def test_stream_parameters_and_limits(tiny):
-    with client({"default": tiny}, max_streams=1, max_duration_s=1.0) as c:
+    with client({"default": tiny}, max_streams=1, max_duration_s=1.0, idle_s=0.3) as c:
         for query in ("sample_rate=12", "encoding=mp3", "model=nope"):
             with c.websocket_connect(f"/v1/stream?{query}") as ws:
                 assert close_code(ws) == 1008
@@ -240,4 +240,7 @@ def test_stream_parameters_and_limits(tiny):
             ws.send_json({"sample_rate": 8000})
             ws.send_bytes(np.zeros(16000, np.int16).tobytes())  # 2 s: past the 1 s limit
             assert close_code(ws) == 1009
+        with c.websocket_connect("/v1/stream?sample_rate=8000") as ws:
+            assert ws.receive_json()["type"] == "ready"
+            assert close_code(ws) == 1008  # a silent client is let go
         assert c.get("/healthz").json()["streams"] == 0

@@ -6,10 +6,15 @@ from __future__ import annotations
 import http.client
 import json
 import shutil
+import socket
 import subprocess
+import time
+import urllib.request
 import uuid
 
+import numpy as np
 import pytest
+import soundfile as sf
 from typer.testing import CliRunner
 
 from asr.cli import app
@@ -17,7 +22,7 @@ from asr.errors import ConfigError
 from asr.serve.config import parse_model_specs
 from asr.serve.server import public_warning
 from helpers import corpus_path
-from helpers.serve import running_server
+from helpers.serve import running_server, wav_bytes
 
 YESNO = "0_0_1_0_1_0_0_1.wav"
 
@@ -53,9 +58,22 @@ def test_serve_a_model_and_post_a_file(yesno_model):
         conn.endheaders(b"RIFF")
         response = conn.getresponse()
         assert response.status == 413 and "larger than the limit" in json.loads(response.read())["error"]
+        # a client that leaves while its long recording is transcribed: the work is dropped
+        long = wav_bytes(np.tile(sf.read(wav, dtype="float32")[0], 100), 8000)  # 11 minutes
+        def health() -> dict:
+            return json.loads(urllib.request.urlopen(url + "/healthz").read())
+
+        before = health()["transcribed"]
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        conn.request("GET", "/healthz")
-        assert conn.getresponse().status == 200
+        conn.request("POST", "/v1/transcribe", long, {"Content-Type": "audio/wav"})
+        deadline = time.monotonic() + 30
+        while not health()["queued"] and time.monotonic() < deadline:  # until it is being transcribed
+            time.sleep(0.05)
+        conn.sock.shutdown(socket.SHUT_RDWR)
+        conn.close()
+        while (h := health())["transcribed"] == before and time.monotonic() < deadline + 60:
+            time.sleep(0.1)
+        assert h["cancelled"] == 1 and h["queued"] == 0
 
 
 def test_public_address_warns():
