@@ -87,7 +87,7 @@ class Server:
 
     def __init__(self, config: ServeConfig, registry: ModelRegistry | None = None):
         self.config = config.check()
-        self.registry = registry or ModelRegistry(config.models, config.device)
+        self.registry = registry or ModelRegistry(config.models, config.device, max(4, config.max_batch))
         self.queue = WorkQueue(self.registry, config.workers, config.max_queue, config.max_batch, config.threads)
         self.tmp = tempfile.mkdtemp(prefix="asr-serve-")
         self.streams = 0

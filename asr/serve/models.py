@@ -37,10 +37,11 @@ class ServedModel:
 
 
 class ModelRegistry:
-    def __init__(self, models: dict[str, str], device: str = "cpu"):
+    def __init__(self, models: dict[str, str], device: str = "cpu", batch_size: int = 8):
+        """`batch_size`: windows per forward pass (the work queue's batch of requests fits in one pass)."""
         from asr.export.package import load_model
 
-        self.device = device
+        self.device, self.batch_size = device, batch_size
         self.models = {name: ServedModel(name, path, load_model(path, device)) for name, path in models.items()}
         self.default = next(iter(self.models))
         self._local = threading.local()
@@ -73,5 +74,5 @@ class ModelRegistry:
         cache = self._local.__dict__.setdefault("transcribers", {})
         key = (name, decoder)
         if key not in cache:
-            cache[key] = Transcriber(self.get(name).loaded, self.device, decoder=decoder)
+            cache[key] = Transcriber(self.get(name).loaded, self.device, decoder=decoder, batch_size=self.batch_size)
         return cache[key]
