@@ -244,3 +244,44 @@ def test_stream_parameters_and_limits(tiny):
             assert ws.receive_json()["type"] == "ready"
             assert close_code(ws) == 1008  # a silent client is let go
         assert c.get("/healthz").json()["streams"] == 0
+
+
+def test_a_streaming_model_runs_through_its_own_session(tmp_path, monkeypatch):
+    """A unidirectional model whose Transcriber has `stream()` (the streaming issue's API) is served in mode
+    `streaming`: its session's partial and final words come out as events."""
+    import torch
+
+    from asr.model.model import CTCModel, ModelConfig
+    from asr.model.store import save_weights, write_config
+    from asr.transcribe import Transcriber
+    from asr.transcribe.align import Word
+
+    d = make_model_dir(tmp_path / "uni")
+    cfg = ModelConfig(input_dim=40, vocab_size=8, num_layers=1, hidden_size=16, bidirectional=False)
+    write_config(d, {"features": {"sample_rate": RATE, "num_mel_bins": 40}, "model": cfg.to_dict()})
+    torch.manual_seed(0)
+    save_weights(CTCModel(cfg), d)
+
+    class Session:
+        def __init__(self):
+            self.seconds = 0.0
+
+        def accept(self, samples, rate):
+            self.seconds += len(samples) / rate
+            return [Word("YES", 0.0, self.seconds, 0.8)]
+
+        def finish(self):
+            return [Word("YES", 0.0, self.seconds, 0.8), Word("NO", self.seconds, self.seconds + 0.1, 0.6)]
+
+    monkeypatch.setattr(Transcriber, "stream", lambda self: Session(), raising=False)
+    with client({"uni": d}) as c:
+        assert c.get("/v1/models").json()["models"][0]["stream_mode"] == "streaming"
+        with c.websocket_connect("/v1/stream?sample_rate=8000") as ws:
+            assert ws.receive_json()["mode"] == "streaming"
+            ws.send_bytes(np.zeros(800, np.int16).tobytes())
+            partial = ws.receive_json()
+            assert partial["type"] == "partial" and partial["words"][0]["end"] == 0.1
+            ws.send_json({"type": "end"})
+            final = ws.receive_json()
+            assert final["type"] == "final" and final["text"] == "YES NO"
+            assert ws.receive_json()["type"] == "done"
