@@ -26,8 +26,10 @@ class ServedModel:
     def streaming(self) -> bool:
         """Whether the model decodes as audio arrives (a unidirectional model and a Transcriber with `stream()`);
         else a stream is cut at pauses and each segment transcribed whole."""
-        return callable(getattr(Transcriber, "stream", None)) and not getattr(self.loaded.model.config,
-                                                                                "bidirectional", True)
+        config = self.loaded.model.config
+        flag = getattr(config, "streaming", None)  # ModelConfig.streaming where models have it
+        streaming = bool(flag) if flag is not None else not getattr(config, "bidirectional", True)
+        return streaming and callable(getattr(Transcriber, "stream", None))
 
     def info(self) -> dict:
         tok, feats = self.loaded.tokenizer, self.loaded.features

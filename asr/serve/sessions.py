@@ -145,25 +145,40 @@ class SegmentSession:
 
 
 class ModelSession:
-    """A streaming model's session (`transcriber.stream()`: accept(samples, rate) -> partial, finish() -> final)
-    in this module's events."""
+    """A streaming model's session (`transcriber.stream()`) in this module's events. Its `accept(samples, rate)`
+    returns the open segment's partial text with the words that became final in the call (`.text`, `.words`), or
+    the partial words themselves (a list of Words); `finish()` the words that became final at the end."""
 
     mode = "streaming"
 
     def __init__(self, session):
         self.session = session
+        self.segment = 0
 
     def accept(self, samples: np.ndarray, sample_rate: int) -> list[dict]:
-        partial = self.session.accept(samples, sample_rate)
-        words = _words(partial)
-        return [words_event("partial", 0, words)] if words else []
+        result = self.session.accept(samples, sample_rate)
+        if isinstance(getattr(result, "text", None), str) and hasattr(result, "words"):
+            events = self._final(list(result.words))
+            if result.text:
+                events.append({"type": "partial", "segment": self.segment, "text": result.text, "words": []})
+            return events
+        words = _words(result)
+        return [words_event("partial", self.segment, words)] if words else []
 
     def finish(self) -> list[dict]:
-        return [words_event("final", 0, _words(self.session.finish()))]
+        return self._final(_words(self.session.finish()))
+
+    def _final(self, words: list[Word]) -> list[dict]:
+        if not words:
+            return []
+        event = words_event("final", self.segment, words, start=round(words[0].start_s, 3),
+                            end=round(words[-1].end_s, 3))
+        self.segment += 1
+        return [event]
 
 
 def _words(result) -> list[Word]:
-    """Words of whatever a streaming session returns: a Transcript, a list of Words, or None."""
+    """Words of what a streaming session returns: a Transcript, a list of Words, or None."""
     if result is None:
         return []
     if hasattr(result, "words"):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import soundfile as sf
 
-from asr.audio import _truncation
+from asr.audio import truncation
 
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and headers, allowed beyond the audio's limit
 RAW_TYPES = ("audio/", "video/", "application/octet-stream", "application/ogg")
@@ -115,7 +115,7 @@ def save_upload(name: str, data: bytes, folder: str, max_duration_s: float) -> U
             raise HttpError(415, f"{name}: cannot decode audio: {e}".replace(path, name)) from None
         if info.frames <= 0 or info.samplerate <= 0:
             raise HttpError(422, f"{name}: audio has no samples")
-        cut = _truncation(info.extra_info)
+        cut = truncation(info.extra_info)
         if cut:
             raise HttpError(422, f"{name}: truncated file: its header promises {cut[0]} bytes of audio, the file "
                                  f"holds {cut[1]}")

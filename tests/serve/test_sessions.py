@@ -81,6 +81,8 @@ def test_silence_only_gives_nothing():
 
 
 def test_model_session_events():
+    """Both shapes a streaming session may return: partial words; or partial text with the words that became
+    final (the streaming issue's StreamPartial)."""
     class Streaming:
         def accept(self, samples, rate):
             return [Word("HI", 0.1, 0.3, 0.5)]
@@ -92,3 +94,25 @@ def test_model_session_events():
     assert s.accept(np.zeros(160, np.float32), RATE)[0]["text"] == "HI"
     final = s.finish()[0]
     assert final["type"] == "final" and final["text"] == "HI YOU" and final["words"][1]["start"] == 0.4
+
+    class Partial:
+        def __init__(self, text, words):
+            self.text, self.words = text, words
+
+    class Endpointing:
+        calls = 0
+
+        def accept(self, samples, rate):
+            self.calls += 1
+            return Partial("HI", []) if self.calls == 1 else Partial("", [Word("HI", 0.1, 0.3, 0.5)])
+
+        def finish(self):
+            return [Word("YOU", 0.9, 1.2, 0.7)]
+
+    s = ModelSession(Endpointing())
+    assert s.accept(np.zeros(160, np.float32), RATE) == [{"type": "partial", "segment": 0, "text": "HI",
+                                                          "words": []}]
+    [final] = s.accept(np.zeros(160, np.float32), RATE)
+    assert final["type"] == "final" and final["segment"] == 0 and final["start"] == 0.1 and final["end"] == 0.3
+    [last] = s.finish()
+    assert last["segment"] == 1 and last["text"] == "YOU"
