@@ -27,7 +27,7 @@ YESNO = "0_0_1_0_1_0_0_1.wav"
 WORDS = "NO NO YES NO YES NO NO YES".split()
 
 
-def browser(fake_audio=None):
+def browser(fake_audio=None, downloads=None):
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
@@ -38,7 +38,15 @@ def browser(fake_audio=None):
         options.add_argument(arg)
     if fake_audio is not None:
         options.add_argument(f"--use-file-for-fake-audio-capture={fake_audio}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    if downloads is not None:
+        options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
+                                                  "download.prompt_for_download": False})
     return webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+
+
+def script_errors(driver) -> list[str]:
+    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
 
 def wait_for(driver, condition, timeout: float = 60.0, what: str = ""):
@@ -75,7 +83,7 @@ def server(yesno_model):
 
 def test_upload_a_file(server, tmp_path):
     wav = corpus_path("yesno") / "waves_yesno" / YESNO
-    driver = browser()
+    driver = browser(downloads=tmp_path)
     try:
         driver.get(server + "/")
         wait_for(driver, lambda d: d.find_elements("css selector", "#model option"), 30, "the model list")
@@ -92,7 +100,14 @@ def test_upload_a_file(server, tmp_path):
         spans[3].click()  # plays from the word's start
         wait_for(driver, lambda d: d.execute_script("return document.getElementById('player').currentTime")
                  >= starts[3] - 0.05, 10, "playback from the clicked word")
+        for fmt, ext in (("srt", "srt"), ("text", "txt")):  # downloads, in the server's formats
+            driver.find_element("css selector", f"[data-format={fmt}]").click()
+            saved = tmp_path / f"{wav.stem}.{ext}"
+            wait_for(driver, lambda d: saved.is_file() and saved.stat().st_size > 0, 30, f"the {ext} download")
+        assert (tmp_path / f"{wav.stem}.srt").read_text().startswith("1\n00:00:00,")
+        assert (tmp_path / f"{wav.stem}.txt").read_text() == " ".join(WORDS) + "\n"
         driver.save_screenshot(str(tmp_path / "upload.png"))
+        assert script_errors(driver) == []
     finally:
         driver.quit()
 
@@ -117,5 +132,6 @@ def test_record_from_the_fake_microphone(server, tmp_path):
         assert state(driver) == "done", driver.find_element("id", "status").text
         assert contains(page_words(driver), WORDS)
         driver.save_screenshot(str(tmp_path / "microphone.png"))
+        assert script_errors(driver) == []
     finally:
         driver.quit()
