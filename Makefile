@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The read-only corpus mirror beside the repository, when there is one.
-ASR_CORPORA ?= $(if $(wildcard $(CURDIR)/../shared/corpora),$(abspath $(CURDIR)/../shared/corpora),)
+ASR_CORPORA ?= $(shell test -d ../shared/corpora && cd ../shared/corpora && pwd)
 export ASR_CORPORA
 
 .PHONY: install demo test bench clean

@@ -9,6 +9,7 @@ import dataclasses
 import difflib
 import os
 import re
+import types
 import typing
 from collections.abc import Iterable
 from typing import TypeVar
@@ -32,7 +33,7 @@ class Located(dict):
         self.where: dict = {}
 
 
-def _where(d: dict, key, path: str) -> str:
+def located(d: dict, key, path: str) -> str:
     """'file:line: path' (or just `path` when `d` does not know where `key` was set)."""
     where = d.where.get(key) if isinstance(d, Located) else None
     return f"{where}: {path}" if where else path
@@ -115,16 +116,25 @@ def check_sections(config: dict, sections: dict[str, type]) -> None:
         if name not in sections:
             owners = [f"{s}.{name}" for s, cls in sections.items() if name in {f.name for f in dataclasses.fields(cls)}]
             hint = f"; did you mean {owners[0]}?" if owners else _did_you_mean(name, sections)
-            raise ConfigError(f"{_where(config, name, str(name))}: unknown section "
+            raise ConfigError(f"{located(config, name, str(name))}: unknown section "
                               f"(known: {', '.join(sorted(sections))}){hint}")
         if options is not None and not isinstance(options, dict):
-            raise ConfigError(f"{_where(config, name, name)}: expected a mapping of {name} options, "
+            raise ConfigError(f"{located(config, name, name)}: expected a mapping of {name} options, "
                               f"not {type(options).__name__}")
 
 
-def typed_value(kind: type, value):
+def typed_value(kind, value):
     """`value` as a field of type `kind` takes it: an int for a float (as float), a string such as 1e-3 for a
-    float, never a bool for an int; else ValueError."""
+    float, never a bool for an int; None for `X | None`; for `list[X]` a list (or one value) of X; else
+    ValueError."""
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        args = typing.get_args(kind)
+        if value is None and type(None) in args:
+            return None
+        (kind,) = [a for a in args if a is not type(None)]  # X | None: X
+    if typing.get_origin(kind) is list:
+        (item,) = typing.get_args(kind)
+        return [typed_value(item, v) for v in (value if isinstance(value, list) else [value])]
     if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     if kind is float and isinstance(value, str) and EXPONENT_FLOAT.fullmatch(value.strip()):
@@ -148,14 +158,14 @@ def section_from_dict(cls: type[T], d: dict | None, section: str, choices: dict[
     for key, value in d.items():
         if key not in fields:
             hint = _did_you_mean(key, fields) or f" (known: {', '.join(fields)})"
-            raise ConfigError(f"{_where(d, key, f'{section}.{key}')}: unknown {section} option{hint}")
+            raise ConfigError(f"{located(d, key, f'{section}.{key}')}: unknown {section} option{hint}")
         try:
             values[key] = typed_value(kinds[key], value)
         except ValueError as e:
-            raise ConfigError(f"{_where(d, key, f'{section}.{key}')}: {e}") from None
+            raise ConfigError(f"{located(d, key, f'{section}.{key}')}: {e}") from None
         allowed = (choices or {}).get(key)
         if allowed and values[key] not in allowed:
-            raise ConfigError(f"{_where(d, key, f'{section}.{key}')}: expected {' or '.join(allowed)}, "
+            raise ConfigError(f"{located(d, key, f'{section}.{key}')}: expected {' or '.join(allowed)}, "
                               f"got {values[key]!r}")
     try:
         return cls(**values)

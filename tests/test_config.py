@@ -47,6 +47,19 @@ def test_typed_value_refuses_other_types(kind, value):
         typed_value(kind, value)
 
 
+@pytest.mark.parametrize("kind, value, expected", [(int | None, None, None), (int | None, 3, 3),
+                                                   (list[float], [1, 2.5], [1.0, 2.5]), (list[float], 2, [2.0]),
+                                                   (list[float], [], [])])
+def test_typed_value_takes_optional_and_list_fields(kind, value, expected):
+    assert typed_value(kind, value) == expected
+
+
+@pytest.mark.parametrize("kind, value", [(int | None, "x"), (list[float], ["a"]), (list[float], [True])])
+def test_typed_value_refuses_bad_optional_and_list_values(kind, value):
+    with pytest.raises(ValueError, match="expected"):
+        typed_value(kind, value)
+
+
 def test_load_config_remembers_each_keys_line(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("# comment\nmodel:\n  num_layers: 2\n\n  hidden_size: 8\ntraining: {lr: 0.1}\n")
@@ -180,9 +193,7 @@ BAD_FILES = {  # config text -> the message (after `<file>:`)
 @pytest.mark.parametrize("text", BAD_FILES)
 def test_bad_config_file_is_one_line_naming_file_line_and_key(corpus, tmp_path, text):
     (tmp_path / "bad.yaml").write_text(text)
-    result = CliRunner().invoke(app, ["train", "--config", str(tmp_path / "bad.yaml"), "--train-dir",
-                                      str(corpus / "train"), "--dev-dir", str(corpus / "dev"), "--tokens",
-                                      str(corpus / "lang" / "tokens.txt"), "--exp-dir", str(tmp_path / "exp")])
+    result = train(corpus, tmp_path / "exp", config=tmp_path / "bad.yaml")  # an absolute path: corpus / it = it
     assert one_line_error(result).startswith(f"{tmp_path / 'bad.yaml'}:{BAD_FILES[text]}")
     assert not (tmp_path / "exp").exists()
 

@@ -63,3 +63,10 @@ def test_commands_name_the_device_in_one_line(no_cuda, tmp_path, monkeypatch, co
     result = CliRunner().invoke(app, [*command, "--device", device])
     assert one_line_error(result).startswith(f"--device {device}: {message}")
     assert not (tmp_path / "exp").exists()
+
+
+def test_transcriber_api_names_a_missing_device_before_loading(no_cuda, tmp_path):
+    from asr.transcribe import Transcriber
+
+    with pytest.raises(ConfigError, match=r"^device cuda: no CUDA device here"):
+        Transcriber.from_pretrained(tmp_path / "no-model-needed", device="cuda")

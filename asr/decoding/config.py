@@ -19,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from asr.config import Located, apply_overrides, load_config, located, section_from_dict
 from asr.errors import ConfigError
 
 DECODERS = ("greedy", "beam", "lm")
@@ -100,75 +101,26 @@ def read_lm_params(path: str | os.PathLike) -> dict:
 
 # ---- named decoders ---------------------------------------------------------------------------------------
 
-KINDS = {"decoder": str, "beam_size": int, "lm": Path, "lexicon": Path, "lm_weight": float, "word_score": float,
-         "tune_lm_weights": list, "tune_word_scores": list, "lm_params": Path, "units": bool}
-
 
 def read_decode_config(path: str | os.PathLike | None = None, overrides: list[str] = ()) -> dict[str, DecoderConfig]:
     """The named decoders: `greedy`, `beam` and `lm` (their decoder is their name) and those of a decode config
     (YAML: name -> {key: value}; a name not built in gives its `decoder:`), then `NAME.key=value` overrides
-    (value as YAML). Keys and values are checked, naming the file or override; the decoders are not (`check`)."""
-    entries: dict[str, dict] = {name: {"decoder": name} for name in DECODERS}
-    settings: list[tuple[str, object, object, str]] = []  # (name, key, value, where)
-    if path is not None:
-        try:
-            loaded = yaml.safe_load(Path(path).read_text()) or {}
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: no such decode config") from None
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: not valid YAML: {str(e).splitlines()[0]}") from None
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: expected a mapping of decoder names to options")
-        for name, entry in loaded.items():
-            if not isinstance(entry, dict):
-                raise ConfigError(f"{path}: {name}: expected a mapping of options")
-            settings += [(str(name), key, value, f"{path}: {name}.{key}") for key, value in entry.items()]
+    (value as YAML). Keys and values are checked as `asr train`'s config is (asr.config), naming the file and
+    line or the override; the decoders themselves are not (`check`)."""
     for item in overrides:
-        key, eq, value = item.partition("=")
-        name, dot, leaf = key.partition(".")
-        if not (eq and dot and name and leaf):
+        if "." not in item.partition("=")[0]:
             raise ConfigError(f"--set {item}: expected NAME.key=value")
-        settings.append((name, leaf, yaml.safe_load(value), f"--set {item}"))
-    for name, key, value, where in settings:
-        entries.setdefault(name, {})[key] = _typed(name, key, value, where)
-    for name, key, value, where in settings:
-        if "decoder" not in entries[name]:
-            raise ConfigError(f"{where}: '{name}' is not a built-in decoder name: give its decoder "
-                              f"({name}.decoder: {' or '.join(DECODERS)})")
-    return {name: DecoderConfig(**values) for name, values in entries.items()}
-
-
-def _typed(name: str, key, value, where: str):
-    """A decode config value typed as `asr decode`'s options give it (so decode.yaml reads the same)."""
-    if key not in KINDS:
-        raise ConfigError(f"{where}: unknown key '{key}' (known: {', '.join(KINDS)})")
-    if key == "decoder" and (value not in DECODERS or name in DECODERS and value != name):
-        raise ConfigError(f"{where}: expected {name if name in DECODERS else ' or '.join(DECODERS)}")
-    kind = KINDS[key]
-    try:
-        return _as(kind, value)
-    except (ValueError, OverflowError):
-        raise ConfigError(f"{where}: bad value {value!r} (expected {'numbers' if kind is list else kind.__name__})") \
-            from None
-
-
-def _as(kind: type, value):
-    if value is None and kind in (Path, float):
-        return None
-    if kind is list:
-        return [_number(v) for v in (value if isinstance(value, list) else [value])]
-    if kind is Path and isinstance(value, str):
-        return str(Path(value))
-    if kind is float:
-        return _number(value)
-    if kind is int and _number(value) == int(value):
-        return int(value)
-    if kind in (str, bool) and isinstance(value, kind):
-        return value
-    raise ValueError(value)
-
-
-def _number(value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(value)
-    return float(value)
+    config = apply_overrides(load_config(path) if path is not None else Located(), overrides)
+    named = {name: DecoderConfig(decoder=name) for name in DECODERS}
+    for name, options in config.items():
+        if not isinstance(options, dict):
+            raise ConfigError(f"{located(config, name, str(name))}: expected a mapping of {name}'s options")
+        if "decoder" not in options and name not in DECODERS:
+            raise ConfigError(f"{located(config, name, str(name))}: '{name}' is not a built-in decoder name: give "
+                              f"its decoder ({name}.decoder: {' or '.join(DECODERS)})")
+        given = options.setdefault("decoder", name)
+        if given not in DECODERS or name in DECODERS and given != name:
+            raise ConfigError(f"{located(options, 'decoder', f'{name}.decoder')}: expected "
+                              f"{name if name in DECODERS else ' or '.join(DECODERS)}")
+        named[name] = section_from_dict(DecoderConfig, options, str(name))
+    return named

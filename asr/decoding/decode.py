@@ -2,7 +2,7 @@
 
 Decoders: `greedy` (best path), `beam` (CTC prefix beam search, asr.decoding.beam) and `lm` (lexicon-constrained
 beam search with a word n-gram LM, asr.decoding.lm), with their settings in a DecoderConfig (asr.decoding.config).
-The network runs once per data dir, batch by batch: features are read for one batch at a time and each batch is
+The network runs once per data dir (for all of its decoders), batch by batch: features are read for one batch at a time and each batch is
 decoded as soon as the network has run, so memory does not grow with the data dir (only a tuning grid keeps every
 utterance's log-probs). For `lm` the weights come from the config, from a tuning grid searched on this data dir's
 own `text` (meant for dev, as Kaldi's scoring picks LMWT and the word insertion penalty), or from the
@@ -108,32 +108,48 @@ def hypotheses(loaded: LoadedModel, log_probs: dict[str, torch.Tensor], config: 
 def decode_data_dir(model_dir: str | os.PathLike, data_dir: str | os.PathLike, out_dir: str | os.PathLike,
                     device: str = "cpu", progress: bool = True, config: DecoderConfig | None = None) -> Path:
     """Write `out_dir/text` with the hypotheses for `data_dir` (and the settings used, see the module doc)."""
-    config = (config or DecoderConfig()).check()
+    return decode_with_each(model_dir, data_dir, [(out_dir, config or DecoderConfig())], device, progress)[0]
+
+
+def decode_with_each(model_dir: str | os.PathLike, data_dir: str | os.PathLike,
+                     outputs: list[tuple[str | os.PathLike, DecoderConfig]], device: str = "cpu",
+                     progress: bool = True) -> list[Path]:
+    """`decode_data_dir` for each (out dir, config) of `outputs`, the network run once: each batch's log-probs go
+    to every decoder (all of them kept only when a config searches LM weights). The `text` of each, in order."""
+    configs = [config.check() for _, config in outputs]
     loaded = load_model_dir(model_dir, device)
     feats_cfg = load_feats_config(data_dir)
     if feats_cfg != loaded.features:
         raise ConfigError(f"{data_dir}: features differ from the model's ({Path(model_dir) / 'config.yaml'}): "
                           f"{feats_cfg} vs {loaded.features}")
-    config = config.resolved(loaded).check(loaded)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    if config.tuned:  # needs every utterance at once
-        from asr.decoding.tune import tune_lm
+    configs = [config.resolved(loaded).check(loaded) for config in configs]
+    outs = [Path(out_dir) for out_dir, _ in outputs]
+    for out in outs:
+        out.mkdir(parents=True, exist_ok=True)
+    refs = _references(data_dir) if any(config.tuned for config in configs) else None
+    decoders = [None if config.tuned else batch_decoder(loaded, config) for config in configs]
+    hyps: list[dict[str, str]] = [{} for _ in configs]
+    kept: dict[str, torch.Tensor] = {}  # every utterance's log-probs, for a search
+    for utts, log_probs, lengths in stream_log_probs(loaded, data_dir, device=device, progress=progress):
+        for decode, h in zip(decoders, hyps):
+            if decode is not None:
+                h.update(zip(utts, decode(log_probs, lengths)))
+        if None in decoders:
+            kept.update((u, lp[:n].clone()) for u, lp, n in zip(utts, log_probs, lengths.tolist()))
+    for i, (out, config) in enumerate(zip(outs, configs)):
+        if config.tuned:  # needs every utterance at once
+            from asr.decoding.tune import tune_lm
 
-        refs = _references(data_dir)
-        log_probs = compute_log_probs(loaded, FeatureDataset(data_dir), device=device, progress=progress)
-        best, table = tune_lm(loaded, log_probs, refs, config)
-        config = dataclasses.replace(config, lm_weight=best["lm_weight"], word_score=best["word_score"])
-        atomic_write_text(out / "lm_tuning.tsv", table)
-        atomic_write_text(out / LM_PARAMS, yaml.safe_dump({**best, "tuned_on": str(Path(data_dir))}, sort_keys=False))
-        hyps = hypotheses(loaded, log_probs, config)
-    else:
-        decode, hyps = batch_decoder(loaded, config), {}
-        for utts, log_probs, lengths in stream_log_probs(loaded, data_dir, device=device, progress=progress):
-            hyps.update(zip(utts, decode(log_probs, lengths)))
-    write_table(out / "text", hyps)
-    write_settings(out, model_dir, data_dir, config)
-    return out / "text"
+            best, table = tune_lm(loaded, kept, refs, config)
+            configs[i] = config = dataclasses.replace(config, lm_weight=best["lm_weight"],
+                                                      word_score=best["word_score"])
+            atomic_write_text(out / "lm_tuning.tsv", table)
+            atomic_write_text(out / LM_PARAMS, yaml.safe_dump({**best, "tuned_on": str(Path(data_dir))},
+                                                               sort_keys=False))
+            hyps[i] = hypotheses(loaded, kept, config)
+        write_table(out / "text", hyps[i])
+        write_settings(out, model_dir, data_dir, config)
+    return [out / "text" for out in outs]
 
 
 def write_settings(out_dir: Path, model_dir: str | os.PathLike, data_dir: str | os.PathLike, config: DecoderConfig,

@@ -12,18 +12,20 @@ conf/decode.yaml) maps names to options, setting those of a built-in name or def
 `--set NAME.key=value` (value as YAML) overrides one key. A decoder with a tuning grid searches it on the
 `tune_on` set, decoded first, and the other sets use the weights it chose (its `lm_params.yaml`), as Kaldi tunes
 LMWT on dev and applies it to test; without `tune_on` the grid is searched on each set. With nj > 1 a search
-runs in one job (it needs every utterance at once) and the other decodings in nj jobs.
+runs in one job (it needs every utterance at once) and the other decodings in nj jobs; in one process, the
+decoders of a data dir share one forward pass.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 from pathlib import Path
 from typing import Iterator
 
 from asr.decoding.config import DECODERS, LM_PARAMS, DecoderConfig
-from asr.decoding.decode import decode_data_dir
+from asr.decoding.decode import decode_with_each
 from asr.errors import ConfigError
 
 
@@ -64,11 +66,20 @@ def decode_sets(model_dir: str | os.PathLike, data_dirs: list[str | os.PathLike]
                 names: list[str], decoders: dict[str, DecoderConfig], tune_on: str | None = None, nj: int = 1,
                 cmd: str = "local", device: str = "cpu", progress: bool = True, where: str = "--decoders"
                 ) -> Iterator[tuple[str, Path]]:
-    """Decode every data dir with every named decoder (see the module doc); yields (name, text) as each ends."""
-    for name, data_dir, out_dir, config in decode_plan(data_dirs, exp_dir, names, decoders, tune_on, where):
-        if (nj > 1 or cmd.split()[:1] != ["local"]) and not config.tuned:
-            from asr.decoding.jobs import decode_in_jobs
+    """Decode every data dir with every named decoder (see the module doc); yields (name, text) as each ends. In
+    this process, the decoders of one data dir share one forward pass (asr.decoding.decode.decode_with_each)."""
+    in_jobs = nj > 1 or cmd.split()[:1] != ["local"]
+    plan = decode_plan(data_dirs, exp_dir, names, decoders, tune_on, where)
+    for data_dir, group in itertools.groupby(plan, key=lambda step: step[1]):
+        here = []
+        for name, _, out_dir, config in group:
+            if in_jobs and not config.tuned:
+                from asr.decoding.jobs import decode_in_jobs
 
-            yield name, decode_in_jobs(model_dir, data_dir, out_dir, nj, cmd, device=device, config=config)
-        else:
-            yield name, decode_data_dir(model_dir, data_dir, out_dir, device=device, progress=progress, config=config)
+                yield name, decode_in_jobs(model_dir, data_dir, out_dir, nj, cmd, device=device, config=config)
+            else:
+                here.append((name, out_dir, config))
+        if here:
+            texts = decode_with_each(model_dir, data_dir, [(out, config) for _, out, config in here], device=device,
+                                     progress=progress)
+            yield from zip([name for name, _, _ in here], texts)

@@ -120,7 +120,9 @@ class Transcriber:
         """Load a model dir, exp dir or `.asr` model file; options as for the constructor."""
         from asr.export.package import load_model
 
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        from asr.device import check_device
+
+        device = check_device(device, "device") or ("cuda" if torch.cuda.is_available() else "cpu")
         return cls(load_model(model, device), device, **options)
 
     def features(self, audio: str) -> torch.Tensor:

@@ -7,6 +7,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+import asr.decoding.decode as decode_module
 from asr.cli import app
 from asr.data.kaldi_files import read_table, utt2spk_to_spk2utt, write_table
 from asr.text.tokenizer import CharTokenizer
@@ -100,8 +101,13 @@ def test_decoders_over_sets_write_what_the_one_dir_commands_write(sets, monkeypa
     tmp, model, dev, test = sets
     (tmp / "a").mkdir()
     monkeypatch.chdir(tmp / "a")
+    passes = []
+    forward = decode_module.stream_log_probs
+    monkeypatch.setattr(decode_module, "stream_log_probs", lambda *a, **kw: passes.append(a[1]) or forward(*a, **kw))
     out = run("decode", model, test, dev, "--exp-dir", "exp", "--decoders", "greedy,beam,lm,lexicon",
               "--decode-config", tmp / "decode.yaml", "--tune-on", "dev", "--no-progress")
+    assert passes == [dev, test]  # one forward pass per set, shared by its four decoders
+    monkeypatch.undo()
     order = [line.split(":")[0] for line in out.splitlines()]
     assert order == [f"exp/decode_{x}_{d}/text" for x in ("dev", "test") for d in ("greedy", "beam", "lm", "lexicon")]
     (tmp / "b").mkdir()
@@ -150,8 +156,8 @@ def test_decoders_in_jobs(sets, monkeypatch):
     (["--decoders", "greedy,viterbi"], "unknown decoder name 'viterbi'"),
     (["--decoders", "greedy,greedy"], "expected distinct decoder names"),
     (["--decoders", "lm"], "decoder 'lm': --decoder lm needs --lm"),
-    (["--decoders", "lm", "--set", "lm.lm_wieght=1"], "--set lm.lm_wieght=1: unknown key 'lm_wieght'"),
-    (["--decoders", "beam", "--set", "beam.beam_size=wide"], "--set beam.beam_size=wide: bad value 'wide'"),
+    (["--decoders", "lm", "--set", "lm.lm_wieght=1"], "--set lm.lm_wieght=1: lm.lm_wieght: unknown lm option; did you mean lm_weight?"),
+    (["--decoders", "beam", "--set", "beam.beam_size=wide"], "--set beam.beam_size=wide: beam.beam_size: expected an integer, got 'wide'"),
     (["--decoders", "beam", "--set", "beam=4"], "--set beam=4: expected NAME.key=value"),
     (["--decoders", "greedy", "--tune-on", "train"], "--tune-on train: not among the data dirs (dev, test)"),
     (["--decoders", "greedy", "--beam-size", "4"], "--beam-size: with --decoders, set decoder options in"),
@@ -167,15 +173,15 @@ def test_decoders_errors(sets, args, message):
 
 def test_decode_config_errors_name_the_file_and_key(sets):
     tmp, model, dev, test = sets
-    cases = {"lm: {beam: 3}\n": "unknown key 'beam'", "greedy: {decoder: beam}\n": "greedy.decoder: expected greedy",
-             "fast: {beam_size: 3}\n": "fast.beam_size: 'fast' is not a built-in decoder name",
-             "- greedy\n": "expected a mapping", "lm: {tune_lm_weights: [a]}\n": "lm.tune_lm_weights: bad value"}
+    cases = {"lm: {beam: 3}\n": "lm.beam: unknown lm option", "greedy: {decoder: beam}\n": "greedy.decoder: expected greedy",
+             "fast: {beam_size: 3}\n": "fast: 'fast' is not a built-in decoder name",
+             "- greedy\n": "expected a mapping", "lm: {tune_lm_weights: [a]}\n": "lm.tune_lm_weights: expected a number, got 'a'"}
     for text, message in cases.items():
         (tmp / "bad.yaml").write_text(text)
         result = CliRunner().invoke(app, ["decode", str(model), str(dev), "--exp-dir", str(tmp / "exp"),
                                           "--decoders", "lm" if "lm" in text else text.split(":")[0],
                                           "--decode-config", str(tmp / "bad.yaml")])
-        assert result.exit_code == 1 and f"{tmp / 'bad.yaml'}: " in result.output and message in result.output, \
+        assert result.exit_code == 1 and f"{tmp / 'bad.yaml'}:" in result.output and message in result.output, \
             result.output
 
 
