@@ -4,6 +4,7 @@ worker that survives a failure."""
 from __future__ import annotations
 
 import threading
+import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -61,6 +62,9 @@ def test_queue_admits_up_to_its_limit_then_busy_and_batches_what_waits():
         results = [f.result(5) for f in [first, *waiting, forced]]
         assert [r.audio for r in results] == list("abcdf")
         assert gate.batches == [["a"], ["b", "c", "f"], ["d"]]  # same model and decoder: one call
+        deadline = time.monotonic() + 10  # the worker counts a batch out just after handing out its results
+        while queue.admitted and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert queue.admitted == 0
     finally:
         queue.close()
