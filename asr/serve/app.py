@@ -123,11 +123,7 @@ class Server:
             raise HttpError(400, f"word_times '{word_times}': true or false")
         decoder = q.get("decoder") or None
         model = self.registry.check(q.get("model"), decoder)
-        try:
-            name, data = await asyncio.wait_for(read_audio_bytes(request, self.config.max_upload_bytes),
-                                                self.config.timeout_s)
-        except asyncio.TimeoutError:
-            raise HttpError(408, f"the upload took longer than {self.config.timeout_s:g} s") from None
+        name, data = await read_audio_bytes(request, self.config.max_upload_bytes, self.config.idle_s)
         upload = await run_in_threadpool(save_upload, name, data, self.tmp, self.config.max_duration_s)
         try:
             job = Job(model.name, decoder, upload.name, upload.path)

@@ -25,7 +25,7 @@ class ServeConfig:
     max_upload_mb: float = 100.0  # 413 beyond
     max_duration_s: float = 3600.0  # of an upload or a stream; 413 / close code 1009 beyond
     timeout_s: float = 600.0  # per request; 504 beyond, and the work is dropped
-    idle_s: float = 60.0  # a stream that sends nothing this long is closed (1008); an upload: timeout_s (408)
+    idle_s: float = 60.0  # an upload (408) or a stream (close 1008) that sends nothing this long is dropped
     api_key: str | None = None  # required on every route but /healthz (header or `key` query parameter)
     pause_s: float = 0.5  # streams of a bidirectional model: a pause this long ends a segment
     max_segment_s: float = 20.0  # ... and a segment is cut (at its quietest frame) when it grows this long

@@ -8,6 +8,7 @@ refused before anything is read). Only the request's bytes are ever read: no cli
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import tempfile
@@ -45,7 +46,7 @@ def too_large(limit: int) -> HttpError:
     return HttpError(413, f"upload larger than the limit of {limit} bytes ({limit / 2 ** 20:g} MB)")
 
 
-async def read_audio_bytes(request, limit: int) -> tuple[str, bytes]:
+async def read_audio_bytes(request, limit: int, idle_s: float = 60.0) -> tuple[str, bytes]:
     """(file name, audio bytes) of a multipart upload (field `file`, else the first file) or a raw body."""
     from starlette.formparsers import MultiPartException, MultiPartParser
 
@@ -54,7 +55,7 @@ async def read_audio_bytes(request, limit: int) -> tuple[str, bytes]:
     if not (multipart or not ctype or ctype.startswith(RAW_TYPES)):
         raise HttpError(415, f"content type '{ctype}' is not audio: send the file as multipart/form-data (field "
                              f"`file`) or as the raw body (audio/*, application/octet-stream)")
-    body = await read_body(request, limit + (FORM_OVERHEAD if multipart else 0))
+    body = await read_body(request, limit + (FORM_OVERHEAD if multipart else 0), idle_s)
     if not multipart:
         return request.query_params.get("filename") or "upload", body
 
@@ -76,7 +77,8 @@ async def read_audio_bytes(request, limit: int) -> tuple[str, bytes]:
     return chosen.filename or "upload", data
 
 
-async def read_body(request, limit: int) -> bytes:
+async def read_body(request, limit: int, idle_s: float = 60.0) -> bytes:
+    """The body, refused (413) once past `limit` bytes, or (408) when no bytes come for `idle_s`."""
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.strip().isdigit():
@@ -84,7 +86,14 @@ async def read_body(request, limit: int) -> bytes:
         if int(declared) > limit:
             raise too_large(limit)
     chunks, size = [], 0
-    async for chunk in request.stream():
+    stream = request.stream().__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(stream.__anext__(), idle_s)
+        except StopAsyncIteration:
+            break
+        except asyncio.TimeoutError:
+            raise HttpError(408, f"no bytes of the upload came for {idle_s:g} s") from None
         size += len(chunk)
         if size > limit:
             raise too_large(limit)
