@@ -155,9 +155,9 @@ class Server:
         text = transcript.text + "\n" if fmt == "text" else render(transcript, fmt, to_file=True)
         return Response(text, media_type=MEDIA_TYPES[fmt])
 
-    async def wait(self, job: Job, request: Request | None = None, force: bool = False):
+    async def wait(self, job: Job, request: Request | None = None):
         """The job's result; its work is dropped when the client leaves or the time limit passes."""
-        future = asyncio.wrap_future(self.queue.submit(job, force))
+        future = asyncio.wrap_future(self.queue.submit(job))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.timeout_s
         try:
