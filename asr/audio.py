@@ -71,7 +71,7 @@ def read_audio(spec: str, raw: RawFormat | None = None) -> tuple[np.ndarray, int
         else:
             with sf.SoundFile(source) as f:
                 data, sr = f.read(dtype="float32", always_2d=True), f.samplerate
-                cut = _truncation(f.extra_info) if source is spec else None  # pipes: length unknown
+                cut = truncation(f.extra_info) if source is spec else None  # pipes: length unknown
             if cut:
                 raise AudioError(f"{name}: truncated file: its header promises {cut[0]} bytes of audio, "
                                  f"the file holds {cut[1]}", "truncated file")
@@ -124,7 +124,7 @@ def load_audio_as_recorded(spec: str, sample_rate: int | None = None, start_s: f
 _DATA_CHUNK = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
 
 
-def _truncation(extra_info: str) -> tuple[int, int] | None:
+def truncation(extra_info: str) -> tuple[int, int] | None:
     """(bytes the header promises, bytes present) of a truncated WAV file, else None."""
     m = _DATA_CHUNK.search(extra_info or "")
     if m is None:

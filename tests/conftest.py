@@ -45,11 +45,12 @@ def yesno_run(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def yesno_model(yesno_run) -> Path:
-    """A trained yesno model dir: $ASR_YESNO_MODEL when set, else the one the recipe run made."""
+def yesno_model(request) -> Path:
+    """A trained yesno model dir: $ASR_YESNO_MODEL when set (then the recipe does not run), else the one the
+    recipe run made."""
     if os.environ.get("ASR_YESNO_MODEL"):
         return Path(os.environ["ASR_YESNO_MODEL"])
-    return yesno_run[0] / "exp" / "model"
+    return request.getfixturevalue("yesno_run")[0] / "exp" / "model"
 
 
 @pytest.fixture(autouse=True, scope="session")

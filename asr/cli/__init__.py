@@ -6,7 +6,7 @@ instant. Errors from the library (AsrError) are printed on one line and exit non
 """
 
 # isort: off
-from asr.cli import data, prepare, features, train, decode, score, transcribe, model  # noqa: F401  (they register)
+from asr.cli import data, prepare, features, train, decode, score, transcribe, model, serve  # noqa: F401  (they register)
 # isort: on
 from asr.cli.common import app
 from asr.cli.decoder_options import DECODER_OPTIONS
