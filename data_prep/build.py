@@ -65,7 +65,7 @@ def probe_audio(path: str) -> AudioInfo:
     """Open and decode-check an audio file: WAV/FLAC/OGG by their headers (a truncated WAV is caught), MP3 by
     decoding it whole (its header's length is an estimate; one cut short is caught). Raises AudioError naming the
     file."""
-    from asr.audio import _truncation
+    from asr.audio import truncation
 
     if not os.path.isfile(path):
         raise AudioError(f"{path}: no such audio file", "missing audio")
@@ -82,7 +82,7 @@ def probe_audio(path: str) -> AudioInfo:
             else:
                 frames = f.frames
                 f.read(min(frames, 4096), dtype="float32")
-                cut = _truncation(f.extra_info)
+                cut = truncation(f.extra_info)
                 if cut:
                     raise AudioError(f"{path}: truncated file: its header promises {cut[0]} bytes of audio, "
                                      f"the file holds {cut[1]}", "truncated audio")
