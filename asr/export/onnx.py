@@ -256,11 +256,19 @@ def metadata(loaded) -> dict[str, str]:
     }.items()}
 
 
+def with_metadata(data: bytes, meta: dict[str, str]) -> bytes:
+    """ONNX model bytes with `meta` added to its metadata_props."""
+    import onnx
+
+    proto = onnx.load_from_string(data)
+    old = {p.key: p.value for p in proto.metadata_props}
+    onnx.helper.set_model_props(proto, {**old, **meta})
+    return proto.SerializeToString()
+
+
 def export_onnx(model_path: str | os.PathLike, out: str | os.PathLike, quantize: str | None = None) -> Path:
     """Write model dir / `.asr` file `model_path` as one ONNX file `out` (graph + metadata); `quantize`
     "int8": dynamic int8 quantisation of the LSTM/GRU and matrix-product weights (onnxruntime.quantization)."""
-    import onnx
-
     from asr.export.package import load_model
     from asr.fileio import atomic_write
 
@@ -268,9 +276,7 @@ def export_onnx(model_path: str | os.PathLike, out: str | os.PathLike, quantize:
     loaded = load_model(model_path)
     if loaded.tokenizer.kind == "phone":
         raise ConfigError(f"{model_path}: phone units need a lexicon decoder, which the ONNX runtime lacks")
-    proto = onnx.load_from_string(to_onnx_bytes(loaded.model))
-    onnx.helper.set_model_props(proto, metadata(loaded))
-    data = proto.SerializeToString()
+    data = with_metadata(to_onnx_bytes(loaded.model), metadata(loaded))
     if quantize:
         data = quantize_onnx(data, quantize)
     with atomic_write(out, "wb") as f:
