@@ -190,6 +190,20 @@ def end_to_end(backends: Backends, loaded: LoadedModel, wavs: list[str], refs: l
     return out
 
 
+def as_file(key: str, spec: str, work: Path) -> str:
+    """A wav.scp entry as a plain audio file (a pipe is read once and written as 16-bit WAV)."""
+    from asr.audio import is_pipe, read_audio
+
+    if not is_pipe(spec):
+        return spec
+    import soundfile as sf
+
+    data, rate = read_audio(spec)
+    path = work / f"{key}.wav"
+    sf.write(path, data, rate, subtype="PCM_16")
+    return str(path)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", required=True, help="a trained model dir")
@@ -209,11 +223,12 @@ def main() -> None:
     e2e_keys = keys[:args.e2e_utts] if args.e2e_utts else keys
     from asr.audio import load_audio
 
-    timed_keys = keys[:args.utts]
+    timed_keys = e2e_keys[:args.utts]
     feats = [compute_features(load_audio(wav[k], loaded.features.sample_rate), loaded.features).numpy()
              for k in timed_keys]
     results: dict = {"model": args.model, "data": args.data, "load_before": load_before}
     work = Path(tempfile.mkdtemp(prefix="bench-deploy-"))
+    wav = {k: as_file(k, wav[k], work) for k in e2e_keys}  # Kaldi pipes (AN4's sox) -> wav files, read by both
     trained = Backends(loaded.model)
     print(f"[{time.strftime('%H:%M:%S')}] timing the trained model", flush=True)
     results["trained"] = {"config": loaded.model.config.to_dict(), "sizes": trained.sizes,
