@@ -173,6 +173,8 @@ def load_package(path: str | os.PathLike, device: str | torch.device = "cpu") ->
     if manifest.get("quantize"):
         from asr.model.quantize import quantize_model
 
+        if torch.device(device).type != "cpu":
+            raise ConfigError(f"{path}: an int8 model runs on the CPU only (--device cpu), not {device}")
         loaded.model = quantize_model(loaded.model, manifest["quantize"])
     return loaded
 
