@@ -51,6 +51,38 @@ def mel_banks(num_bins: int, padded: int, rate: float, low: float, high: float) 
     return np.maximum(0.0, np.minimum(up, down))
 
 
+class _SparseMel:
+    """power (m, K) -> mel energies (m, bins) without a matrix product: OpenBLAS runs a product that size on
+    all cores, and on a busy machine its threads wait for them (60x slower measured, docs/deploy.md). A filter
+    overlaps only its neighbours, so the even filters have disjoint supports, as have the odd ones: each parity
+    is one weighted row and a segment sum (np.add.reduceat) over the filters' contiguous supports."""
+
+    def __init__(self, mel: np.ndarray):
+        self.bins = mel.shape[0]
+        self.groups = []
+        for parity in (0, 1):
+            rows = np.arange(parity, self.bins, 2)
+            if not len(rows):
+                continue
+            weights = mel[rows].sum(0).astype(np.float32)
+            nonzero = [np.flatnonzero(mel[r]) for r in rows]
+            empty = np.array([len(nz) == 0 for nz in nonzero])
+            starts = np.zeros(len(rows), np.int64)
+            nxt = mel.shape[1] - 1
+            for i in range(len(rows) - 1, -1, -1):  # an empty filter starts where the next one does
+                starts[i] = nonzero[i][0] if len(nonzero[i]) else nxt
+                nxt = starts[i]
+            self.groups.append((rows, weights, starts, empty))
+
+    def apply(self, power: np.ndarray) -> np.ndarray:
+        out = np.zeros((power.shape[0], self.bins), np.float32)
+        for rows, weights, starts, empty in self.groups:
+            sums = np.add.reduceat(power * weights, starts, axis=1)
+            sums[:, empty] = 0.0
+            out[:, rows] = sums
+        return out
+
+
 @functools.lru_cache(maxsize=16)
 def _analysis(key: tuple):
     opts = dict(key)
@@ -60,7 +92,7 @@ def _analysis(key: tuple):
     padded = 1 if size == 0 else 2 ** (size - 1).bit_length()
     window = _window(opts["window_type"], size).astype(np.float32)
     mel = mel_banks(opts["num_mel_bins"], padded, rate, opts["low_freq"], opts["high_freq"])
-    mel_t = np.pad(mel, ((0, 0), (0, 1))).T.astype(np.float32).copy()  # (padded / 2 + 1, bins), 0 for Nyquist
+    mel_t = _SparseMel(np.pad(mel, ((0, 0), (0, 1))))  # (bins, padded / 2 + 1), 0 for the Nyquist bin
     dct = lifter = None
     if opts["kind"] == "mfcc":
         bins, ceps = opts["num_mel_bins"], opts["num_ceps"]
@@ -118,7 +150,7 @@ def compute_features(samples: np.ndarray, opts: dict) -> np.ndarray:
         buf[:, :size] = frames * window
     spectrum = np.fft.rfft(buf)
     power = (spectrum.real ** 2 + spectrum.imag ** 2).astype(np.float32)
-    feats = np.log(np.maximum(power @ mel_t, EPSILON))
+    feats = np.log(np.maximum(mel_t.apply(power), EPSILON))
     if opts["kind"] == "mfcc":
         feats = (feats @ dct) * lifter
         if energy is not None:
