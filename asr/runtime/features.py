@@ -31,24 +31,22 @@ def _window(kind: str, size: int) -> np.ndarray:
     raise ValueError(f"unknown window type {kind!r}")
 
 
-def _mel(f):
-    return 1127.0 * np.log(1.0 + np.asarray(f, dtype=np.float64) / 700.0)
-
-
 def mel_banks(num_bins: int, padded: int, rate: float, low: float, high: float) -> np.ndarray:
-    """Kaldi's triangular mel filters, (num_bins, padded / 2): no VTLN warping."""
+    """Kaldi's triangular mel filters, (num_bins, padded / 2): no VTLN warping. In float32 with the operations
+    in torchaudio's order, as asr.features.kaldi builds them: a narrow filter's weights are sensitive to that."""
     nyquist = 0.5 * rate
     if high <= 0.0:
         high += nyquist
     fft_bins = padded // 2
-    mel_low, mel_high = _mel(low), _mel(high)
+    mel_low, mel_high = 1127.0 * math.log(1.0 + low / 700.0), 1127.0 * math.log(1.0 + high / 700.0)
     delta = (mel_high - mel_low) / (num_bins + 1)
-    b = np.arange(num_bins, dtype=np.float64)[:, None]
-    left, center, right = mel_low + b * delta, mel_low + (b + 1) * delta, mel_low + (b + 2) * delta
-    mel = _mel(rate / padded * np.arange(fft_bins))[None, :]
+    b = np.arange(num_bins, dtype=np.float32)[:, None]
+    left, center, right = mel_low + b * delta, mel_low + (b + 1.0) * delta, mel_low + (b + 2.0) * delta
+    freqs = (rate / padded) * np.arange(fft_bins, dtype=np.float32)
+    mel = (1127.0 * np.log(1.0 + freqs / 700.0))[None, :]
     up = (mel - left) / (center - left)
     down = (right - mel) / (right - center)
-    return np.maximum(0.0, np.minimum(up, down))
+    return np.maximum(np.float32(0.0), np.minimum(up, down))
 
 
 class _SparseMel:
