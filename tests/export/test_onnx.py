@@ -137,3 +137,21 @@ def test_cli_export_by_suffix_and_into_the_package(tmp_path):
     assert type(loaded.model.encoder.rnns[0]).__module__.startswith("torch.ao.nn.quantized")
     result = CliRunner().invoke(app, ["export", str(model_dir), str(tmp_path / "b.asr"), "--quantize", "int4"])
     assert result.exit_code == 1 and "int4" in result.output
+
+
+def test_every_kind_quantizes_to_int8():
+    """int8 (onnxruntime.quantization) of every kind runs and stays close: LSTM -> DynamicQuantizeLSTM, matrix
+    products -> MatMulInteger; GRU and the LSTMP Loop keep a float recurrence."""
+    from asr.export.onnx import quantize_onnx
+
+    feats = np.random.default_rng(1).standard_normal((3, 20, 5)).astype(np.float32)
+    inputs = {"feats": feats, "lengths": np.array([20, 9, 4])}
+    for kind in KINDS:
+        fp32 = to_onnx_bytes(random_model(*kind))
+        int8 = quantize_onnx(fp32, "int8")
+        ops = {n.op_type for n in onnx.load_from_string(int8).graph.node}
+        assert "MatMulInteger" in ops
+        assert ("DynamicQuantizeLSTM" in ops) == (kind[0] not in ("gru", "gru-ref") and not kind[1])
+        a = ort.InferenceSession(fp32).run(None, inputs)[0]
+        b = ort.InferenceSession(int8).run(None, inputs)[0]
+        assert np.abs(a[0] - b[0]).max() < 0.5, kind
