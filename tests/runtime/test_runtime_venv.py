@@ -6,6 +6,7 @@ by default, and takes a minute or two. tests/runtime/test_runtime.py checks the 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -36,7 +37,13 @@ def test_runtime_only_venv_gives_the_pytorch_words(tmp_path):
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     subprocess.run([*pip, *RUNTIME_DEPS], check=True, timeout=900)
-    subprocess.run([*pip, "--no-deps", str(REPO)], check=True, timeout=900, cwd=tmp_path)
+    src = tmp_path / "src"  # a copy: pip builds in the source tree (build/), which must not be the checkout
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, src / name)
+    for name in ("asr", "data_prep"):
+        shutil.copytree(REPO / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([*pip, "--no-deps", str(src)], check=True, timeout=900, cwd=tmp_path)
     proc = subprocess.run([str(venv / "bin" / "asr"), "transcribe", "--backend", "onnx", str(onnx_path), *waves],
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
