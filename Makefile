@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 ASR_CORPORA ?= $(shell test -d ../shared/corpora && cd ../shared/corpora && pwd)
 export ASR_CORPORA
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench bench-deploy clean
 
 install: $(STAMP)
 
@@ -30,6 +30,13 @@ test: install
 BENCH_THREADS ?= 2
 bench: install
 	$(BIN)/python -m bench.run --threads $(BENCH_THREADS) $(BENCH_ARGS)
+
+# Deployment figures (docs/deploy.md): PyTorch and ONNX Runtime, fp32 and int8, side by side (bench/deploy.py);
+# needs a trained model (egs/an4/run.sh --unit char) and a data dir with wav.scp and text.
+DEPLOY_MODEL ?= egs/an4/exp/model
+DEPLOY_DATA ?= egs/an4/data/dev
+bench-deploy: install
+	$(BIN)/python -m bench.deploy --model $(DEPLOY_MODEL) --data $(DEPLOY_DATA) --threads 1,2 --out bench/deploy.json
 
 clean:
 	rm -rf egs/*/data egs/*/exp egs/*/mfcc egs/*/fbank bench/work

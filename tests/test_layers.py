@@ -18,7 +18,7 @@ LAYERS = [
     ["model", "scoring"],
     ["decoding"],
     ["training", "export"],
-    ["transcribe"],
+    ["transcribe", "runtime"],
     ["serve"],
     ["cli", "__init__"],
 ]

@@ -13,16 +13,27 @@ from asr.cli.common import app, command
 @command(app, "export")
 def export_cmd(
     model_dir: Path = typer.Argument(..., help="model dir or exp dir (config.yaml, tokens.txt, model.pt)"),
-    out: Path = typer.Argument(..., help="the model file to write, e.g. model.asr"),
+    out: Path = typer.Argument(..., help="the model file to write: model.asr, or model.onnx (the network as ONNX, "
+                                         "tokens and feature options in its metadata, for --backend onnx)"),
     lexicon: Optional[Path] = typer.Option(None, "--lexicon", help="pack a lexicon for --decoder lm"),
     lm: Optional[Path] = typer.Option(None, "--lm", help="pack a language model (ARPA) for --decoder lm"),
     lm_params: Optional[Path] = typer.Option(None, "--lm-params", help="pack the LM weights of a dev search "
                                                                        "(lm_params.yaml)"),
+    onnx: bool = typer.Option(False, "--onnx", help="model.asr: add the network as ONNX (model.onnx) for "
+                                                    "--backend onnx"),
+    quantize: Optional[str] = typer.Option(None, "--quantize", help="int8: dynamic int8 weights (LSTM/GRU and "
+                                                                    "linear layers)"),
 ):
-    """Pack a model into one file (weights, config, units, CMVN, feature settings[, lexicon, LM, LM weights])."""
-    from asr.export.package import export_model
+    """Pack a model into one file (weights, config, units, CMVN, feature settings[, lexicon, LM, LM weights]);
+    or, to a .onnx file, the network as ONNX with its tokens and feature settings."""
+    if out.suffix == ".onnx":
+        from asr.export.onnx import export_onnx
 
-    path = export_model(model_dir, out, lexicon, lm, lm_params)
+        path = export_onnx(model_dir, out, quantize)
+    else:
+        from asr.export.package import export_model
+
+        path = export_model(model_dir, out, lexicon, lm, lm_params, onnx=onnx, quantize=quantize)
     typer.echo(f"{path}: {path.stat().st_size / 1e6:.1f} MB, from {model_dir}")
 
 

@@ -9,6 +9,7 @@ import typer
 
 from asr.cli.common import app, command
 from asr.cli.decoder_options import decoder_options
+from asr.errors import ConfigError
 
 
 @command(app, "transcribe")
@@ -32,8 +33,22 @@ def transcribe_cmd(
     word_times: str = typer.Option("speech", "--word-times", help="speech: CTC word times snapped to the speech "
                                                                    "in the audio; ctc: where tokens were emitted"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="print each recording's real-time factor"),
+    backend: str = typer.Option("pytorch", "--backend", help="pytorch, or onnx: a model.onnx (or .asr exported "
+                                                             "--onnx) in onnxruntime, without PyTorch (audio "
+                                                             "files; text or json; greedy or beam)"),
 ):
     """Transcribe audio; by default print `<file>\t<text>` per recording. Exit 1 if any recording failed."""
+    if backend == "onnx":
+        from asr.runtime.command import run_onnx_transcribe
+
+        if decoder_config.lm or decoder_config.lexicon or decoder_config.decoder == "lm":
+            raise ConfigError("--backend onnx decodes greedy or beam, without a lexicon or LM")
+        if run_onnx_transcribe(model, audio, fmt, decoder_config.decoder, decoder_config.beam_size, threads,
+                               batch_size, verbose):
+            raise typer.Exit(1)
+        return
+    if backend != "pytorch":
+        raise ConfigError(f"--backend {backend}: choose pytorch or onnx")
     import torch
 
     from asr.device import check_device

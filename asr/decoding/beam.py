@@ -15,8 +15,12 @@ Layout: log_probs (T, V) of one utterance (a batch is decoded utterance by utter
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch-free at run time: the ONNX runtime (asr.runtime) decodes with it
+    import torch
 
 NEG_INF = -np.inf
 
@@ -26,7 +30,7 @@ def prefix_beam_search(log_probs: torch.Tensor | np.ndarray, beam_size: int = 10
     """(T, V) log-probs -> up to `nbest` (token ids, log-probability) pairs, best first.
 
     token_beam: extend only with the `token_beam` best tokens of each frame (default: all)."""
-    lp = log_probs.detach().cpu().numpy() if isinstance(log_probs, torch.Tensor) else np.asarray(log_probs)
+    lp = log_probs.detach().cpu().numpy() if hasattr(log_probs, "detach") else np.asarray(log_probs)
     lp = lp.astype(np.float64)
     t_len, vocab = lp.shape
     prefixes: list[tuple[int, ...]] = [()]

@@ -6,6 +6,11 @@
     model.pt             weights, global CMVN included (buffers)
     decoding/lexicon.txt optional: the vocabulary for lexicon + LM decoding
     decoding/lm.arpa     optional: the word n-gram
+    model.onnx           optional (`--onnx`): the network as ONNX with its metadata (asr.export.onnx), which
+                         `asr transcribe --backend onnx` (asr.runtime) reads without PyTorch
+
+`--quantize int8` records `quantize: int8` in the manifest; loading then quantises the model dynamically
+(asr.model.quantize), and the ONNX member is quantised too.
 
 The manifest's `decoding` is the model dir's decoding.yaml (asr.model.store: the decoder, its settings, these
 files), or what `--lexicon --lm --lm-params` give. `unzip -l model.asr` shows what is inside. Loading checks the
@@ -36,10 +41,12 @@ MANIFEST = "asr-model.yaml"
 FORMAT = "lstm-asr-model"
 FORMAT_VERSION = 1
 SUFFIX = ".asr"
+ONNX_MEMBER = "model.onnx"
 
 
 def export_model(model_dir: str | os.PathLike, out: str | os.PathLike, lexicon: str | os.PathLike | None = None,
-                 lm: str | os.PathLike | None = None, lm_params: str | os.PathLike | None = None) -> Path:
+                 lm: str | os.PathLike | None = None, lm_params: str | os.PathLike | None = None,
+                 onnx: bool = False, quantize: str | None = None) -> Path:
     """Pack model dir (or exp dir) `model_dir` into the file `out` with the decoder its decoding.yaml records (the
     recipe's choice: asr.model.store), or with a lexicon, LM and the LM weights of a dev search (`lm_params.yaml`
     of `asr decode --tune-lm-weights`) given here, which then set the decoder to lm."""
@@ -75,6 +82,17 @@ def export_model(model_dir: str | os.PathLike, out: str | os.PathLike, lexicon: 
             "source": str(src.resolve()), "files": [CONFIG, WEIGHTS, *unit_files],
             "decoding": {**decoding, "sources": sources} if sources else decoding,
         }
+        if quantize:
+            from asr.model.quantize import QUANTIZE
+
+            if quantize not in QUANTIZE:
+                raise ConfigError(f"quantisation must be one of {', '.join(QUANTIZE)}, not '{quantize}'")
+            manifest["quantize"] = quantize
+        if onnx:
+            from asr.export.onnx import export_onnx
+
+            export_onnx(src, Path(tmp) / ONNX_MEMBER, quantize)
+            manifest["files"].append(ONNX_MEMBER)
         with atomic_write(out, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
             z.writestr(MANIFEST, yaml.safe_dump(manifest, sort_keys=False))
             z.write(src / CONFIG, CONFIG)
@@ -83,6 +101,8 @@ def export_model(model_dir: str | os.PathLike, out: str | os.PathLike, lexicon: 
                 z.write(Path(tmp) / name, name)
             for path, member in members:
                 z.write(path, member)
+            if onnx:
+                z.write(Path(tmp) / ONNX_MEMBER, ONNX_MEMBER)
     return out
 
 
@@ -151,6 +171,12 @@ def load_package(path: str | os.PathLike, device: str | torch.device = "cpu") ->
             os.unlink(os.path.join(tmp, name))
     if not any(k in (manifest.get("decoding") or {}) for k in DECODING_FILES):
         shutil.rmtree(tmp, ignore_errors=True)
+    if manifest.get("quantize"):
+        from asr.model.quantize import quantize_model
+
+        if torch.device(device).type != "cpu":
+            raise ConfigError(f"{path}: an int8 model runs on the CPU only (--device cpu), not {device}")
+        loaded.model = quantize_model(loaded.model, manifest["quantize"])
     return loaded
 
 
