@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 ASR_CORPORA ?= $(if $(wildcard $(CURDIR)/../shared/corpora),$(abspath $(CURDIR)/../shared/corpora),)
 export ASR_CORPORA
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench bench-peers clean
 
 install: $(STAMP)
 
@@ -30,6 +30,11 @@ test: install
 BENCH_THREADS ?= 2
 bench: install
 	$(BIN)/python -m bench.run --threads $(BENCH_THREADS) $(BENCH_ARGS)
+
+# asr train vs SpeechBrain on AN4, alternated (docs/benchmarks.md); installs SpeechBrain into bench/peers/.venv.
+# Not part of test or CI; about 30 minutes on 2 idle cores (PEERS_ARGS="--runs 1 --epochs 1" for a short one).
+bench-peers: install
+	$(BIN)/python -m bench.peers.run --threads $(BENCH_THREADS) $(PEERS_ARGS)
 
 clean:
 	rm -rf egs/*/data egs/*/exp egs/*/mfcc egs/*/fbank bench/work
