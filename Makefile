@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 ASR_CORPORA ?= $(shell test -d ../shared/corpora && cd ../shared/corpora && pwd)
 export ASR_CORPORA
 
-.PHONY: install demo test bench bench-deploy clean
+.PHONY: install demo test bench bench-deploy bench-peers clean
 
 install: $(STAMP)
 
@@ -37,6 +37,11 @@ DEPLOY_MODEL ?= egs/an4/exp/model
 DEPLOY_DATA ?= egs/an4/data/dev
 bench-deploy: install
 	$(BIN)/python -m bench.deploy --model $(DEPLOY_MODEL) --data $(DEPLOY_DATA) --threads 1,2 --out bench/deploy.json
+
+# asr train vs SpeechBrain on AN4, alternated (docs/benchmarks.md); installs SpeechBrain into bench/peers/.venv.
+# Not part of test or CI; about 30 minutes on 2 idle cores (PEERS_ARGS="--runs 1 --epochs 1" for a short one).
+bench-peers: install
+	$(BIN)/python -m bench.peers.run --threads $(BENCH_THREADS) $(PEERS_ARGS)
 
 clean:
 	rm -rf egs/*/data egs/*/exp egs/*/mfcc egs/*/fbank bench/work

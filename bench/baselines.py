@@ -156,22 +156,38 @@ FEATURE_TOOLS = {"ours": ours, "kaldi_native_fbank": kaldi_native_fbank, "libros
 
 
 def ceiling_step(data, mcfg, vocab_size: int, batches: list[list[int]], lr: float, seed: int):
-    """The ceiling's training step: bare nn.LSTM + Linear + CTCLoss forward/backward + Adam step on a batch's
-    inputs, stacked beforehand and held in memory. Returns `step(indices) -> input frames of the batch`."""
+    """The ceiling's training step: a bare 3-layer bidirectional `nn.LSTM` (fused: each layer and direction one
+    oneDNN call, the backward direction starting in the padding) + Linear + CTC forward/backward + fused Adam step
+    on a batch's encoder inputs, made beforehand and held in memory. Returns `step(indices) -> input frames`.
+
+    The inputs are those our model's frontend makes (its CMVN from the training set, as `asr train` sets it, then
+    frames stacked and subsampled) and the weights start as our model's do (same seed and initialisation): the
+    same arithmetic on the same numbers. Fed raw log-mel features, as it once was, the LSTM saturated and its
+    backward pass crawled through denormal floats, 3-10x slower than the same work in range (docs/benchmarks.md).
+    """
     import torch
     import torch.nn.functional as F
 
-    from asr.model.model import stack_frames
+    from asr.model.model import CTCModel
+    from asr.training.run import training_cmvn_stats
 
-    tensors = {}
-    for indices in batches:
-        b = data.collate(indices)
-        x, out_lengths = stack_frames(b.feats, b.lengths, mcfg.stack_frames, mcfg.subsample)
-        tensors[tuple(indices)] = (x, out_lengths, b.targets, b.target_lengths, int(b.lengths.sum()))
     torch.manual_seed(seed)
-    lstm = torch.nn.LSTM(x.shape[2], mcfg.hidden_size, mcfg.num_layers, batch_first=True, bidirectional=True)
-    output = torch.nn.Linear(2 * mcfg.hidden_size, vocab_size)
-    opt = torch.optim.Adam([*lstm.parameters(), *output.parameters()], lr=lr)
+    model = CTCModel(mcfg)
+    model.set_cmvn(training_cmvn_stats(data))
+    enc = model.encoder
+    lstm = torch.nn.LSTM(enc.rnns[0].input_size, mcfg.hidden_size, len(enc.rnns), batch_first=True,
+                         bidirectional=True)
+    with torch.no_grad():
+        for k, rnn in enumerate(enc.rnns):  # our layers' initial weights, layer by layer
+            for name, p in rnn.named_parameters():
+                getattr(lstm, name.replace("_l0", f"_l{k}")).copy_(p)
+        tensors = {}
+        for indices in batches:
+            b = data.collate(indices)
+            x, out_lengths = model.frontend(b.feats, b.lengths)
+            tensors[tuple(indices)] = (x.contiguous(), out_lengths, b.targets, b.target_lengths, int(b.lengths.sum()))
+    output = model.output
+    opt = torch.optim.Adam([*lstm.parameters(), *output.parameters()], lr=lr, fused=True)
 
     def step(indices: list[int]) -> int:
         x, out_lengths, targets, target_lengths, n = tensors[tuple(indices)]
@@ -189,10 +205,10 @@ def ceiling_step(data, mcfg, vocab_size: int, batches: list[list[int]], lr: floa
 def train_ceiling(spec: dict) -> list[float]:
     """`ceiling_step` over the batches our training loop makes (same utterances, same padded shapes, same order);
     frames/s per epoch, counting input frames as the training log does."""
-    from asr.model.model import ModelConfig
-    from asr.text.tokenizer import load_tokenizer
     from asr.data.dataset import FeatureDataset
     from asr.data.sampler import BucketBatchSampler
+    from asr.model.model import ModelConfig
+    from asr.text.tokenizer import load_tokenizer
     from asr.training.screen import screen_dataset
     from bench.prepare import train_config
 
@@ -218,10 +234,10 @@ def decode_ceiling(model_dir: str, data_dir: str):
     returns a function that runs it once."""
     import torch
 
-    from asr.decoding.decode import MAX_FRAMES
-    from asr.model.store import load_model_dir
     from asr.data.dataset import FeatureDataset
     from asr.data.sampler import BucketBatchSampler
+    from asr.decoding.decode import MAX_FRAMES
+    from asr.model.store import load_model_dir
 
     model = load_model_dir(model_dir).model
     data = FeatureDataset(data_dir)

@@ -53,9 +53,10 @@ def yesno_model(request) -> Path:
     return request.getfixturevalue("yesno_run")[0] / "exp" / "model"
 
 
-@pytest.fixture(autouse=True, scope="session")
+@pytest.fixture(autouse=True)
 def _one_torch_thread():
-    """Tests use tiny models, which run no faster on two threads and far slower when the cores are busy."""
+    """Tests use tiny models, which run no faster on two threads and far slower when the cores are busy; each test
+    starts on one (a training config without num_threads takes every core: `auto`)."""
     import torch
 
     torch.set_num_threads(1)

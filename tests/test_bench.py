@@ -65,3 +65,15 @@ def test_a_job_runs_in_its_own_process(smoke):
     assert len(result["seconds"]) == 2 and all(positive(t) for t in result["seconds"])
     assert rss > 10  # MB: a Python process with torch
     assert (Path(ws.scaled[1]) / "feats.scp").is_file()
+
+
+def test_a_ratio_above_its_ceiling_is_flagged_broken_not_met():
+    """A ceiling slower than the loop it bounds (train_ratio 3.13, #22) is a broken measurement, never a goal met."""
+    from bench.run import GOALS, check_goals
+
+    res = {key: limit for key, (_, limit) in GOALS.items()}
+    assert all(g["met"] and "broken" not in g for g in check_goals(res).values())
+    res.update(train_ratio=3.13, decode_ratio=1.0)
+    goals = check_goals(res)
+    assert not goals["train_ratio"]["met"] and "broken" in goals["train_ratio"]["broken"]
+    assert goals["decode_ratio"]["met"] and "broken" not in goals["decode_ratio"]

@@ -65,8 +65,9 @@ def restore(state: dict, path: Path, model: torch.nn.Module, optimizer: torch.op
         raise ConfigError(f"{path}: does not fit this model ({str(e).splitlines()[0]}); use a new --exp-dir") from None
     set_rng_state(state["rng"])
     if state["num_threads"] != torch.get_num_threads():
-        log.warning("resuming with %d threads, the run had %d: results may differ in the last bits "
-                    "(set training.num_threads)", torch.get_num_threads(), state["num_threads"])
+        log.warning("resuming with %d threads, the run had %d: results may differ in the last bits (an exact "
+                    "resume needs the same count: set training.num_threads: %d)", torch.get_num_threads(),
+                    state["num_threads"], state["num_threads"])
     log.info("resumed from %s: epoch %d, %d batches done%s, step %d", path, state["epoch"], state["batch"],
              " and evaluated" if state["epoch_done"] else "", state["step"])
     return {**{k: state[k] for k in POSITION}, **{k: state["schedule"][k] for k in SCHEDULE},

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from asr.config import check_sections, section_from_dict
+from asr.config import _where, check_sections, section_from_dict
 from asr.data.dataset import FeatureDataset
 from asr.data.sampler import BucketBatchSampler
 from asr.device import check_device
@@ -29,6 +30,7 @@ from asr.training.augment import AugmentConfig, SpecAugment
 from asr.training.checkpoints import data_fingerprint
 from asr.training.distributed import Distributed, rank_seed
 from asr.training.exp_writer import ExpWriter
+from asr.training.loader import available_cores
 from asr.training.screen import screen_dataset
 
 log = logging.getLogger("asr.train")
@@ -47,7 +49,8 @@ class TrainConfig:
     grad_clip: float = 5.0
     max_frames: int = 20000  # padded input frames per batch
     seed: int = 1
-    num_threads: int = 0  # 0: PyTorch's default; exact resume needs the same count as the interrupted run
+    num_threads: int | str = "auto"  # auto (or 0): the cores available to the process (`training_threads`); exact
+    # resume needs the same count as the interrupted run (a resume with another says so)
     checkpoint_every_steps: int = 100  # also at each epoch's end; 0: only there
     max_bad_batches: int = 20  # batches in a row with a non-finite loss/gradient that stop training
     best_metric: str = "loss"  # loss | cer | wer (dev)
@@ -57,7 +60,20 @@ class TrainConfig:
     def from_dict(cls, d: dict | None) -> "TrainConfig":
         choices = {"optimizer": ("adam", "sgd"), "lr_schedule": ("constant", "newbob"),
                    "best_metric": ("loss", "cer", "wer")}
+        if isinstance(d, dict) and "num_threads" in d:
+            n = d["num_threads"]
+            if not (n == "auto" or (isinstance(n, int) and not isinstance(n, bool) and n >= 0)):
+                raise ConfigError(f"{_where(d, 'num_threads', 'training.num_threads')}: expected auto or a number "
+                                  f"of threads, got {n!r}")
         return section_from_dict(cls, d, "training", choices)
+
+
+def training_threads(num_threads: int | str) -> int:
+    """The torch thread count of `training.num_threads`: a number as it is; auto (or 0) the cores available to
+    the process (its CPU affinity), shared among torchrun's processes on this machine (LOCAL_WORLD_SIZE)."""
+    if num_threads not in ("auto", 0):
+        return int(num_threads)
+    return max(1, available_cores() // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
 
 
 SECTIONS = {"model": ModelConfig, "training": TrainConfig, "augment": AugmentConfig}  # of a training config
@@ -164,8 +180,7 @@ def set_up(inputs: Inputs, dist: Distributed, out: ExpWriter, strict: bool) -> R
     """Seeds, screened data, the model (global CMVN of the training set), SpecAugment, optimizer, sampler."""
     cfg, mcfg, acfg, features = inputs.cfg, inputs.mcfg, inputs.acfg, inputs.features
     device = dist.device(inputs.device)
-    if cfg.num_threads:
-        torch.set_num_threads(cfg.num_threads)
+    torch.set_num_threads(training_threads(cfg.num_threads))
     seed_everything(cfg.seed)
     train_set, dev_set = screen_data(inputs, mcfg.subsample, out, strict)
     model = CTCModel(mcfg)

@@ -22,13 +22,14 @@ def data(tmp_path_factory):
     return FeatureDataset(path, CharTokenizer.build(["a b"]))
 
 
-def test_prefetched_batches_equal_batches_made_in_place_whatever_the_global_rng(data):
+@pytest.mark.parametrize("background", [True, False])
+def test_prefetched_batches_equal_batches_made_in_place_whatever_the_global_rng(data, background):
     aug = SpecAugment(AugmentConfig(freq_masks=2, freq_width=4, time_masks=2, time_width=8))
     order = [(3, [0, 1, 2]), (0, [3, 4]), (7, [5, 6, 7, 8]), (1, [9, 10, 11])]
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        with BatchLoader(data, aug, seed=11) as loader:
+        with BatchLoader(data, aug, seed=11, background=background) as loader:
             seen = []  # a thread started after the loader's gets the process's count, not the loader thread's 1
             later = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
             later.start()
@@ -39,6 +40,8 @@ def test_prefetched_batches_equal_batches_made_in_place_whatever_the_global_rng(
             for b in loader.epoch(2, order):
                 torch.rand(5)  # the main thread draws meanwhile, as dropout does
                 got.append(b)
+            # the thread's ops ran on one thread (ATen's per-thread initialisation did not reset it to 2)
+            assert loader.threads() == (1 if background else None) and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
     for b, (index, indices) in zip(got, order, strict=True):
@@ -51,8 +54,23 @@ def test_prefetched_batches_equal_batches_made_in_place_whatever_the_global_rng(
     assert not torch.equal(other, got[0].feats)  # another epoch, other masks
 
 
+def test_loader_makes_batches_in_a_thread_only_when_a_core_is_spare(data, monkeypatch):
+    import asr.training.loader as loader_module
+
+    aug = SpecAugment(AugmentConfig())
+    before = torch.get_num_threads()
+    try:
+        for threads, cores, background in [(1, 2, True), (2, 2, False), (4, 2, False), (2, 8, True)]:
+            torch.set_num_threads(threads)
+            monkeypatch.setattr(loader_module, "available_cores", lambda: cores)
+            with BatchLoader(data, aug, seed=1) as loader:
+                assert loader.background is background
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_loader_passes_on_an_error_of_its_thread(data):
-    with BatchLoader(data, SpecAugment(AugmentConfig()), seed=1) as loader:
+    with BatchLoader(data, SpecAugment(AugmentConfig()), seed=1, background=True) as loader:
         with pytest.raises(IndexError):
             list(loader.epoch(1, [(0, [0]), (1, [999])]))
 
