@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from asr.config import _where, check_sections, section_from_dict
+from asr.config import check_sections, located, section_from_dict
 from asr.data.dataset import FeatureDataset
 from asr.data.sampler import BucketBatchSampler
 from asr.device import check_device
@@ -63,7 +63,7 @@ class TrainConfig:
         if isinstance(d, dict) and "num_threads" in d:
             n = d["num_threads"]
             if not (n == "auto" or (isinstance(n, int) and not isinstance(n, bool) and n >= 0)):
-                raise ConfigError(f"{_where(d, 'num_threads', 'training.num_threads')}: expected auto or a number "
+                raise ConfigError(f"{located(d, 'num_threads', 'training.num_threads')}: expected auto or a number "
                                   f"of threads, got {n!r}")
         return section_from_dict(cls, d, "training", choices)
 
