@@ -131,7 +131,13 @@ def typed_value(kind, value):
         args = typing.get_args(kind)
         if value is None and type(None) in args:
             return None
-        (kind,) = [a for a in args if a is not type(None)]  # X | None: X
+        kinds = [a for a in args if a is not type(None)]
+        for kind in kinds[:-1]:  # X | Y: the first that takes it
+            try:
+                return typed_value(kind, value)
+            except ValueError:
+                pass
+        kind = kinds[-1]
     if typing.get_origin(kind) is list:
         (item,) = typing.get_args(kind)
         return [typed_value(item, v) for v in (value if isinstance(value, list) else [value])]
