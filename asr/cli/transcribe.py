@@ -32,6 +32,12 @@ def transcribe_cmd(
     word_times: str = typer.Option("speech", "--word-times", help="speech: CTC word times snapped to the speech "
                                                                    "in the audio; ctc: where tokens were emitted"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="print each recording's real-time factor"),
+    stream: bool = typer.Option(False, "--stream", help="streaming model: read the input as it arrives, print "
+                                                        "partial and final results as they come (docs/streaming.md)"),
+    rate: Optional[int] = typer.Option(None, "--rate", help="--stream: raw PCM input at this rate (else a WAV header)"),
+    sample_format: str = typer.Option("s16le", "--sample-format", help="--stream raw PCM: s16le, s32le or f32le"),
+    channels: int = typer.Option(1, "--channels", help="--stream raw PCM: interleaved channels"),
+    endpoint: float = typer.Option(0.6, "--endpoint", help="--stream: seconds of trailing blank that end a segment"),
 ):
     """Transcribe audio; by default print `<file>\t<text>` per recording. Exit 1 if any recording failed."""
     import torch
@@ -45,6 +51,11 @@ def transcribe_cmd(
     device = check_device(device)
     if threads > 0:
         torch.set_num_threads(threads)
+    if stream:
+        from asr.transcribe.live import stream_command
+
+        transcriber = Transcriber.from_pretrained(model, device, decoder=decoder_config)
+        return stream_command(transcriber, audio, rate, sample_format, channels, endpoint)
     inputs = expand_inputs(audio, recursive)
     out = parse_formats(fmt, output_dir, len(inputs))
     transcriber = Transcriber.from_pretrained(model, device, decoder=decoder_config,

@@ -34,6 +34,7 @@ from asr.features.kaldi import compute_features
 from asr.model.store import LoadedModel
 
 WORD_TIMES = ("speech", "ctc")
+STREAM_READ_S = 1.0  # a streaming model reads a file in windows of this length
 
 
 @dataclass
@@ -99,7 +100,8 @@ class Transcriber:
         keeps the frames where the tokens were emitted."""
         self.loaded = loaded
         self.device = torch.device(device)
-        self.decode = make_decoder(loaded, decoder if isinstance(decoder, DecoderConfig) else DecoderConfig(decoder))
+        self.decoder_config = decoder if isinstance(decoder, DecoderConfig) else DecoderConfig(decoder)
+        self.decode = make_decoder(loaded, self.decoder_config)
         self.chunk = chunk or ChunkConfig()
         if batch_size < 1:
             raise ConfigError(f"batch size must be at least 1, not {batch_size}")
@@ -123,6 +125,23 @@ class Transcriber:
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         return cls(load_model(model, device), device, **options)
 
+    @property
+    def streaming(self) -> bool:
+        """Whether the model is a streaming one (asr.model.model.ModelConfig.streaming)."""
+        return bool(getattr(self.loaded.model.config, "streaming", False))
+
+    def stream(self, endpoint_s: float | None = None, max_segment_s: float | None = None):
+        """A live session (asr.transcribe.stream.StreamSession): `accept(samples, sample_rate)` -> partial result,
+        `finish()` -> final words. Needs a streaming model; `endpoint_s`: trailing blank that ends a segment."""
+        from asr.transcribe.stream import StreamConfig, StreamSession
+
+        config = StreamConfig()
+        if endpoint_s is not None:
+            config.endpoint_s = endpoint_s
+        if max_segment_s is not None:
+            config.max_segment_s = max_segment_s
+        return StreamSession(self, config)
+
     def features(self, audio: str) -> torch.Tensor:
         """Raw features (T, D) of a whole audio file (any rate, any channels), as the model was trained on."""
         cfg = self.loaded.features
@@ -133,7 +152,8 @@ class Transcriber:
         `sample_rate` (default: the model's). Raises AudioError if it cannot be read."""
         if isinstance(audio, np.ndarray):
             source = AudioInput("<array>", "<array>")
-            results = list(self._run([(source, AudioStream(audio, self.loaded.features.sample_rate, "<array>",
+            run = self._run_streaming if self.streaming else self._run
+            results = list(run([(source, AudioStream(audio, self.loaded.features.sample_rate, "<array>",
                                                            source_rate=sample_rate))]))
         else:
             results = list(self.transcribe_many([str(audio)]))
@@ -145,7 +165,32 @@ class Transcriber:
                         progress: Callable[[float], None] | None = None) -> Iterator[Transcript | Failure]:
         """Transcripts (or failures) in input order; `progress(seconds)` is called as audio is done."""
         items = (x if isinstance(x, AudioInput) else AudioInput(str(x), str(x)) for x in inputs)
+        if self.streaming:
+            return self._run_streaming(((item, None) for item in items), progress)
         return self._run(((item, None) for item in items), progress)
+
+    def _run_streaming(self, sources, progress=None) -> Iterator[Transcript | Failure]:
+        """A streaming model's recordings, each through a stream session (so a file gives the words that
+        streaming it gives), read in windows of STREAM_READ_S."""
+        cfg = self.loaded.features
+        size = int(STREAM_READ_S * cfg.sample_rate)
+        for item, stream in sources:
+            if item.error:
+                yield Failure(item.key, item.error)
+                continue
+            t0 = time.perf_counter()
+            try:
+                session = self.stream()
+                stream = stream or AudioStream(item.spec, cfg.sample_rate)
+                for _, samples, _ in stream.windows(size, size):
+                    session.accept(samples)
+                    if progress is not None:
+                        progress(len(samples) / cfg.sample_rate)
+                session.finish()
+            except AudioError as e:
+                yield Failure(item.key, str(e))
+                continue
+            yield Transcript(item.key, session.words, session.duration_s, time.perf_counter() - t0)
 
     # ---- the pipeline ----------------------------------------------------------------------------------
 
