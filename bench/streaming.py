@@ -41,6 +41,8 @@ def main(argv=None) -> dict:
     p.add_argument("--seconds", type=float, default=60.0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--decoder", default="greedy")
+    p.add_argument("--data-dir", help="stream every utterance of a Kaldi data dir (its wav.scp) instead")
+    p.add_argument("--hyp-out", help="--data-dir: write the hypotheses here as a Kaldi text file (for asr score)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     from asr.audio import load_audio
@@ -54,13 +56,21 @@ def main(argv=None) -> dict:
         loaded = random_model(args.conf or "egs/an4/conf/train_streaming.yaml")
     rate = loaded.features.sample_rate
     transcriber = Transcriber(loaded, "cpu", decoder=args.decoder)
-    if args.audio:
+    keys = []
+    if args.data_dir:
+        from asr.data.datadir import DataDir
+
+        utts = list(DataDir.load(args.data_dir).utterances())
+        keys = [u.utt_id for u in utts]
+        recordings = [load_audio(u.wav, rate, u.start_s, u.end_s) for u in utts]
+    elif args.audio:
         recordings = [load_audio(a, rate) for a in args.audio]
     else:
         recordings = [(0.05 * np.random.default_rng(0).standard_normal(int(args.seconds * rate))).astype(np.float32)]
     step = int(args.chunk_ms / 1000 * rate)
     wall, cpu, audio_s = [], [], 0.0  # per chunk: elapsed time, and this thread's CPU time (what an idle core
-    for samples in recordings:      # would take; on a shared machine the elapsed time includes waiting)
+    hyps = []                       # would take; on a shared machine the elapsed time includes waiting)
+    for samples in recordings:
         session = transcriber.stream()
         for pos in range(0, len(samples) + step, step):
             t0, c0 = time.perf_counter(), time.thread_time()
@@ -71,6 +81,11 @@ def main(argv=None) -> dict:
             wall.append(time.perf_counter() - t0)
             cpu.append(time.thread_time() - c0)
         audio_s += len(samples) / rate
+        hyps.append(" ".join(w.word for w in session.words))
+    if args.hyp_out:
+        from asr.fileio import atomic_write_text
+
+        atomic_write_text(args.hyp_out, "".join(f"{k} {h}\n" for k, h in zip(keys, hyps)))
     cfg = loaded.model.config
     result = {"model": args.model or args.conf or "egs/an4/conf/train_streaming.yaml", "threads": args.threads,
               "chunk_ms": args.chunk_ms, "chunks": len(wall), "audio_s": round(audio_s, 1),
