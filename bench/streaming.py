@@ -17,6 +17,10 @@ import time
 import numpy as np
 import torch
 
+from bench.prepare import REPO
+
+AN4_STREAMING = REPO / "egs" / "an4" / "conf" / "train_streaming.yaml"
+
 
 def random_model(conf: str, vocab: int = 40):
     from asr.config import load_config
@@ -53,7 +57,7 @@ def main(argv=None) -> dict:
 
         loaded = load_model(args.model, "cpu")
     else:
-        loaded = random_model(args.conf or "egs/an4/conf/train_streaming.yaml")
+        loaded = random_model(args.conf or str(AN4_STREAMING))
     rate = loaded.features.sample_rate
     transcriber = Transcriber(loaded, "cpu", decoder=args.decoder)
     keys = []
