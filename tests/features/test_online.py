@@ -17,12 +17,15 @@ def online(samples: np.ndarray, config: FeatureConfig, rng: np.random.Generator)
     return torch.cat(feats + [stream.finish()])
 
 
-@pytest.mark.parametrize("kind,snip_edges", [("fbank", True), ("fbank", False), ("mfcc", True)])
-@pytest.mark.parametrize("length", [7000, 399, 400, 561, 16000])
-def test_streamed_features_equal_offline(kind, snip_edges, length):
+@pytest.mark.parametrize("kind,snip_edges,dither", [("fbank", True, 0.0), ("fbank", False, 0.0), ("mfcc", True, 0.0),
+                                                    ("fbank", True, 1.0), ("fbank", False, 1.0)])
+@pytest.mark.parametrize("length", [399, 561, 7000, 16000])
+def test_streamed_features_equal_offline(kind, snip_edges, dither, length):
     rng = np.random.default_rng(length)
     samples = (rng.standard_normal(length) * 0.1).astype(np.float32)
-    config = FeatureConfig(kind=kind, snip_edges=snip_edges, num_mel_bins=23)
+    if dither:
+        samples[: length // 2] = 0.0  # digital silence: the dither noise is all there is
+    config = FeatureConfig(kind=kind, snip_edges=snip_edges, num_mel_bins=23, dither=dither)
     expected = compute_features(samples, config)
     for seed in range(3):
         got = online(samples, config, np.random.default_rng(seed))
