@@ -54,6 +54,9 @@ def test_wav_header_on_stdin_and_refusals(tmp_path):
     result = runner.invoke(app, ["transcribe", str(model), "-", "--stream", "--device", "cpu"], input=wav.getvalue())
     assert result.exit_code == 0, result.output
     assert lines(result.stdout)[-1]["final"] is True
+    (tmp_path / "a.wav").write_bytes(wav.getvalue())
+    from_file = runner.invoke(app, ["transcribe", str(model), str(tmp_path / "a.wav"), "--stream", "--device", "cpu"])
+    assert from_file.exit_code == 0 and from_file.stdout == result.stdout
     result = runner.invoke(app, ["transcribe", str(model), "-", "--stream", "--device", "cpu"], input=b"garbage!" * 9)
     assert result.exit_code == 1 and "not a WAV stream" in result.output and "--rate" in result.output
     offline = make_model_dir(tmp_path / "o", sample_rate=8000)
