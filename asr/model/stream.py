@@ -1,6 +1,6 @@
 """A streaming model run incrementally: raw feature frames in as they arrive, CTC log-probs out as soon as the
 model's look-ahead allows, equal (within float rounding) to the whole-utterance forward pass of the same model
-(tests/model/test_stream.py). Memory is bounded: a few frames of buffers and one state per layer.
+(tests/model/test_model_stream.py). Memory is bounded: a few frames of buffers and one state per layer.
 
     stream = ModelStream(model)            # a CTCModel whose config is streaming (asr.model.model)
     lp = stream.accept(feats)              # (T, D) raw features -> (T', V) log-probs of the frames now final
