@@ -7,7 +7,7 @@
 # char and bpe also decode greedy and with prefix beam search (NOTES.md, RESULTS.md). Phones give words only
 # through the lexicon decoder. Decoders: conf/decode.yaml. Stages: recipes/stages.sh.
 . "$(dirname "$0")/../../recipes/stages.sh"
-opt tag "" "the experiment: exp/<tag> (default bilstm_ctc_<unit>, _<cell> unless lstm, _<x> for --conf conf/train_<x>.yaml)"
+opt tag "" "the experiment: exp/<tag> (default bilstm_ctc_<unit>, _<cell> unless lstm)"
 opt unit phone "output units: phone, char or bpe"
 opt cell lstm "recurrent cell (docs/lstm.md)"
 opt epochs "" "training epochs (default: the config's)"
@@ -21,7 +21,7 @@ recipe_start "$@"
 
 corpus=an4; train=train_sp; lang=data/lang_$unit; lexicon=data/local/dict/lexicon.txt
 lm=data/local/lm/${lm_order}gram.arpa; decode_opts=(--set lm.lm=$lm)
-tag=${tag:-bilstm_ctc_$unit$([ "$cell" = lstm ] || echo "_$cell")$([ "$conf" = conf/train.yaml ] || basename "$conf" .yaml | sed 's/^train//')}
+tag=${tag:-bilstm_ctc_$unit$([ "$cell" = lstm ] || echo "_$cell")}
 decoders=$(if [ "$unit" = phone ]; then echo lm; else echo greedy,beam,lm; fi)
 title="AN4: BiLSTM-CTC ($unit units)"; about_tokens="output units ($unit)"
 about_lm="word ${lm_order}-gram LM from the training text"
