@@ -170,7 +170,8 @@ def lstm_backward(d_out: torch.Tensor, out: torch.Tensor, hs: torch.Tensor, cs: 
 def gru_forward(xw: torch.Tensor, w_hh: torch.Tensor, b_hn: torch.Tensor,
                 h0: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """xw (D, T, N, 3H): W_ih x(t) + b_ih + [b_hr, b_hz, 0], gates r, z, n (nn.GRU's order); w_hh (D, 3H, H);
-    b_hn (D, H); h0 (D, N, H) the state before the first step (None: zeros). Returns h (D, T, N, H), gates (D, T, N, 3, H): r, z, n, and W_hn h(t-1) + b_hn (D, T, N, H)."""
+    b_hn (D, H); h0 (D, N, H) the state before the first step (None: zeros). Returns h (D, T, N, H), gates
+    (D, T, N, 3, H): r, z, n, and W_hn h(t-1) + b_hn (D, T, N, H)."""
     d, steps, n, gh = xw.shape
     hid = gh // 3
     w_hh_t = w_hh.transpose(1, 2)

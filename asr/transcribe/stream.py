@@ -17,7 +17,6 @@ log-probs (at most `max_segment_s`).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,8 +25,8 @@ import torch
 from asr.decoding.config import DecoderConfig
 from asr.errors import AudioError, ConfigError
 from asr.features.online import OnlineFeatures
-from asr.text.tokenizer import SPACE
 from asr.transcribe.align import TokenSpan, Word, forced_align, greedy_spans, spans_to_words
+from asr.transcribe.decoders import words_to_spans
 
 
 @dataclass
@@ -109,22 +108,6 @@ class _Lexicon:
     def end(self, lp: torch.Tensor) -> list[TokenSpan]:
         words = self.decoder.end()
         return words_to_spans(self.decoder, lp, words) if lp.shape[0] else []
-
-
-def words_to_spans(decoder, log_probs: torch.Tensor, words: list[str]) -> list[TokenSpan]:
-    """The words of a lexicon decoder spelled in its units (`<space>` between them where the units have it),
-    forced-aligned to the log-probs; a word's first span carries the word."""
-    tokenizer = decoder.tokenizer
-    space = [tokenizer.index[SPACE]] if tokenizer.space_between_words else []
-    spelled = [[tokenizer.index[u] for u in decoder.lexicon[w][0]] for w in words]
-    ids = [i for k, spelling in enumerate(spelled) for i in (space if k else []) + spelling]
-    spans, out = forced_align(log_probs, ids), []
-    for k, (word, spelling) in enumerate(zip(words, spelled)):
-        if k and space:
-            out.append(spans.pop(0))
-        first, spans = spans[:len(spelling)], spans[len(spelling):]
-        out += [dataclasses.replace(first[0], word=word), *first[1:]]
-    return out
 
 
 def online_decoder(loaded, config: DecoderConfig):
