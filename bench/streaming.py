@@ -73,19 +73,24 @@ def main(argv=None) -> dict:
         recordings = [(0.05 * np.random.default_rng(0).standard_normal(int(args.seconds * rate))).astype(np.float32)]
     step = int(args.chunk_ms / 1000 * rate)
     wall, cpu, audio_s = [], [], 0.0  # per chunk: elapsed time, and this thread's CPU time (what an idle core
-    hyps = []                       # would take; on a shared machine the elapsed time includes waiting)
+    hyps, delays = [], []           # would take; on a shared machine the elapsed time includes waiting)
     for samples in recordings:
-        session = transcriber.stream()
+        session, seen = transcriber.stream(), []  # seen: (audio time, the words so far: final + partial)
         for pos in range(0, len(samples) + step, step):
             t0, c0 = time.perf_counter(), time.thread_time()
             if pos < len(samples):
-                session.accept(samples[pos:pos + step], rate)
+                partial = session.accept(samples[pos:pos + step], rate).text
             else:
                 session.finish()
+                partial = ""
             wall.append(time.perf_counter() - t0)
             cpu.append(time.thread_time() - c0)
+            seen.append((min(pos + step, len(samples)) / rate, [w.word for w in session.words] + partial.split()))
         audio_s += len(samples) / rate
         hyps.append(" ".join(w.word for w in session.words))
+        for j, word in enumerate(session.words):  # first shown (at its final place) - its end in the final result
+            first = next(t for t, words in seen if len(words) > j and words[j] == word.word)
+            delays.append(first - word.end_s)
     if args.hyp_out:
         from asr.fileio import atomic_write_text
 
@@ -94,6 +99,10 @@ def main(argv=None) -> dict:
     result = {"model": args.model or args.conf or "egs/an4/conf/train_streaming.yaml", "threads": args.threads,
               "chunk_ms": args.chunk_ms, "chunks": len(wall), "audio_s": round(audio_s, 1),
               "lookahead_frames": cfg.lookahead_frames, "decoder": args.decoder}
+    if delays:  # the audio time a word first shows, minus its end time (CTC) in the final result: the look-ahead,
+        # the chunking and the decoder's hesitation (not the model's own emission delay, which CTC times include)
+        result["word_shown_after_end_p50_ms"] = round(float(np.percentile(delays, 50)) * 1000)
+        result["word_shown_after_end_p95_ms"] = round(float(np.percentile(delays, 95)) * 1000)
     for name, times in (("cpu", cpu), ("wall", wall)):
         ms = np.array(times) * 1000
         result[f"{name}_chunk_p50_ms"] = round(float(np.percentile(ms, 50)), 2)
