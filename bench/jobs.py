@@ -146,8 +146,16 @@ def scoring_count_errors(spec: dict) -> dict:
     return {"utterances": len(pairs), "seconds": [timed(run) for _ in range(spec["repeats"])]}
 
 
+def streaming_chunks(spec: dict) -> dict:
+    """A stream session of the AN4 streaming config (random weights) fed 100 ms chunks: per-chunk CPU time and
+    RTF (bench.streaming, docs/streaming.md)."""
+    from bench.streaming import main as streaming
+
+    return streaming(["--seconds", str(spec["seconds"]), "--threads", str(spec["threads"])])
+
+
 JOBS = {f.__name__: f for f in (feats_compare, feats_scale, train_ours, train_ceiling, decode_compare, decode_scale,
-                                scoring_count_errors)}
+                                scoring_count_errors, streaming_chunks)}
 
 
 def main() -> None:

@@ -34,6 +34,7 @@ GOALS = {  # key: (comparison, threshold), the issue's goals on this machine
     "scaling_memory_growth_16x_feats_mb": ("<=", 50.0),
     "scaling_memory_growth_16x_decode_mb": ("<=", 50.0),
     "scoring_count_errors_utts_per_s": (">=", 100.0),  # training's dev CER: 300 utterances well within 3 s
+    "streaming_cpu_rtf": ("<=", 0.1),  # docs/streaming.md: one core
 }
 CEILING_RATIOS = ("train_ratio", "decode_ratio")  # ours over a ceiling: the same work at its fastest
 BROKEN_ABOVE = 1.05  # a ceiling this much slower than the loop it bounds is a broken measurement, not a goal met
@@ -154,6 +155,11 @@ def run_suite(ws: Workspace, threads: int, repeats: int, log=print) -> dict:
     log("scoring: count_errors on 100-character utterances")
     out, _ = job("scoring_count_errors", {"repeats": repeats})
     res["scoring_count_errors_utts_per_s"] = out["utterances"] / median(out["seconds"])
+
+    log("streaming: a stream session (LC-BLSTM, AN4 streaming config) fed 100 ms chunks")
+    out, _ = job("streaming_chunks", {"seconds": 2 if ws.smoke else 60})
+    for key in ("cpu_chunk_p50_ms", "cpu_chunk_p95_ms", "cpu_rtf", "wall_rtf"):
+        res[f"streaming_{key}"] = out[key]
     return res
 
 
@@ -185,7 +191,10 @@ def table(res: dict) -> str:
             ("decode_lm_x_realtime", "x real time", "decoding: lexicon + 3-gram LM, beam 50"),
             ("decode_ceiling_x_realtime", "x real time", "decoding: bare model forward, in memory"),
             ("decode_ratio", "", "decoding: greedy / ceiling"),
-            ("scoring_count_errors_utts_per_s", "utts/s", "scoring: count_errors, 100 characters (training's dev CER)")]
+            ("scoring_count_errors_utts_per_s", "utts/s", "scoring: count_errors, 100 characters (training's dev CER)"),
+            ("streaming_cpu_chunk_p50_ms", "ms", "streaming: CPU time per 100 ms chunk, p50 (LC-BLSTM 3 x 192)"),
+            ("streaming_cpu_chunk_p95_ms", "ms", "streaming: CPU time per 100 ms chunk, p95"),
+            ("streaming_cpu_rtf", "", "streaming: real-time factor, CPU time of one thread")]
     goal_of = {"feats_x_realtime_kaldi_native_fbank": "feats_vs_kaldi_native_fbank"}
     lines = ["| figure | value | unit | what | goal | met |", "|---|---:|---|---|---|---|"]
     for key, unit, what in rows:

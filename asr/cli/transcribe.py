@@ -36,6 +36,12 @@ def transcribe_cmd(
     backend: str = typer.Option("pytorch", "--backend", help="pytorch, or onnx: a model.onnx (or .asr exported "
                                                              "--onnx) in onnxruntime, without PyTorch (audio "
                                                              "files; text or json; greedy or beam)"),
+    stream: bool = typer.Option(False, "--stream", help="streaming model: read the input as it arrives, print "
+                                                        "partial and final results as they come (docs/streaming.md)"),
+    rate: Optional[int] = typer.Option(None, "--rate", help="--stream: raw PCM input at this rate (else a WAV header)"),
+    sample_format: str = typer.Option("s16le", "--sample-format", help="--stream raw PCM: s16le, s32le or f32le"),
+    channels: int = typer.Option(1, "--channels", help="--stream raw PCM: interleaved channels"),
+    endpoint: float = typer.Option(0.6, "--endpoint", help="--stream: seconds of trailing blank that end a segment"),
 ):
     """Transcribe audio; by default print `<file>\t<text>` per recording. Exit 1 if any recording failed."""
     if backend == "onnx":
@@ -60,6 +66,11 @@ def transcribe_cmd(
     device = check_device(device)
     if threads > 0:
         torch.set_num_threads(threads)
+    if stream:
+        from asr.transcribe.live import stream_command
+
+        transcriber = Transcriber.from_pretrained(model, device, decoder=decoder_config)
+        return stream_command(transcriber, audio, rate, sample_format, channels, endpoint)
     notes: list[str] = []
     inputs = expand_inputs(audio, recursive, notes)
     for note in notes:

@@ -132,6 +132,31 @@ class LexiconLMDecoder:
         """(N, T, V) log-probs, lengths (N,) -> the words of each utterance."""
         return [list(r[0].words) if r else [] for r in self._search(log_probs, lengths)]
 
+    # ---- online: torchaudio's decode_begin / decode_step / decode_end -----------------------------------
+
+    def begin(self) -> None:
+        """Start decoding a stream (or its next segment)."""
+        self.decoder.decode_begin()
+
+    def step(self, log_probs: torch.Tensor) -> None:
+        """Go on over (T, V) more frames of log-probs."""
+        if log_probs.shape[0]:
+            self.decoder.decode_step(log_probs.detach().to("cpu", torch.float32).contiguous())
+
+    def partial(self) -> list[str]:
+        """The words of the best hypothesis so far (may change as more frames come)."""
+        hyps = self.decoder.get_final_hypothesis()
+        return list(hyps[0].words) if hyps else []
+
+    def end(self) -> list[str]:
+        """The words of the stream (segment), as `decode` of all its frames gives them."""
+        if self.boundary:  # as _search: one frame of certain <space> after the last
+            end = torch.full((1, len(self.tokenizer.tokens)), -1e4)
+            end[0, self.tokenizer.index[SPACE]] = 0.0
+            self.decoder.decode_step(end)
+        self.decoder.decode_end()
+        return self.partial()
+
     def decode_ids(self, log_probs: torch.Tensor) -> list[int]:
         """(T, V) log-probs of one utterance -> the token ids of its best hypothesis (no blanks; a word's double
         letter stays double)."""

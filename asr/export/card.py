@@ -79,7 +79,11 @@ def vocabulary_note(tok, config: DecoderConfig) -> str:
 
 def network_note(net) -> str:
     kind = f"{'Bi' if net.bidirectional else ''}{net.cell.upper()}"
-    return f"{net.num_layers} x {kind} {net.hidden_size}, frames stacked {net.stack_frames}, subsampled {net.subsample}"
+    note = f"{net.num_layers} x {kind} {net.hidden_size}, frames stacked {net.stack_frames}, subsampled {net.subsample}"
+    if getattr(net, "streaming", False):  # docs/streaming.md
+        note += (f"; streaming: latency-controlled, chunks of {net.chunk_size} + {net.right_context} frames"
+                 if net.bidirectional else f"; streaming: causal, {net.right_context} frames of lookahead")
+    return note
 
 
 def feats_note(feats) -> str:

@@ -80,6 +80,13 @@ def compute_features(samples: np.ndarray | torch.Tensor, config: FeatureConfig) 
     frames = _frames(wave, a.window_size, a.window_shift, config.snip_edges)
     if frames is None:  # shorter than one frame: Kaldi gives no frames
         return torch.zeros(0, config.dim)
+    return frames_to_features(frames, config)
+
+
+def frames_to_features(frames: torch.Tensor, config: FeatureConfig) -> torch.Tensor:
+    """(m, window_size) frames of (scaled, dithered) samples -> (m, dim) features; each frame on its own, so
+    frames cut as audio arrives (asr.features.online) give the features of the whole recording."""
+    a = _analysis(_key(config))
     m = frames.shape[0]
     frames = frames - frames.mean(dim=1, keepdim=True)  # remove_dc_offset
     if config.use_energy:  # raw energy: after DC removal, before pre-emphasis and the window

@@ -28,7 +28,7 @@ from __future__ import annotations
 import functools
 import math
 import warnings
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -55,9 +55,11 @@ def tanh(x: torch.Tensor) -> torch.Tensor:
 
 
 def lstm_forward(xw: torch.Tensor, w_hh: torch.Tensor, w_hr: torch.Tensor, w_peep: torch.Tensor,
-                 peephole: bool, coupled: bool) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+                 peephole: bool, coupled: bool, r0: Optional[torch.Tensor] = None,
+                 c0: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """xw (D, T, N, G*H): W_ih x(t) + b_ih + b_hh for all steps, gates (i,) f, g, o; w_hh (D, G*H, P);
-    w_hr (D, P, H) or empty (no projection); w_peep (D, 3, H): w_ci, w_cf, w_co, or empty.
+    w_hr (D, P, H) or empty (no projection); w_peep (D, 3, H): w_ci, w_cf, w_co, or empty; r0 (D, N, P) and
+    c0 (D, N, H): the state before the first step (None: zeros; streaming carries it across chunks).
     Returns out (D, T, N, P), h (D, T, N, H), c (D, T, N, H), gates (D, T, N, 4, H): i, f, g, o."""
     d, steps, n, gh = xw.shape
     num_gates = 3 if coupled else 4
@@ -65,8 +67,8 @@ def lstm_forward(xw: torch.Tensor, w_hh: torch.Tensor, w_hr: torch.Tensor, w_pee
     proj = w_hr.numel() > 0
     w_hh_t = w_hh.transpose(1, 2)
     w_hr_t = w_hr.transpose(1, 2) if proj else w_hr
-    r = xw.new_zeros(d, n, w_hh.shape[2])  # r(t-1): h(t-1), or its projection
-    c = xw.new_zeros(d, n, hid)  # c(t-1)
+    r = xw.new_zeros(d, n, w_hh.shape[2]) if r0 is None else r0  # r(t-1): h(t-1), or its projection
+    c = xw.new_zeros(d, n, hid) if c0 is None else c0  # c(t-1)
     w_ci = w_peep[:, 0].unsqueeze(1) if peephole else w_peep
     w_cf = w_peep[:, 1].unsqueeze(1) if peephole else w_peep
     w_co = w_peep[:, 2].unsqueeze(1) if peephole else w_peep
@@ -108,14 +110,16 @@ def lstm_forward(xw: torch.Tensor, w_hh: torch.Tensor, w_hr: torch.Tensor, w_pee
 
 def lstm_backward(d_out: torch.Tensor, out: torch.Tensor, hs: torch.Tensor, cs: torch.Tensor,
                   gates: torch.Tensor, w_hh: torch.Tensor, w_hr: torch.Tensor, w_peep: torch.Tensor,
-                  peephole: bool, coupled: bool) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Gradients (d_xw, d_w_hh, d_w_hr, d_w_peep) of `lstm_forward`, given d_out (D, T, N, P)."""
+                  peephole: bool, coupled: bool, r0: torch.Tensor, c0: torch.Tensor, d_c_last: torch.Tensor
+                  ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Gradients (d_xw, d_w_hh, d_w_hr, d_w_peep, d_r0, d_c0) of `lstm_forward` started from (r0, c0), given
+    d_out (D, T, N, P) and the gradient of the last cell state d_c_last (D, N, H)."""
     d, steps, n, _, hid = gates.shape
     num_gates = 3 if coupled else 4
     proj = w_hr.numel() > 0
     p = w_hh.shape[2]
     i, f, g, o = gates.unbind(3)
-    c_prev = torch.cat([cs.new_zeros(d, 1, n, hid), cs[:, :-1]], 1)
+    c_prev = torch.cat([c0.unsqueeze(1), cs[:, :-1]], 1)
     tc = tanh(cs)
     # dc(t) = dc(t+1) f(t+1) + dh(t) k_c + (peepholes); the gate pre-activations' gradients are
     # da_o = dh k_o and [da_i,] da_f, da_g = dc [k_i,] k_f, k_g.
@@ -128,7 +132,7 @@ def lstm_backward(d_out: torch.Tensor, out: torch.Tensor, hs: torch.Tensor, cs: 
         k = torch.stack([g * i * (1.0 - i), c_prev * f * (1.0 - f), k_g], 3)
     da = gates.new_empty(d, steps, n, num_gates, hid)  # gradient of the gate pre-activations
     dr_all = out.new_empty(d, steps, n, p) if proj else out
-    dc = cs.new_zeros(d, n, hid)
+    dc = d_c_last
     w_ci = w_peep[:, 0].unsqueeze(1) if peephole else w_peep
     w_cf = w_peep[:, 1].unsqueeze(1) if peephole else w_peep
     w_co = w_peep[:, 2].unsqueeze(1) if peephole else w_peep
@@ -149,7 +153,8 @@ def lstm_backward(d_out: torch.Tensor, out: torch.Tensor, hs: torch.Tensor, cs: 
         dc = dc * f[:, t]  # -> dc(t-1)
         if peephole:
             dc = torch.addcmul(torch.addcmul(dc, da_t[:, :, 0], w_ci), da_t[:, :, 1], w_cf)
-    r_prev = torch.cat([out.new_zeros(d, 1, n, p), out[:, :-1]], 1)
+    d_r0 = torch.bmm(da[:, 0].reshape(d, n, num_gates * hid), w_hh)
+    r_prev = torch.cat([r0.unsqueeze(1), out[:, :-1]], 1)
     da_flat = da.view(d, steps * n, num_gates * hid)
     d_w_hh = torch.bmm(da_flat.transpose(1, 2), r_prev.reshape(d, steps * n, p))
     d_w_hr = w_hr
@@ -159,18 +164,19 @@ def lstm_backward(d_out: torch.Tensor, out: torch.Tensor, hs: torch.Tensor, cs: 
     if peephole:
         d_w_peep = torch.stack([(da[:, :, :, 0] * c_prev).sum((1, 2)), (da[:, :, :, 1] * c_prev).sum((1, 2)),
                                 (da[:, :, :, 3] * cs).sum((1, 2))], 1)
-    return da.view(d, steps, n, num_gates * hid), d_w_hh, d_w_hr, d_w_peep
+    return da.view(d, steps, n, num_gates * hid), d_w_hh, d_w_hr, d_w_peep, d_r0, dc
 
 
-def gru_forward(xw: torch.Tensor, w_hh: torch.Tensor,
-                b_hn: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def gru_forward(xw: torch.Tensor, w_hh: torch.Tensor, b_hn: torch.Tensor,
+                h0: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """xw (D, T, N, 3H): W_ih x(t) + b_ih + [b_hr, b_hz, 0], gates r, z, n (nn.GRU's order); w_hh (D, 3H, H);
-    b_hn (D, H). Returns h (D, T, N, H), gates (D, T, N, 3, H): r, z, n, and W_hn h(t-1) + b_hn (D, T, N, H)."""
+    b_hn (D, H); h0 (D, N, H) the state before the first step (None: zeros). Returns h (D, T, N, H), gates
+    (D, T, N, 3, H): r, z, n, and W_hn h(t-1) + b_hn (D, T, N, H)."""
     d, steps, n, gh = xw.shape
     hid = gh // 3
     w_hh_t = w_hh.transpose(1, 2)
     b_hn = b_hn.unsqueeze(1)
-    h = xw.new_zeros(d, n, hid)
+    h = xw.new_zeros(d, n, hid) if h0 is None else h0
     hs: List[torch.Tensor] = []
     gates: List[torch.Tensor] = []
     hns: List[torch.Tensor] = []
@@ -190,11 +196,11 @@ def gru_forward(xw: torch.Tensor, w_hh: torch.Tensor,
 
 
 def gru_backward(d_out: torch.Tensor, hs: torch.Tensor, gates: torch.Tensor, hns: torch.Tensor,
-                 w_hh: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Gradients (d_xw, d_w_hh, d_b_hn) of `gru_forward`, given d_out (D, T, N, H)."""
+                 w_hh: torch.Tensor, h0: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Gradients (d_xw, d_w_hh, d_b_hn, d_h0) of `gru_forward` started from h0, given d_out (D, T, N, H)."""
     d, steps, n, _, hid = gates.shape
     r, z, cand = gates.unbind(3)
-    h_prev = torch.cat([hs.new_zeros(d, 1, n, hid), hs[:, :-1]], 1)
+    h_prev = torch.cat([h0.unsqueeze(1), hs[:, :-1]], 1)
     # dh(t) = d_out(t) + dh(t+1) z(t+1) + d_hh(t+1) W_hh, and with it every other gradient is dh(t) * a factor:
     k_n = (1.0 - z) * (1.0 - cand * cand)  # d(candidate pre-activation)
     k_r = k_n * hns * r * (1.0 - r)
@@ -211,7 +217,7 @@ def gru_backward(d_out: torch.Tensor, hs: torch.Tensor, gates: torch.Tensor, hns
         carry = torch.baddbmm(dh.squeeze(2) * z[:, t], d_hh_t.view(d, n, 3 * hid), w_hh)
     d_hh_flat = d_hh.view(d, steps * n, 3 * hid)
     d_w_hh = torch.bmm(d_hh_flat.transpose(1, 2), h_prev.reshape(d, steps * n, hid))
-    return d_xw.view(d, steps, n, 3 * hid), d_w_hh, d_hh[:, :, :, 2].sum((1, 2))
+    return d_xw.view(d, steps, n, 3 * hid), d_w_hh, d_hh[:, :, :, 2].sum((1, 2)), carry
 
 
 @functools.cache
@@ -227,35 +233,44 @@ def _compiled(name: str):
 
 
 class _LSTMFunction(torch.autograd.Function):
+    """-> (out (D, T, N, P), the last cell state (D, N, H)); r0, c0: the initial state (None: zeros)."""
+
     @staticmethod
-    def forward(ctx, xw, w_hh, w_hr, w_peep, peephole: bool, coupled: bool):
-        out, hs, cs, gates = _compiled("lstm_forward")(xw, w_hh, w_hr, w_peep, peephole, coupled)
-        ctx.save_for_backward(out, hs, cs, gates, w_hh, w_hr, w_peep)
+    def forward(ctx, xw, w_hh, w_hr, w_peep, peephole: bool, coupled: bool, r0=None, c0=None):
+        ctx.num_inputs = 6 + (r0 is not None) + (c0 is not None)
+        d, _, n, _ = xw.shape
+        r0 = xw.new_zeros(d, n, w_hh.shape[2]) if r0 is None else r0
+        c0 = xw.new_zeros(d, n, w_hh.shape[1] // (3 if coupled else 4)) if c0 is None else c0
+        out, hs, cs, gates = _compiled("lstm_forward")(xw, w_hh, w_hr, w_peep, peephole, coupled, r0, c0)
+        ctx.save_for_backward(out, hs, cs, gates, w_hh, w_hr, w_peep, r0, c0)
         ctx.flags = (peephole, coupled)
-        return out
+        return out, cs[:, -1]
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, d_out):
-        out, hs, cs, gates, w_hh, w_hr, w_peep = ctx.saved_tensors
-        d_xw, d_w_hh, d_w_hr, d_w_peep = _compiled("lstm_backward")(
-            d_out.contiguous(), out, hs, cs, gates, w_hh, w_hr, w_peep, *ctx.flags)
+    def backward(ctx, d_out, d_c_last):
+        out, hs, cs, gates, w_hh, w_hr, w_peep, r0, c0 = ctx.saved_tensors
+        d_xw, d_w_hh, d_w_hr, d_w_peep, d_r0, d_c0 = _compiled("lstm_backward")(
+            d_out.contiguous(), out, hs, cs, gates, w_hh, w_hr, w_peep, *ctx.flags, r0, c0, d_c_last.contiguous())
         return (d_xw, d_w_hh, d_w_hr if w_hr.numel() else None, d_w_peep if w_peep.numel() else None,
-                None, None)
+                None, None, d_r0, d_c0)[:ctx.num_inputs]
 
 
 class _GRUFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, xw, w_hh, b_hn):
-        hs, gates, hns = _compiled("gru_forward")(xw, w_hh, b_hn)
-        ctx.save_for_backward(hs, gates, hns, w_hh)
+    def forward(ctx, xw, w_hh, b_hn, h0=None):
+        ctx.num_inputs = 3 + (h0 is not None)
+        d, _, n, gh = xw.shape
+        h0 = xw.new_zeros(d, n, gh // 3) if h0 is None else h0
+        hs, gates, hns = _compiled("gru_forward")(xw, w_hh, b_hn, h0)
+        ctx.save_for_backward(hs, gates, hns, w_hh, h0)
         return hs
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, d_out):
-        hs, gates, hns, w_hh = ctx.saved_tensors
-        return _compiled("gru_backward")(d_out.contiguous(), hs, gates, hns, w_hh)
+        hs, gates, hns, w_hh, h0 = ctx.saved_tensors
+        return _compiled("gru_backward")(d_out.contiguous(), hs, gates, hns, w_hh, h0)[:ctx.num_inputs]
 
 
 # ---- layers ---------------------------------------------------------------------------------------------------
@@ -355,6 +370,17 @@ class RecurrentLayer(nn.Module):
     def input_bias(self) -> torch.Tensor:
         raise NotImplementedError
 
+    def run(self, x: torch.Tensor, state=None):
+        """A unidirectional layer from a given state (None: zeros) over (N, T, I), every frame valid ->
+        ((N, T, P), the state after the last frame): what streaming and chunk-wise training carry across chunks."""
+        if self.bidirectional:
+            raise ValueError("only a unidirectional layer runs from a state")
+        xw, _ = self.project_inputs(x, torch.full((x.shape[0],), x.shape[1]), self.input_bias())
+        return self.run_projected(xw, state)
+
+    def run_projected(self, xw: torch.Tensor, state):
+        raise NotImplementedError
+
     def activations(self, xw: torch.Tensor) -> Dict[str, torch.Tensor]:
         raise NotImplementedError
 
@@ -411,7 +437,12 @@ class LSTMLayer(RecurrentLayer):
         return self.stacked("weight_hh"), w_hr, w_peep
 
     def recurrence(self, xw: torch.Tensor) -> torch.Tensor:
-        return _LSTMFunction.apply(xw, *self._weights(), self.peephole, self.coupled)
+        return _LSTMFunction.apply(xw, *self._weights(), self.peephole, self.coupled)[0]
+
+    def run_projected(self, xw: torch.Tensor, state):
+        init = () if state is None else (state[0][None], state[1][None])
+        out, c_last = _LSTMFunction.apply(xw, *self._weights(), self.peephole, self.coupled, *init)
+        return out[0].transpose(0, 1), (out[0, -1], c_last[0])
 
     def activations(self, xw: torch.Tensor) -> Dict[str, torch.Tensor]:
         _, hs, cs, gates = _compiled("lstm_forward")(xw, *self._weights(), self.peephole, self.coupled)
@@ -446,6 +477,10 @@ class GRULayer(RecurrentLayer):
 
     def recurrence(self, xw: torch.Tensor) -> torch.Tensor:
         return _GRUFunction.apply(xw, *self._weights())
+
+    def run_projected(self, xw: torch.Tensor, state):
+        hs = _GRUFunction.apply(xw, *self._weights(), *(() if state is None else (state[None],)))
+        return hs[0].transpose(0, 1), hs[0, -1]
 
     def activations(self, xw: torch.Tensor) -> Dict[str, torch.Tensor]:
         hs, gates, _ = _compiled("gru_forward")(xw, *self._weights())

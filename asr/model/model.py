@@ -8,6 +8,7 @@ Layouts: features (N, T, D) with lengths (N,) -> stacked (N, T', D * stack_frame
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,14 +40,57 @@ class ModelConfig:
     stack_frames: int = 3  # EESEN: splice this many consecutive frames...
     subsample: int = 3  # ...and keep every subsample-th
     cmn: str = "global"  # global: the training set's mean and variance; utterance: each utterance's own mean
-    # (over its frames, as Kaldi's per-utterance CMN) and the global variance, robust to a new speaker's level
+    # (over its frames, as Kaldi's per-utterance CMN) and the global variance, robust to a new speaker's level;
+    # running: a causal running mean (time constant cmn_time_constant frames, from the global mean) and the
+    # global variance, for streaming models (docs/streaming.md)
+    cmn_time_constant: float = 300.0  # cmn running: frames (300 = 3 s at a 10 ms shift)
+    # Streaming (docs/streaming.md). bidirectional false: a causal stacked LSTM; right_context k > 0 adds a
+    # lookahead layer after it (each output also sees the next k encoder frames). bidirectional with chunk_size:
+    # a latency-controlled BLSTM (Chen & Huo 2016): chunks of chunk_size encoder frames, each with right_context
+    # frames of look-ahead for the backward direction; forward state carried across chunks, backward restarted.
+    chunk_size: int = 0  # encoder frames (after subsampling); 0: whole utterances (offline)
+    right_context: int = 0  # encoder frames
+
+    @property
+    def streaming(self) -> bool:
+        """Whether the encoder computes each output from a bounded look-ahead (asr.model.stream runs it)."""
+        return not self.bidirectional or self.chunk_size > 0
+
+    @property
+    def lookahead_frames(self) -> int:
+        """Encoder frames beyond an output's own frame that it depends on (the algorithmic latency, with the
+        frame stacking's and the chunk's); None: the whole utterance."""
+        if not self.streaming:
+            return None
+        return self.right_context + (self.chunk_size if self.bidirectional else 0)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "ModelConfig":
-        return section_from_dict(cls, d, "model", choices={"cell": CELLS, "cmn": ("global", "utterance")})
+        cfg = section_from_dict(cls, d, "model", choices={"cell": CELLS, "cmn": CMN_KINDS})
+        where = (getattr(d, "where", None) or {}) if d else {}
+
+        def fail(key: str, message: str):
+            at = where.get(key)
+            raise ConfigError(f"{at + ': ' if at else ''}model.{key}: {message}")
+
+        if cfg.streaming and cfg.cmn == "utterance":
+            fail("cmn", "utterance CMN subtracts the mean of the whole utterance, which a streaming model does not "
+                        "have until the speaker stops: use cmn: global (the training set's CMVN) or cmn: running "
+                        "(a causal running mean, time constant model.cmn_time_constant frames)")
+        if cfg.chunk_size < 0 or cfg.right_context < 0:
+            fail("chunk_size" if cfg.chunk_size < 0 else "right_context", "must be 0 or more")
+        if cfg.bidirectional and not cfg.chunk_size and cfg.right_context:
+            fail("right_context", "an offline BLSTM sees the whole utterance: set chunk_size (a latency-controlled "
+                                  "BLSTM) or bidirectional: false (a causal LSTM with a lookahead layer)")
+        if cfg.cmn_time_constant < 1:
+            fail("cmn_time_constant", "must be at least 1 frame")
+        return cfg
+
+
+CMN_KINDS = ("global", "utterance", "running")
 
 
 def stack_frames(x: torch.Tensor, lengths: torch.Tensor, stack: int, subsample: int):
@@ -71,6 +115,23 @@ def utterance_cmn(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     valid = (torch.arange(x.shape[1], device=x.device)[None, :] < lengths.to(x.device)[:, None]).unsqueeze(-1)
     mean = (x * valid).sum(1, keepdim=True) / lengths.to(x.device).clamp(min=1)[:, None, None]
     return x - mean
+
+
+def running_cmn(x: torch.Tensor, mean: torch.Tensor, time_constant: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, T, D) minus a causal running mean m(t) = m(t-1) + a (x(t) - m(t-1)), a = 1 - exp(-1/time_constant),
+    m(-1) = `mean` ((D,) or (N, D)); returns it and m at the last frame (N, D), from which the next chunk of a
+    stream goes on. Padding comes after each utterance's frames, so it never reaches them."""
+    from torchaudio.functional import lfilter
+
+    n, t, d = x.shape
+    mean = mean.to(x.dtype).expand(n, d)
+    if t == 0:
+        return x, mean
+    a = 1.0 - math.exp(-1.0 / time_constant)
+    dev = (x - mean[:, None]).transpose(1, 2).reshape(n * d, t)
+    m = lfilter(dev, x.new_tensor([1.0, a - 1.0]), x.new_tensor([a, 0.0]), clamp=False)
+    m = m.view(n, d, t).transpose(1, 2) + mean[:, None]
+    return x - m, m[:, -1]
 
 
 def recurrent_layer(cell: str, input_size: int, hidden_size: int, bidirectional: bool,
@@ -115,6 +176,27 @@ class Dropout(nn.Dropout):
         return x * keep
 
 
+class Lookahead(nn.Module):
+    """A lookahead layer (row convolution, DeepSpeech 2): y(t) = sum_{j=0..k} w_j * x(t + j), each dimension
+    its own weights, x zero past the end; it starts as the identity (w_0 = 1, the others 0)."""
+
+    def __init__(self, dim: int, k: int):
+        super().__init__()
+        self.k = k
+        weight = torch.zeros(dim, k + 1)
+        weight[:, 0] = 1.0
+        self.weight = nn.Parameter(weight)
+
+    def forward(self, x: torch.Tensor, pad: bool = True) -> torch.Tensor:
+        """(N, T, D) -> (N, T, D) (zeros past the end); pad False: (N, T - k, D), the frames with all k."""
+        if pad:
+            x = F.pad(x, (0, 0, 0, self.k))
+        out = x[:, :x.shape[1] - self.k] * self.weight[:, 0]
+        for j in range(1, self.k + 1):
+            out = out + x[:, j:x.shape[1] - self.k + j] * self.weight[:, j]
+        return out
+
+
 class Encoder(nn.Module):
     """Stacked recurrent layers; each: RNN -> [Linear projection + tanh] -> dropout."""
 
@@ -123,10 +205,17 @@ class Encoder(nn.Module):
         dirs = 2 if cfg.bidirectional else 1
         self.rnns = nn.ModuleList()
         self.projs = nn.ModuleList()
+        self.chunk_size = cfg.chunk_size if cfg.bidirectional else 0
+        self.right_context = cfg.right_context
         in_dim = cfg.input_dim * cfg.stack_frames
         for _ in range(cfg.num_layers):
-            self.rnns.append(recurrent_layer(cfg.cell, in_dim, cfg.hidden_size, cfg.bidirectional,
-                                             cfg.recurrent_proj_size))
+            if self.chunk_size:
+                from asr.model.lc import LCLayer
+
+                self.rnns.append(LCLayer(cfg.cell, in_dim, cfg.hidden_size, cfg.recurrent_proj_size))
+            else:
+                self.rnns.append(recurrent_layer(cfg.cell, in_dim, cfg.hidden_size, cfg.bidirectional,
+                                                 cfg.recurrent_proj_size))
             out = (cfg.recurrent_proj_size or cfg.hidden_size) * dirs
             if cfg.proj_size:
                 self.projs.append(nn.Linear(out, cfg.proj_size))
@@ -137,8 +226,13 @@ class Encoder(nn.Module):
         self.output_dim = in_dim
         self.dropout = Dropout(cfg.dropout)
         self.use_proj = bool(cfg.proj_size)
+        self.lookahead = Lookahead(in_dim, cfg.right_context) if not cfg.bidirectional and cfg.right_context else None
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        if self.chunk_size:
+            from asr.model.lc import lc_encoder_forward
+
+            return lc_encoder_forward(self, x, lengths)
         total = x.shape[1]
         for rnn, proj in zip(self.rnns, self.projs):
             if getattr(rnn, "takes_padded", False):  # every layer recurrent_layer makes: no packing needed
@@ -150,7 +244,16 @@ class Encoder(nn.Module):
             if self.use_proj:
                 x = torch.tanh(proj(x))
             x = self.dropout(x)
+        if self.lookahead is not None:
+            mask = torch.arange(total, device=x.device)[None, :] < lengths.to(x.device)[:, None]
+            x = self.lookahead(x * mask.unsqueeze(-1).to(x.dtype))
         return x
+
+    def post(self, layer: int, x: torch.Tensor) -> torch.Tensor:
+        """What follows recurrent layer `layer`: [projection + tanh], dropout."""
+        if self.use_proj:
+            x = torch.tanh(self.projs[layer](x))
+        return self.dropout(x)
 
 
 class CTCModel(nn.Module):
@@ -182,6 +285,8 @@ class CTCModel(nn.Module):
         """Raw features -> the encoder's input: CMVN (or per-utterance CMN), frames stacked and subsampled."""
         if self.config.cmn == "utterance":
             feats = utterance_cmn(feats, lengths) * self.cmvn.scale
+        elif self.config.cmn == "running":
+            feats = running_cmn(feats, -self.cmvn.shift, self.config.cmn_time_constant)[0] * self.cmvn.scale
         else:
             feats = self.cmvn(feats)
         return stack_frames(feats, lengths, self.config.stack_frames, self.config.subsample)

@@ -40,22 +40,27 @@ def lexicon_spans(decoder) -> Decoder:
     """Spans of the words of an asr.decoding.lm.LexiconLMDecoder: each word spelled as the decoder's lexicon
     spells it, `<space>` between words where the units have it, forced-aligned to the log-probs; a word's first
     span carries the word, so that units that are not words (phones, BPE pieces) print it."""
-    tokenizer = decoder.tokenizer
-    space = [tokenizer.index[SPACE]] if tokenizer.space_between_words else []
-
     def decode(log_probs: torch.Tensor) -> list[TokenSpan]:
         words = decoder.decode(log_probs[None], torch.tensor([log_probs.shape[0]]))[0]
-        spelled = [[tokenizer.index[u] for u in decoder.lexicon[w][0]] for w in words]
-        ids = [i for k, spelling in enumerate(spelled) for i in (space if k else []) + spelling]
-        spans, out = forced_align(log_probs, ids), []
-        for k, (word, spelling) in enumerate(zip(words, spelled)):
-            if k and space:
-                out.append(spans.pop(0))
-            first, spans = spans[:len(spelling)], spans[len(spelling):]
-            out += [dataclasses.replace(first[0], word=word), *first[1:]]
-        return out
+        return words_to_spans(decoder, log_probs, words)
 
     return decode
+
+
+def words_to_spans(decoder, log_probs: torch.Tensor, words: list[str]) -> list[TokenSpan]:
+    """The words of a lexicon decoder spelled in its units (`<space>` between them where the units have it),
+    forced-aligned to the (T, V) log-probs; a word's first span carries the word."""
+    tokenizer = decoder.tokenizer
+    space = [tokenizer.index[SPACE]] if tokenizer.space_between_words else []
+    spelled = [[tokenizer.index[u] for u in decoder.lexicon[w][0]] for w in words]
+    ids = [i for k, spelling in enumerate(spelled) for i in (space if k else []) + spelling]
+    spans, out = forced_align(log_probs, ids), []
+    for k, (word, spelling) in enumerate(zip(words, spelled)):
+        if k and space:
+            out.append(spans.pop(0))
+        first, spans = spans[:len(spelling)], spans[len(spelling):]
+        out += [dataclasses.replace(first[0], word=word), *first[1:]]
+    return out
 
 
 def timed(decode_ids: Callable[[torch.Tensor], list[int]]) -> Decoder:

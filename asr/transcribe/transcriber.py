@@ -38,6 +38,7 @@ from asr.transcribe.snap import frame_energy_db, snap_to_speech
 WORD_TIMES = ("speech", "ctc")
 LEVEL_WARN_DB = 10.0  # input this far from the training data's level (global CMVN): warn
 log = logging.getLogger("asr.transcribe")
+STREAM_READ_S = 1.0  # a streaming model reads a file in windows of this length
 
 
 @dataclass
@@ -106,7 +107,8 @@ class Transcriber:
         keeps the frames where the tokens were emitted."""
         self.loaded = loaded
         self.device = torch.device(device)
-        self.decode = make_decoder(loaded, decoder if isinstance(decoder, DecoderConfig) else DecoderConfig(decoder))
+        self.decoder_config = decoder if isinstance(decoder, DecoderConfig) else DecoderConfig(decoder)
+        self.decode = make_decoder(loaded, self.decoder_config)
         self.chunk = chunk or ChunkConfig()
         if batch_size < 1:
             raise ConfigError(f"batch size must be at least 1, not {batch_size}")
@@ -133,6 +135,23 @@ class Transcriber:
         device = check_device(device, "device") or ("cuda" if torch.cuda.is_available() else "cpu")
         return cls(load_model(model, device), device, **options)
 
+    @property
+    def streaming(self) -> bool:
+        """Whether the model is a streaming one (asr.model.model.ModelConfig.streaming)."""
+        return bool(getattr(self.loaded.model.config, "streaming", False))
+
+    def stream(self, endpoint_s: float | None = None, max_segment_s: float | None = None):
+        """A live session (asr.transcribe.stream.StreamSession): `accept(samples, sample_rate)` -> partial result,
+        `finish()` -> final words. Needs a streaming model; `endpoint_s`: trailing blank that ends a segment."""
+        from asr.transcribe.stream import StreamConfig, StreamSession
+
+        config = StreamConfig()
+        if endpoint_s is not None:
+            config.endpoint_s = endpoint_s
+        if max_segment_s is not None:
+            config.max_segment_s = max_segment_s
+        return StreamSession(self, config)
+
     def features(self, audio: str) -> torch.Tensor:
         """Raw features (T, D) of a whole audio file (any rate, any channels), as the model was trained on; an
         AudioError when it is too short for one feature frame."""
@@ -154,7 +173,8 @@ class Transcriber:
         else:
             name = "<bytes>" if isinstance(audio, (bytes, bytearray)) else "<array>"
             stream = AudioStream(audio, self.loaded.features.sample_rate, name, source_rate=sample_rate)
-            results = list(self._run([(AudioInput(name, name), stream)]))
+            run = self._run_streaming if self.streaming else self._run
+            results = list(run([(AudioInput(name, name), stream)]))
         if isinstance(results[0], Failure):
             raise AudioError(results[0].error)
         return results[0]
@@ -163,7 +183,32 @@ class Transcriber:
                         progress: Callable[[float], None] | None = None) -> Iterator[Transcript | Failure]:
         """Transcripts (or failures) in input order; `progress(seconds)` is called as audio is done."""
         items = (x if isinstance(x, AudioInput) else AudioInput(str(x), str(x)) for x in inputs)
+        if self.streaming:
+            return self._run_streaming(((item, None) for item in items), progress)
         return self._run(((item, None) for item in items), progress)
+
+    def _run_streaming(self, sources, progress=None) -> Iterator[Transcript | Failure]:
+        """A streaming model's recordings, each through a stream session (so a file gives the words that
+        streaming it gives), read in windows of STREAM_READ_S."""
+        cfg = self.loaded.features
+        size = int(STREAM_READ_S * cfg.sample_rate)
+        for item, stream in sources:
+            if item.error:
+                yield Failure(item.key, item.error)
+                continue
+            t0 = time.perf_counter()
+            try:
+                session = self.stream()
+                stream = stream or AudioStream(item.spec, cfg.sample_rate)
+                for _, samples, _ in stream.windows(size, size):
+                    session.accept(samples)
+                    if progress is not None:
+                        progress(len(samples) / cfg.sample_rate)
+                session.finish()
+            except AudioError as e:
+                yield Failure(item.key, str(e))
+                continue
+            yield Transcript(item.key, session.words, session.duration_s, time.perf_counter() - t0)
 
     # ---- the pipeline ----------------------------------------------------------------------------------
 

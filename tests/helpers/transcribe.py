@@ -55,6 +55,40 @@ def level_model() -> LoadedModel:
     return LoadedModel(LevelModel(thresholds), CharTokenizer(TOKENS), cfg, {})
 
 
+class StreamingLevelModel(LevelModel):
+    """The LevelModel as a streaming model: `stream()` gives its output frame by frame (it has no memory, so
+    the frames equal the whole recording's: what a stream session returns must equal the truth)."""
+
+    def __init__(self, thresholds: torch.Tensor):
+        super().__init__(thresholds)
+        self.config.streaming = True
+
+    def stream(self):
+        model = self
+
+        class Stream:
+            seen = 0
+
+            def accept(self, feats: torch.Tensor) -> torch.Tensor:
+                first = (-self.seen) % SUBSAMPLE  # the next frame that starts an output frame
+                picked = feats[first::SUBSAMPLE].repeat_interleave(SUBSAMPLE, 0)  # the model reads every 3rd
+                self.seen += feats.shape[0]
+                return model(picked[None], torch.tensor([picked.shape[0]]))[0][0]
+
+            def finish(self) -> torch.Tensor:
+                return torch.zeros(0, len(TOKENS))
+
+            def state_numel(self) -> int:
+                return 1
+
+        return Stream()
+
+
+def streaming_level_model() -> LoadedModel:
+    loaded = level_model()
+    return LoadedModel(StreamingLevelModel(loaded.model.thresholds), loaded.tokenizer, loaded.features, {})
+
+
 @dataclass
 class PlacedWord:
     word: str
@@ -86,12 +120,13 @@ def level_audio(num_words: int, seed: int = 0, lead_s: float = 0.6) -> tuple[np.
     return np.concatenate(parts), words
 
 
-def make_model_dir(path: Path, sample_rate: int = 8000, seed: int = 0) -> Path:
-    """A tiny randomly initialised model dir (fbank 40, 1 BiLSTM layer of 16): text is arbitrary."""
+def make_model_dir(path: Path, sample_rate: int = 8000, seed: int = 0, **model: object) -> Path:
+    """A tiny randomly initialised model dir (fbank 40, 1 BiLSTM layer of 16; `model`: other ModelConfig
+    settings, e.g. bidirectional=False for a streaming model): text is arbitrary."""
     torch.manual_seed(seed)
     tok = CharTokenizer(["<blank>", "<unk>", "<space>", "E", "N", "O", "S", "Y"])
     feats = FeatureConfig(sample_rate=sample_rate, num_mel_bins=40)
-    model_cfg = ModelConfig(input_dim=40, vocab_size=len(tok), num_layers=1, hidden_size=16)
+    model_cfg = ModelConfig(input_dim=40, vocab_size=len(tok), num_layers=1, hidden_size=16, **model)
     path.mkdir(parents=True, exist_ok=True)
     write_config(path, {"features": feats.to_dict(), "model": model_cfg.to_dict(), "units": tok.kind})
     tok.save(path / "tokens.txt")
