@@ -10,8 +10,10 @@ within each repeat (medians). Uses the work dir `python -m bench.run` prepared.
   forward, CTC, backward, clipping, Adam step);
 - training loop (`--only loop`, the 2-thread gap of #6): over all of an epoch's batches, with the bare
   ceiling (bench.baselines) alongside, the loop as `asr train` runs it vs each of its later changes undone: the
-  dropout masks from `torch.rand`, Adam without `fused`, collation and SpecAugment in the loop instead of one
-  batch ahead in a thread (asr.training.loader);
+  dropout masks from `torch.rand`, Adam without `fused`, collation and SpecAugment in the loop (what the loader
+  does when no core is spare, asr.training.loader), one batch ahead in a thread on one torch thread
+  (`thread_loader`), and in the thread as before #22, whose ops ran on the process's thread count
+  (`old_thread_loader`);
 - decoding: the stage streaming batch by batch vs loading every utterance's features first.
 """
 
@@ -21,6 +23,7 @@ import argparse
 import json
 import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench.prepare import REPO, Workspace, audio_seconds
@@ -137,7 +140,18 @@ def training_loop(ws: Workspace, repeats: int) -> dict:
     batches = list(BucketBatchSampler(data.num_frames, conf["training"]["max_frames"], shuffle=True, seed=1))
     frames = sum(data.num_frames[i] for b in batches for i in b)
     augment = SpecAugment(AugmentConfig.from_dict(conf["augment"]))
-    loader = BatchLoader(data, augment, seed=1)
+    loader = BatchLoader(data, augment, seed=1)  # as `asr train` makes it: in the loop when no core is spare
+    thread_loader = BatchLoader(data, augment, seed=1, background=True)  # one ahead, in a thread on 1 torch thread
+
+    class OldThreadLoader(BatchLoader):  # the loader before #22: ATen's lazy per-thread init undid its 1 thread
+        def __init__(self):
+            super().__init__(data, augment, seed=1, background=False)
+            threads = torch.get_num_threads()
+            self._pool = ThreadPoolExecutor(1, initializer=torch.set_num_threads, initargs=(1,))
+            self._pool.submit(int).result()
+            torch.set_num_threads(threads)
+
+    old_loader = OldThreadLoader()
 
     class RandDropout(torch.nn.Dropout):  # the former Dropout: its mask from torch.rand, one draw per element
         def forward(self, x):
@@ -152,7 +166,7 @@ def training_loop(ws: Workspace, repeats: int) -> dict:
                 step(indices)
         return fn
 
-    def variant(rand_dropout=False, unfused=False, inline=False):
+    def variant(rand_dropout=False, unfused=False, inline=False, batches_from=loader):
         torch.manual_seed(0)
         model = CTCModel(mcfg)
         if rand_dropout:
@@ -164,14 +178,16 @@ def training_loop(ws: Workspace, repeats: int) -> dict:
                 made = (data.collate(indices) for indices in batches)
                 made = (setattr(b, "feats", augment(b.feats, b.lengths)) or b for b in made)
             else:
-                made = loader.epoch(1, list(enumerate(batches)))
+                made = batches_from.epoch(1, list(enumerate(batches)))
             for b in made:
                 train_step(model, opt, b, 5.0)
         return fn
 
-    with loader:
+    with loader, thread_loader, old_loader:
         secs = alternate({"ceiling": ceiling(), "after": variant(), "rand_dropout": variant(rand_dropout=True),
                           "unfused_adam": variant(unfused=True), "inline_loader": variant(inline=True),
+                          "thread_loader": variant(batches_from=thread_loader),
+                          "old_thread_loader": variant(batches_from=old_loader),
                           "before": variant(True, True, True)}, repeats)
     out = {f"loop_frames_per_s_{k}": frames / v for k, v in secs.items()}
     out.update({f"loop_ratio_{k}": secs["ceiling"] / v for k, v in secs.items() if k != "ceiling"})
