@@ -1,4 +1,4 @@
-"""Atomic file writes: write to a temporary file in the same directory, fsync, then rename.
+"""Atomic file writes: write to a temporary file in the same directory, fsync, then rename. And `quiet_stderr`.
 
 A reader never sees a half-written file, and a crash leaves the previous version in place.
 """
@@ -99,3 +99,20 @@ def check_output_path(path: str | os.PathLike, folder: bool, what: str) -> None:
             if not parent.is_dir():
                 raise ConfigError(f"{p}: {what}: {parent} is a file, not a folder")
             break
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """File descriptor 2 to /dev/null for the duration: C/C++ libraries (KenLM, libmpg123) write there directly."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

@@ -14,7 +14,6 @@ starts with `<speaker>-`, so the files sort the same by utterance and by speaker
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shlex
@@ -28,7 +27,7 @@ import soundfile as sf
 from asr.data.datadir import FILES, DataDir, Segment
 from asr.data.validate import KNOWN_FILES
 from asr.errors import AudioError, DataError
-from asr.fileio import atomic_write_text
+from asr.fileio import atomic_write_text, quiet_stderr
 from data_prep.common import log, write_data_dir
 from data_prep.report import PrepareReport
 from data_prep.text_norm import TextNormalizer
@@ -72,7 +71,7 @@ def probe_audio(path: str) -> AudioInfo:
     if os.path.getsize(path) == 0:
         raise AudioError(f"{path}: empty audio file", "empty audio")
     try:
-        with _quiet_stderr(), sf.SoundFile(path) as f:  # libmpg123 prints notes on a damaged MP3: the report has it
+        with quiet_stderr(), sf.SoundFile(path) as f:  # libmpg123 prints notes on a damaged MP3: the report has it
             sr, ch = f.samplerate, f.channels
             if f.format == "MP3":
                 promised, frames = f.frames, _decoded_frames(f)
@@ -107,22 +106,6 @@ def _decoded_frames(f: sf.SoundFile) -> int:
             return total
         total += n
 
-
-@contextlib.contextmanager
-def _quiet_stderr():
-    """File descriptor 2 to /dev/null for a moment (C libraries write there directly)."""
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def probe_many(paths: list[str]) -> list:

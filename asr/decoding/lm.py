@@ -16,7 +16,6 @@ Layout: (N, T, V) float log-probs with lengths (N,); id 0 `<blank>`, 2 `<space>`
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Iterable
 import torch
 
 from asr.errors import ConfigError
+from asr.fileio import quiet_stderr
 from asr.text.tokenizer import BLANK, SPACE, UNK, Tokenizer
 
 BEAM_THRESHOLD = 25.0  # flashlight: hypotheses further than this below the best are pruned
@@ -69,22 +69,6 @@ def lexicon_for(tokenizer: Tokenizer, words: Iterable[str]) -> tuple[dict[str, l
     return lexicon, skipped
 
 
-@contextlib.contextmanager
-def _quiet_stderr():
-    """Silence file descriptor 2 (C++ libraries' own output) for the duration."""
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
 
 class LexiconLMDecoder:
     """Decode CTC log-probs into words of a vocabulary, scored by an optional ARPA LM."""
@@ -101,7 +85,7 @@ class LexiconLMDecoder:
         end = [SPACE] if self.boundary else []
         if lm is not None and not Path(lm).is_file():
             raise ConfigError(f"{lm}: no such language model file")
-        with tempfile.TemporaryDirectory() as tmp, _quiet_stderr():  # KenLM prints a progress bar
+        with tempfile.TemporaryDirectory() as tmp, quiet_stderr():  # KenLM prints a progress bar
             lex = Path(tmp) / "lexicon.txt"
             lex.write_text("".join(f"{w} {' '.join(s + end)}\n" for w, sp in self.lexicon.items() for s in sp))
             self.decoder = ctc_decoder(
