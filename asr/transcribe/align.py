@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torchaudio.functional import merge_tokens
 
+from asr.decoding.viterbi import viterbi_frame_tokens
 from asr.text.tokenizer import SPACE
 
 PAUSE_S = 1.0  # tokens further apart than this belong to different words, <space> or not
@@ -79,33 +80,7 @@ def forced_align(log_probs: torch.Tensor, tokens: Sequence[int], blank: int = 0)
         return []
     lp = log_probs.detach().float().cpu().numpy()
     t_len = lp.shape[0]
-    states = np.full(2 * len(tokens) + 1, blank)
-    states[1::2] = tokens
-    s_len = len(states)
-    # a state may skip the blank before it when it differs from the token two states back
-    skip = np.zeros(s_len, dtype=bool)
-    skip[3::2] = states[3::2] != states[1:-2:2]
-    neg = -np.inf
-    score = np.full(s_len, neg)
-    score[:2] = lp[0, states[:2]]
-    back = np.zeros((t_len, s_len), dtype=np.int8)  # 0 stay, 1 from s-1, 2 from s-2
-    for t in range(1, t_len):
-        stay = score
-        step = np.concatenate([[neg], score[:-1]])
-        jump = np.where(skip, np.concatenate([[neg, neg], score[:-2]]), neg)
-        cand = np.stack([stay, step, jump])
-        back[t] = cand.argmax(axis=0)
-        score = cand.max(axis=0) + lp[t, states]
-    end = s_len - 1 if score[-1] >= score[-2] else s_len - 2
-    if not np.isfinite(score[end]):
-        raise ValueError(f"{len(tokens)} tokens do not fit in {t_len} frames")
-    path = np.empty(t_len, dtype=np.int64)
-    s = end
-    for t in range(t_len - 1, -1, -1):
-        path[t] = s
-        s -= int(back[t, s])
-    # a repeated token has a blank between its two runs, so the runs of the token path are the tokens, in order
-    frame_tokens = states[path]
+    frame_tokens = viterbi_frame_tokens(lp, tokens, blank)
     return _spans(torch.from_numpy(frame_tokens), torch.from_numpy(np.exp(lp[np.arange(t_len), frame_tokens])), blank)
 
 
