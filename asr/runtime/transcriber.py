@@ -21,8 +21,9 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from asr.audio import read_audio
+from asr.decoding.spans import Word, spans_to_words
 from asr.errors import AsrError, ConfigError
-from asr.runtime.decode import Word, decode_spans, spans_to_words
+from asr.runtime.decode import decode_spans
 from asr.runtime.features import compute_features, resample
 from asr.runtime.model import load_onnx_model
 

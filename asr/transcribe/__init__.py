@@ -5,7 +5,7 @@
     audio_stream.py  long recordings read block by block
     chunking.py      overlapping windows and the stitching of their CTC paths
     decoders.py      greedy / prefix beam / lexicon + LM decoders that return timed token spans
-    align.py         token spans and word times from a CTC path (forced alignment for the search decoders)
+    align.py         token spans from (T, V) log-prob tensors; words (asr.decoding.spans, shared with the runtime)
     snap.py          word times snapped to the speech in the audio
     formats.py       text, json, ctm, srt, vtt
     command.py       the `asr transcribe` command's loop and outputs

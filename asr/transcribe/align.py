@@ -1,56 +1,22 @@
-"""Word times and confidences from CTC frames.
+"""Word times and confidences from CTC frames: the PyTorch entry points of asr.decoding.spans (where `TokenSpan`,
+`Word`, the grouping of spans into words and the NumPy algorithms live, shared with the ONNX runtime).
 
-A decoder's output is a list of `TokenSpan`s: each emitted token with the output frames it occupies (a run of
-the same argmax on the best path, or its frames in a forced alignment) and its peak posterior. Words are the
-runs of tokens between `<space>` units or long pauses. Output frame t covers the input frames t * subsample ...,
-so seconds = t * subsample * frame_shift_s (`frame_s` below).
-
-Word confidence is the lowest peak posterior among its tokens: a word is as sure as its least sure letter.
+A decoder's output is a list of `TokenSpan`s; words are the runs of tokens between `<space>` units or long
+pauses (asr.decoding.spans.spans_to_words). Here log-probs are (T, V) float tensors, aligned in float32.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
-from torchaudio.functional import merge_tokens
 
-from asr.decoding.viterbi import viterbi_frame_tokens
-from asr.text.tokenizer import SPACE
+from asr.decoding import spans
+from asr.decoding.spans import PAUSE_S, TokenSpan, Word, join_spans, spans_to_words, word_starts
 
-PAUSE_S = 1.0  # tokens further apart than this belong to different words, <space> or not
-
-
-@dataclass(frozen=True)
-class TokenSpan:
-    """Token `token` on output frames [start, end), with its peak posterior `score` over them; `word`: the word
-    this token begins, when a lexicon decoder chose it (else the word is spelled from the tokens)."""
-
-    token: int
-    start: int
-    end: int
-    score: float
-    word: str | None = None
-
-    def shifted(self, frames: int) -> "TokenSpan":
-        return dataclasses.replace(self, start=self.start + frames, end=self.end + frames)
-
-
-@dataclass(frozen=True)
-class Word:
-    """A recognised word: seconds from the start of the recording, confidence in [0, 1]."""
-
-    word: str
-    start_s: float
-    end_s: float
-    confidence: float
-
-    def to_dict(self) -> dict:
-        return {"word": self.word, "start": round(self.start_s, 3), "end": round(self.end_s, 3),
-                "confidence": round(self.confidence, 3)}
+__all__ = ["PAUSE_S", "TokenSpan", "Word", "forced_align", "greedy_spans", "join_spans", "spans_to_words",
+           "word_starts"]
 
 
 def greedy_spans(log_probs: torch.Tensor, blank: int = 0) -> list[TokenSpan]:
@@ -58,81 +24,13 @@ def greedy_spans(log_probs: torch.Tensor, blank: int = 0) -> list[TokenSpan]:
     if log_probs.shape[0] == 0:
         return []
     best_lp, best = log_probs.detach().max(dim=-1)
-    prob = best_lp.exp().cpu()
-    return _spans(best.cpu(), prob, blank)
-
-
-def _spans(path: torch.Tensor, prob: torch.Tensor, blank: int) -> list[TokenSpan]:
-    """Spans of a frame-level CTC path (T,) with each frame's posterior of its token (T,): merge_tokens's runs,
-    scored by their peak posterior (merge_tokens averages)."""
-    return [TokenSpan(s.token, s.start, s.end, float(prob[s.start:s.end].max()))
-            for s in merge_tokens(path, prob, blank)]
+    return spans.path_spans(best.cpu().numpy(), best_lp.exp().cpu().numpy(), blank)
 
 
 def forced_align(log_probs: torch.Tensor, tokens: Sequence[int], blank: int = 0) -> list[TokenSpan]:
-    """Viterbi CTC alignment of a known token sequence to (T, V) log-probs -> one span per token.
+    """Viterbi CTC alignment of a known token sequence to (T, V) log-probs -> one span per token, in float32.
 
     Used to time the output of decoders that return token ids only (beam, lexicon + LM). Raises ValueError
     when the sequence cannot fit in T frames.
     """
-    tokens = list(tokens)
-    if not tokens:
-        return []
-    lp = log_probs.detach().float().cpu().numpy()
-    t_len = lp.shape[0]
-    frame_tokens = viterbi_frame_tokens(lp, tokens, blank)
-    return _spans(torch.from_numpy(frame_tokens), torch.from_numpy(np.exp(lp[np.arange(t_len), frame_tokens])), blank)
-
-
-def join_spans(spans: list[TokenSpan], more: Sequence[TokenSpan]) -> None:
-    """Append `more` to `spans`, joining a run of one token split across the two (CTC merges repeats)."""
-    for span in more:
-        last = spans[-1] if spans else None
-        if last is not None and last.token == span.token and last.end == span.start:
-            spans[-1] = TokenSpan(span.token, last.start, span.end, max(last.score, span.score), last.word or span.word)
-        else:
-            spans.append(span)
-
-
-def word_starts(tokenizer) -> Callable[[int], bool]:
-    """Whether a token always begins a new word: every token of word units (and of phone units, which are
-    timed one by one), a `▁` piece of BPE; never for characters (only `<space>` separates those)."""
-    if tokenizer.kind == "word" or not tokenizer.word_level:
-        return lambda token: True
-    if tokenizer.kind == "bpe":
-        marked = {i for i, t in enumerate(tokenizer.tokens) if t.startswith("\u2581")}
-        return marked.__contains__
-    return lambda token: False
-
-
-def spans_to_words(spans: Sequence[TokenSpan], tokenizer, frame_s: float, duration_s: float | None = None,
-                   pause_s: float | None = PAUSE_S) -> list[Word]:
-    """Group token spans into words (asr.text tokenizers: at `<space>`, at a token that starts a word, and
-    where tokens are more than `pause_s` apart: a model trained on single utterances emits no `<space>` across
-    the silence between two of them); a word's text is `tokenizer.decode` of its tokens. Seconds =
-    frame * frame_s."""
-    space = tokenizer.index[SPACE]
-    starts = word_starts(tokenizer)
-    pause = None if pause_s is None else pause_s / frame_s
-    words: list[Word] = []
-    current: list[TokenSpan] = []
-
-    def flush():
-        text = current[0].word if current and current[0].word else tokenizer.decode([s.token for s in current]).strip()
-        if current and text:
-            end_s = current[-1].end * frame_s
-            if duration_s is not None:
-                end_s = min(end_s, duration_s)
-            words.append(Word(text, current[0].start * frame_s, end_s, min(s.score for s in current)))
-        current.clear()
-
-    for span in spans:
-        if span.token == space:
-            flush()
-            continue
-        if span.word is not None or current and current[0].word is None and (
-                starts(span.token) or (pause is not None and span.start - current[-1].end > pause)):
-            flush()
-        current.append(span)
-    flush()
-    return words
+    return spans.forced_align(log_probs.detach().float().cpu().numpy(), tokens, blank, np.float32)

@@ -17,7 +17,6 @@ pytest.importorskip("onnxruntime")
 from asr.cli import app  # noqa: E402
 from asr.export.onnx import export_onnx  # noqa: E402
 from asr.runtime import OnnxTranscriber  # noqa: E402
-from asr.runtime.decode import forced_align, greedy_spans  # noqa: E402
 from asr.transcribe import Transcriber  # noqa: E402
 from helpers.transcribe import make_model_dir  # noqa: E402
 
@@ -64,13 +63,6 @@ def test_word_times_equal_pytorch_ctc_times(exported):
     ref = Transcriber.from_pretrained(model_dir, "cpu", word_times="ctc").transcribe(waves[1]).words
     assert [(w.word, w.start_s, w.end_s) for w in ours] == [(w.word, w.start_s, w.end_s) for w in ref]
     assert [w.confidence for w in ours] == pytest.approx([w.confidence for w in ref], abs=1e-4)
-
-
-def test_forced_alignment_of_the_greedy_tokens_gives_the_greedy_spans():
-    lp = np.log(np.array([[.9, .05, .05], [.1, .8, .1], [.1, .8, .1], [.9, .05, .05], [.1, .1, .8]]))
-    spans = greedy_spans(lp)
-    assert [(s.token, s.start, s.end) for s in spans] == [(1, 1, 3), (2, 4, 5)]
-    assert [(s.token, s.start, s.end) for s in forced_align(lp, [1, 2])] == [(1, 1, 3), (2, 4, 5)]
 
 
 def test_cli_backend_onnx(exported, tmp_path):
