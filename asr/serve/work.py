@@ -134,9 +134,7 @@ class WorkQueue:
                 continue
             sources.append((AudioInput(job.name, job.name), stream))
             running.append(job)
-        # a streaming model's files go through its stream sessions where the Transcriber has that path
-        run = getattr(transcriber, "_run_streaming", None) if getattr(transcriber, "streaming", False) else None
-        for job, result in zip(running, (run or transcriber._run)(sources)):
+        for job, result in zip(running, transcriber.transcribe_streams(sources)):
             job.future.set_result(result)
         with self._cv:
             self.cancelled += sum(1 for job in batch if job.cancel.is_set())

@@ -128,9 +128,8 @@ class Transcriber:
     @classmethod
     def from_pretrained(cls, model: str | os.PathLike, device: str | None = None, **options) -> "Transcriber":
         """Load a model dir, exp dir or `.asr` model file; options as for the constructor."""
-        from asr.export.package import load_model
-
         from asr.device import check_device
+        from asr.export.package import load_model
 
         device = check_device(device, "device") or ("cuda" if torch.cuda.is_available() else "cpu")
         return cls(load_model(model, device), device, **options)
@@ -173,8 +172,7 @@ class Transcriber:
         else:
             name = "<bytes>" if isinstance(audio, (bytes, bytearray)) else "<array>"
             stream = AudioStream(audio, self.loaded.features.sample_rate, name, source_rate=sample_rate)
-            run = self._run_streaming if self.streaming else self._run
-            results = list(run([(AudioInput(name, name), stream)]))
+            results = list(self.transcribe_streams([(AudioInput(name, name), stream)]))
         if isinstance(results[0], Failure):
             raise AudioError(results[0].error)
         return results[0]
@@ -183,9 +181,17 @@ class Transcriber:
                         progress: Callable[[float], None] | None = None) -> Iterator[Transcript | Failure]:
         """Transcripts (or failures) in input order; `progress(seconds)` is called as audio is done."""
         items = (x if isinstance(x, AudioInput) else AudioInput(str(x), str(x)) for x in inputs)
+        return self.transcribe_streams(((item, None) for item in items), progress)
+
+    def transcribe_streams(self, sources: Iterable[tuple[AudioInput, AudioStream | None]],
+                           progress: Callable[[float], None] | None = None) -> Iterator[Transcript | Failure]:
+        """Transcripts (or failures) in order of (input, stream) pairs: each recording read from its AudioStream
+        (None: from the input's `spec`), the windows of several batched through the model; a streaming model's
+        recordings each through a stream session instead (so a file gives the words that streaming it gives).
+        `progress(seconds)` as for transcribe_many. The server runs its batches of requests through this."""
         if self.streaming:
-            return self._run_streaming(((item, None) for item in items), progress)
-        return self._run(((item, None) for item in items), progress)
+            return self._run_streaming(sources, progress)
+        return self._run(sources, progress)
 
     def _run_streaming(self, sources, progress=None) -> Iterator[Transcript | Failure]:
         """A streaming model's recordings, each through a stream session (so a file gives the words that

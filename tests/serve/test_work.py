@@ -30,7 +30,7 @@ class Gate:
         class T:
             loaded = SimpleNamespace(features=SimpleNamespace(sample_rate=8000))
 
-            def _run(self, sources):
+            def transcribe_streams(self, sources):
                 gate.started.set()
                 gate.open.wait(10)
                 if gate.fail:

@@ -16,8 +16,9 @@ from asr.transcribe import Failure, Transcriber, Transcript
 from asr.transcribe.align import TokenSpan, Word, forced_align, greedy_spans, join_spans, spans_to_words
 from asr.transcribe.audio_stream import AudioStream
 from asr.transcribe.chunking import ChunkConfig, Stitcher, find_cut
+from asr.transcribe.inputs import AudioInput
 from asr.transcribe.snap import snap_to_speech
-from helpers.transcribe import FRAME, RATE, level_audio, level_model, make_model_dir
+from helpers.transcribe import FRAME, RATE, level_audio, level_model, make_model_dir, streaming_level_model
 
 CHUNKINGS = [ChunkConfig(1000, 10), ChunkConfig(3, 1), ChunkConfig(2.4, 1.2), ChunkConfig(1.5, 0.6)]
 
@@ -305,6 +306,23 @@ def test_an_audio_files_bytes_and_a_path_object_are_transcribed(levels, tmp_path
     t = Transcriber(levels, word_times="ctc")
     assert t.transcribe(path.read_bytes()).text == t.transcribe(path).text == t.transcribe(str(path)).text
     assert t.transcribe(path).text.split() == [w.word for w in truth]
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_transcribe_streams_gives_each_sources_words_in_order(levels, tmp_path, streaming):
+    """The server's entry point: (input, stream) pairs, a stream of samples or None (read the input's spec); a
+    streaming model's recordings go through its stream sessions there too."""
+    t = Transcriber(streaming_level_model() if streaming else levels, word_times="ctc")
+    sessions, make_session = [], t.stream
+    t.stream = lambda: sessions.append(make_session()) or sessions[-1]
+    (a, truth_a), (b, truth_b) = level_audio(2, seed=5), level_audio(3, seed=6)
+    sf.write(tmp_path / "a.wav", a, RATE)
+    sources = [(AudioInput("a", str(tmp_path / "a.wav")), None), (AudioInput("gone", "gone", error="gone: no"), None),
+               (AudioInput("b", "b"), AudioStream(b, RATE, "b"))]
+    results = list(t.transcribe_streams(sources))
+    assert [r.audio for r in results] == ["a", "gone", "b"] and isinstance(results[1], Failure)
+    assert results[0].text.split() == [w.word for w in truth_a] and results[2].text.split() == [w.word for w in truth_b]
+    assert len(sessions) == (2 if streaming else 0)
 
 
 def test_bad_chunk_settings_are_config_errors(levels):
