@@ -115,7 +115,7 @@ def profile(backends: Backends, wavs: list[str], feats: list[np.ndarray], loaded
     operator (torch.profiler / onnxruntime's profiler), greedy decoding."""
     import soundfile as sf
 
-    from asr.runtime.decode import greedy_spans
+    from asr.decoding.spans import greedy_spans
     from asr.runtime.features import compute_features as np_features
 
     backends.set_threads(1)
