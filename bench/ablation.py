@@ -45,9 +45,9 @@ def features(ws: Workspace, repeats: int) -> dict:
 
     import asr.audio
     import asr.features.extract as extract
+    from asr.data.kaldi_files import read_table
     from asr.features.kaldi import compute_features
     from bench.baselines import compute_features_reference, ours, warm_audio
-    from asr.data.kaldi_files import read_table
 
     warm_audio(read_table(Path(ws.train) / "wav.scp"))
     run = ours(Path(ws.train), Path(ws.root) / "runs" / "ablation_feats")
@@ -76,11 +76,11 @@ def features(ws: Workspace, repeats: int) -> dict:
 def training(ws: Workspace, repeats: int, batches: int = 12) -> dict:
     import torch
 
+    from asr.data.dataset import FeatureDataset
+    from asr.data.sampler import BucketBatchSampler
     from asr.model.model import CTCModel, ModelConfig
     from asr.text.tokenizer import load_tokenizer
     from asr.training.augment import AugmentConfig, SpecAugment
-    from asr.data.dataset import FeatureDataset
-    from asr.data.sampler import BucketBatchSampler
     from asr.training.trainer import train_step
     from bench.prepare import train_config
 
@@ -123,12 +123,13 @@ def training(ws: Workspace, repeats: int, batches: int = 12) -> dict:
 def training_loop(ws: Workspace, repeats: int) -> dict:
     import torch
 
+    import asr.model.fused as fused
+    from asr.data.dataset import FeatureDataset
+    from asr.data.sampler import BucketBatchSampler
     from asr.model.model import CTCModel, ModelConfig
     from asr.text.tokenizer import load_tokenizer
     from asr.training.augment import AugmentConfig, SpecAugment
-    from asr.data.dataset import FeatureDataset
     from asr.training.loader import BatchLoader
-    from asr.data.sampler import BucketBatchSampler
     from asr.training.trainer import train_step
     from bench.baselines import ceiling_step
     from bench.prepare import train_config
@@ -153,6 +154,11 @@ def training_loop(ws: Workspace, repeats: int) -> dict:
 
     old_loader = OldThreadLoader()
 
+    padded_forward = fused.PaddedRNN.forward
+
+    def masked_forward(self, x, lengths=None, zero_padding=True):  # before #22: padding zeroed after every layer
+        return padded_forward(self, x, lengths, True)
+
     class RandDropout(torch.nn.Dropout):  # the former Dropout: its mask from torch.rand, one draw per element
         def forward(self, x):
             keep = 1.0 - self.p
@@ -166,21 +172,27 @@ def training_loop(ws: Workspace, repeats: int) -> dict:
                 step(indices)
         return fn
 
-    def variant(rand_dropout=False, unfused=False, inline=False, batches_from=loader):
+    def variant(rand_dropout=False, unfused=False, inline=False, batches_from=loader, dropout=True, augmented=True,
+                mask_each_layer=False):
         torch.manual_seed(0)
         model = CTCModel(mcfg)
         if rand_dropout:
             model.encoder.dropout = RandDropout(mcfg.dropout)
+        if not dropout:
+            model.encoder.dropout = torch.nn.Identity()
         opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=not unfused)
 
         def fn():
-            if inline:
+            fused.PaddedRNN.forward = masked_forward if mask_each_layer else padded_forward
+            if inline or not augmented:
                 made = (data.collate(indices) for indices in batches)
-                made = (setattr(b, "feats", augment(b.feats, b.lengths)) or b for b in made)
+                if augmented:
+                    made = (setattr(b, "feats", augment(b.feats, b.lengths)) or b for b in made)
             else:
                 made = batches_from.epoch(1, list(enumerate(batches)))
             for b in made:
                 train_step(model, opt, b, 5.0)
+            fused.PaddedRNN.forward = padded_forward
         return fn
 
     with loader, thread_loader, old_loader:
@@ -188,7 +200,8 @@ def training_loop(ws: Workspace, repeats: int) -> dict:
                           "unfused_adam": variant(unfused=True), "inline_loader": variant(inline=True),
                           "thread_loader": variant(batches_from=thread_loader),
                           "old_thread_loader": variant(batches_from=old_loader),
-                          "before": variant(True, True, True)}, repeats)
+                          "before": variant(True, True, True), "mask_each_layer": variant(mask_each_layer=True),
+                          "no_dropout": variant(dropout=False), "no_augment": variant(augmented=False)}, repeats)
     out = {f"loop_frames_per_s_{k}": frames / v for k, v in secs.items()}
     out.update({f"loop_ratio_{k}": secs["ceiling"] / v for k, v in secs.items() if k != "ceiling"})
     return out
@@ -222,10 +235,10 @@ class _LoopSpecAugment:
 def decoding(ws: Workspace, repeats: int) -> dict:
     import torch
 
+    from asr.data.dataset import FeatureDataset
     from asr.decoding.config import DecoderConfig
     from asr.decoding.decode import batch_decoder, compute_log_probs, hypotheses, stream_log_probs
     from asr.model.store import load_model_dir
-    from asr.data.dataset import FeatureDataset
 
     loaded = load_model_dir(ws.model)
     opts = DecoderConfig(decoder="greedy", units=True)

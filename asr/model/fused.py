@@ -31,24 +31,29 @@ def reverse_index(lengths: torch.Tensor, total: int) -> torch.Tensor:
     return (within + torch.arange(len(lengths))[:, None] * total).reshape(-1)
 
 
-class _PaddedRNN:
+class PaddedRNN:
     takes_padded = True  # the Encoder passes (N, T, C) and lengths instead of packing
 
-    def forward(self, x, lengths: torch.Tensor | None = None):
+    def forward(self, x, lengths: torch.Tensor | None = None, zero_padding: bool = True):
+        """`zero_padding` False leaves the outputs at padding as they come (bounded, |h| < 1, and never reaching a
+        valid frame of a later layer: the forward direction meets them after a sequence's frames, the reversed
+        backward direction too), saving a multiply forward and backward; the caller zeroes them once."""
         if isinstance(x, PackedSequence) or lengths is None:
             return super().forward(x)
         if self.num_layers != 1 or not self.batch_first:
             raise ValueError("padded input needs a single-layer, batch_first module")
         n, total, _ = x.shape
         lengths = lengths.to("cpu")
-        if not self.bidirectional or bool((lengths == total).all()):
+        full = bool((lengths == total).all())
+        if not self.bidirectional or full:
             out = super().forward(x)[0]
-            return (out if bool((lengths == total).all()) else out * _mask(lengths, total, x)), None
+            return (out if full or not zero_padding else out * _mask(lengths, total, x)), None
         per_dir = len(self._flat_weights) // 2
         fwd = self._direction(x, self._flat_weights[:per_dir])
         rev = reverse_index(lengths, total).to(x.device)
         bwd = self._direction(_Reverse.apply(x, rev), self._flat_weights[per_dir:])
-        return torch.cat([fwd, _Reverse.apply(bwd, rev)], dim=2) * _mask(lengths, total, x), None
+        out = torch.cat([fwd, _Reverse.apply(bwd, rev)], dim=2)
+        return (out * _mask(lengths, total, x) if zero_padding else out), None
 
 
 class _Reverse(torch.autograd.Function):
@@ -73,7 +78,7 @@ def _mask(lengths: torch.Tensor, total: int, like: torch.Tensor) -> torch.Tensor
     return (torch.arange(total)[None, :] < lengths[:, None]).to(like.device, like.dtype).unsqueeze(-1)
 
 
-class PaddedLSTM(_PaddedRNN, nn.LSTM):
+class PaddedLSTM(PaddedRNN, nn.LSTM):
     def _direction(self, x: torch.Tensor, weights: list[torch.Tensor]) -> torch.Tensor:
         h0 = x.new_zeros(1, x.shape[0], self.proj_size or self.hidden_size)
         c0 = x.new_zeros(1, x.shape[0], self.hidden_size)
@@ -84,7 +89,7 @@ class PaddedLSTM(_PaddedRNN, nn.LSTM):
             return torch.lstm(x, (h0, c0), weights, self.bias, 1, 0.0, self.training, False, True)[0]
 
 
-class PaddedGRU(_PaddedRNN, nn.GRU):
+class PaddedGRU(PaddedRNN, nn.GRU):
     def _direction(self, x: torch.Tensor, weights: list[torch.Tensor]) -> torch.Tensor:
         h0 = x.new_zeros(1, x.shape[0], self.hidden_size)
         return torch.gru(x, h0, weights, self.bias, 1, 0.0, self.training, False, True)[0]

@@ -21,7 +21,7 @@ from asr.config import section_from_dict
 from asr.errors import ConfigError
 from asr.features.cmvn import CMVN
 from asr.model.cells import CELLS
-from asr.model.fused import PaddedGRU, PaddedLSTM
+from asr.model.fused import PaddedGRU, PaddedLSTM, PaddedRNN
 
 
 @dataclass
@@ -234,8 +234,13 @@ class Encoder(nn.Module):
 
             return lc_encoder_forward(self, x, lengths)
         total = x.shape[1]
+        mask = None
         for rnn, proj in zip(self.rnns, self.projs):
-            if getattr(rnn, "takes_padded", False):  # every layer recurrent_layer makes: no packing needed
+            if isinstance(rnn, PaddedRNN):  # padding left as it comes, zeroed once below
+                x, _ = rnn(x, lengths, zero_padding=False)
+                if mask is None:
+                    mask = torch.arange(total)[None, :] < lengths.cpu()[:, None]
+            elif getattr(rnn, "takes_padded", False):  # every layer recurrent_layer makes: no packing needed
                 x, _ = rnn(x, lengths)
             else:
                 packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
@@ -245,8 +250,11 @@ class Encoder(nn.Module):
                 x = torch.tanh(proj(x))
             x = self.dropout(x)
         if self.lookahead is not None:
-            mask = torch.arange(total, device=x.device)[None, :] < lengths.to(x.device)[:, None]
-            x = self.lookahead(x * mask.unsqueeze(-1).to(x.dtype))
+            mask = torch.arange(total)[None, :] < lengths.cpu()[:, None]
+        if mask is not None and not bool(mask.all()):
+            x = x * mask.to(x.device, x.dtype).unsqueeze(-1)
+        if self.lookahead is not None:
+            x = self.lookahead(x)
         return x
 
     def post(self, layer: int, x: torch.Tensor) -> torch.Tensor:
