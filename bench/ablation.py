@@ -120,7 +120,7 @@ def training(ws: Workspace, repeats: int, batches: int = 12) -> dict:
     return out
 
 
-def training_loop(ws: Workspace, repeats: int) -> dict:
+def training_loop(ws: Workspace, repeats: int, only: set[str] | None = None) -> dict:
     import torch
 
     import asr.model.fused as fused
@@ -195,13 +195,13 @@ def training_loop(ws: Workspace, repeats: int) -> dict:
             fused.PaddedRNN.forward = padded_forward
         return fn
 
+    variants = {"ceiling": ceiling(), "after": variant(), "rand_dropout": variant(rand_dropout=True),
+                "unfused_adam": variant(unfused=True), "inline_loader": variant(inline=True),
+                "thread_loader": variant(batches_from=thread_loader), "old_thread_loader": variant(batches_from=old_loader),
+                "before": variant(True, True, True), "mask_each_layer": variant(mask_each_layer=True),
+                "no_dropout": variant(dropout=False), "no_augment": variant(augmented=False)}
     with loader, thread_loader, old_loader:
-        secs = alternate({"ceiling": ceiling(), "after": variant(), "rand_dropout": variant(rand_dropout=True),
-                          "unfused_adam": variant(unfused=True), "inline_loader": variant(inline=True),
-                          "thread_loader": variant(batches_from=thread_loader),
-                          "old_thread_loader": variant(batches_from=old_loader),
-                          "before": variant(True, True, True), "mask_each_layer": variant(mask_each_layer=True),
-                          "no_dropout": variant(dropout=False), "no_augment": variant(augmented=False)}, repeats)
+        secs = alternate({k: v for k, v in variants.items() if only is None or k in only | {"ceiling"}}, repeats)
     out = {f"loop_frames_per_s_{k}": frames / v for k, v in secs.items()}
     out.update({f"loop_ratio_{k}": secs["ceiling"] / v for k, v in secs.items() if k != "ceiling"})
     return out
@@ -267,6 +267,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--work", type=Path, default=REPO / "bench" / "work")
     p.add_argument("--out", type=Path, default=REPO / "bench" / "work" / "ablation.json")
     p.add_argument("--only", choices=["features", "training", "loop", "decoding"], default=None)
+    p.add_argument("--variants", default=None, help="loop: these variants only (comma-separated) beside the ceiling")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     ws = Workspace.load(args.work.resolve(), smoke=False)
@@ -276,7 +277,8 @@ def main(argv: list[str] | None = None) -> None:
     for name, fn in (("features", features), ("training", training), ("loop", training_loop),
                      ("decoding", decoding)):
         if args.only in (None, name):
-            res.update(fn(ws, args.repeats))
+            res.update(fn(ws, args.repeats, set(args.variants.split(","))) if name == "loop" and args.variants
+                       else fn(ws, args.repeats))
             print(json.dumps(res, indent=1), flush=True)
     args.out.write_text(json.dumps(res, indent=1) + "\n")
 
