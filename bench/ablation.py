@@ -197,7 +197,8 @@ def training_loop(ws: Workspace, repeats: int, only: set[str] | None = None) -> 
 
     variants = {"ceiling": ceiling(), "after": variant(), "rand_dropout": variant(rand_dropout=True),
                 "unfused_adam": variant(unfused=True), "inline_loader": variant(inline=True),
-                "thread_loader": variant(batches_from=thread_loader), "old_thread_loader": variant(batches_from=old_loader),
+                "thread_loader": variant(batches_from=thread_loader),
+                "old_thread_loader": variant(batches_from=old_loader),
                 "before": variant(True, True, True), "mask_each_layer": variant(mask_each_layer=True),
                 "no_dropout": variant(dropout=False), "no_augment": variant(augmented=False)}
     with loader, thread_loader, old_loader:
