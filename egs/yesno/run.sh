@@ -14,7 +14,7 @@ opt strict false "true: bad input stops the run instead of being dropped"
 opt avg 5 "average the N best epochs by dev loss (0: none)"
 recipe_start "$@"
 
-train=train_crops; dev=train_dev; eval_sets=test_yesno
+train=train_crops; dev=train_dev; eval_sets=test_yesno; screened_sets=train_nodev
 
 stage_prep() {
   run python -m data_prep.yesno "${corpus_args[@]}" --data-dir data $(strict_flag)
@@ -23,7 +23,10 @@ stage_prep() {
   run asr data subset data/train_yesno data/train_nodev --first $(( $(wc -l < data/train_yesno/utt2spk) - 4 ))
 }
 about_crops="train and its start-cropped copies (local/crops.py)"
-stage_crops() { run asr data fix data/train_nodev $(strict_flag); run python local/crops.py data/train_nodev data/$train; }
+stage_crops() {
+  run asr data fix data/train_nodev $(strict_flag)
+  run python local/crops.py data/train_nodev data/$train
+}
 stage_feats() { local x; for x in $(feat_sets); do run asr data fix data/$x $(strict_flag); feats $x; done; }
 stage_tokens() { run asr tokens data/$train --unit word --out $lang/tokens.txt; }
 run_stages prep crops feats tokens train average decode score

@@ -125,7 +125,8 @@ def test_every_planted_case_is_listed_with_its_reason(planted_run):
         for r in report.rejected:
             assert r.utt not in found, f"{r.utt} listed twice ({path})"
             found[r.utt] = (report.stage, r.reason, r.detail)
-    # 0_bad_long's three recordings show their 24 words, so local/crops.py makes copies of it, too long as well
+    # 0_bad_long's three recordings show its 24 words, so local/crops.py copies it; a copy still over max_frames
+    # is dropped as too long too
     copies = {u: f for u, f in found.items() if u.startswith("crop")}
     assert all(u.endswith("-0_bad_long") and f[:2] == ("train", "too long") for u, f in copies.items()), copies
     assert {u: f[:2] for u, f in found.items() if u not in copies} == {u: p[2:] for u, p in PLANTED.items()}
