@@ -3,7 +3,7 @@
 # scoring again with seeds 2-5 and with seed 1 on two processes (`--nproc 2`, torchrun); one %WER line each.
 # Runs in a scratch copy of the recipe (default: a new folder under $TMPDIR), so egs/yesno is left as it is.
 #   scripts/yesno_seeds.sh [--dir DIR] [RECIPE OPTIONS, e.g. --corpus-dir /path/to/waves_yesno/..]
-# Measured: 8 min on 2 shared cores at a load of ~5 (4 min of CPU); exits 1 unless every line is %WER 0.00.
+# Measured: 7 min on 2 shared cores at a load of ~5 (4 min of CPU); exits 1 unless every line is %WER 0.00.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=""
