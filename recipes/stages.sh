@@ -5,7 +5,8 @@
 #   VARIABLES; stage_NAME() { ...; }      # its settings and its own stages (one may replace a shared one)
 #   run_stages prep perturb feats ...     # stage N is the N-th name, from 0; then each scored set's %WER line
 # The shared stages read: corpus (data_prep module), train (training data dir), dev, eval_sets (the sets decoded
-# and scored, when present), lang (holds tokens.txt), decoders (names in conf/decode.yaml or built in:
+# and scored, when present), screened_sets (data dirs `asr data fix` screens besides those with features: their
+# reports join the summary), lang (holds tokens.txt), decoders (names in conf/decode.yaml or built in:
 # greedy,beam,lm), decode_opts, title (RESULTS.md); a stage's log line is about_NAME when set.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -112,7 +113,7 @@ stage_score() {
   # the model keeps the decoder with the lowest dev WER (its files and weights) and its card: exp/model is a product
   run asr model set-decoder "$model" $(decode_dirs) --on "$dev"
   run asr info "$model" --out "$model/README.md" --run-log exp/log/run.log
-  screening_summary $(for x in $(feat_sets); do echo data/$x/log/{fix,feats}_report.txt; done) \
+  screening_summary $(for x in $(feat_sets) ${screened_sets:-}; do echo data/$x/log/{fix,feats}_report.txt; done) \
     "$exp"/log/{train,dev}_report.txt >&2
 }
 stage_results() {
