@@ -4,7 +4,7 @@ tests/recipes/test_recipe_digits.py.
 
 The subset: 2 recordings per digit of each FSDD speaker (yweweler still the dev speaker: 20 recordings) and 40
 AN4 training / 10 dev recordings (symlinks and data dirs the test writes, as data_prep's count checks want full
-copies); the recipe runs from stage 1. A few epochs of a 32-unit model: plumbing, not accuracy. The model dir's
+copies); the recipe runs from stage 1. Ten epochs of a 32-unit model: plumbing, not accuracy. The model dir's
 decoder is the ten-digit lexicon (the FSDD task's), so transcribe prints digit words as the recipe's decode did."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.environ.get("ASR_TEST_DIGI
                                                    reason="set ASR_TEST_DIGITS_RECIPE=1 (takes a minute or two)")]
 TINY = """model: {cell: lstm, num_layers: 1, hidden_size: 32, dropout: 0.0, stack_frames: 3, subsample: 3,
         cmn: utterance_mv}
-training: {epochs: 3, lr: 0.005, max_frames: 4000, seed: 1, keep_checkpoints: 2, num_threads: 1}
+training: {epochs: 10, lr: 0.01, max_frames: 4000, seed: 1, keep_checkpoints: 2, num_threads: 1}
 augment: {freq_masks: 1, freq_width: 8, vtlp: 0.1, tilt_db: 10, noise_prob: 0.5, noise_snr_min: 5}
 """
 PER_DIGIT = 2
