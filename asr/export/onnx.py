@@ -35,7 +35,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from asr.errors import ConfigError
-from asr.model.model import CTCModel, utterance_cmn
+from asr.model.model import CTCModel, utterance_cmn, utterance_cmvn
 
 OPSET = 17
 META_PREFIX = "asr."
@@ -199,6 +199,8 @@ class ExportModule(nn.Module):
         cfg = self.cfg
         if cfg.cmn == "utterance":
             x = utterance_cmn(feats, lengths) * self.scale
+        elif cfg.cmn == "utterance_mv":
+            x = utterance_cmvn(feats, lengths)
         else:
             x = (feats + self.shift) * self.scale
         x, lengths = self.stack(x, lengths)

@@ -41,6 +41,7 @@ class ModelConfig:
     subsample: int = 3  # ...and keep every subsample-th
     cmn: str = "global"  # global: the training set's mean and variance; utterance: each utterance's own mean
     # (over its frames, as Kaldi's per-utterance CMN) and the global variance, robust to a new speaker's level;
+    # utterance_mv: each utterance's own mean and variance (Kaldi's per-utterance apply-cmvn --norm-vars);
     # running: a causal running mean (time constant cmn_time_constant frames, from the global mean) and the
     # global variance, for streaming models (docs/streaming.md)
     cmn_time_constant: float = 300.0  # cmn running: frames (300 = 3 s at a 10 ms shift)
@@ -76,7 +77,7 @@ class ModelConfig:
             at = where.get(key)
             raise ConfigError(f"{at + ': ' if at else ''}model.{key}: {message}")
 
-        if cfg.streaming and cfg.cmn == "utterance":
+        if cfg.streaming and cfg.cmn in ("utterance", "utterance_mv"):
             fail("cmn", "utterance CMN subtracts the mean of the whole utterance, which a streaming model does not "
                         "have until the speaker stops: use cmn: global (the training set's CMVN) or cmn: running "
                         "(a causal running mean, time constant model.cmn_time_constant frames)")
@@ -90,7 +91,8 @@ class ModelConfig:
         return cfg
 
 
-CMN_KINDS = ("global", "utterance", "running")
+CMN_KINDS = ("global", "utterance", "utterance_mv", "running")
+UTTERANCE_STD_FLOOR = 0.1  # utterance_mv: a bin (nearly) constant over an utterance is not blown up
 
 
 def stack_frames(x: torch.Tensor, lengths: torch.Tensor, stack: int, subsample: int):
@@ -115,6 +117,16 @@ def utterance_cmn(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     valid = (torch.arange(x.shape[1], device=x.device)[None, :] < lengths.to(x.device)[:, None]).unsqueeze(-1)
     mean = (x * valid).sum(1, keepdim=True) / lengths.to(x.device).clamp(min=1)[:, None, None]
     return x - mean
+
+
+def utterance_cmvn(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """(N, T, D) minus each utterance's mean and divided by its standard deviation (floored), over its own
+    frames, per dimension."""
+    valid = (torch.arange(x.shape[1], device=x.device)[None, :] < lengths.to(x.device)[:, None]).unsqueeze(-1)
+    count = lengths.to(x.device).clamp(min=1)[:, None, None]
+    centred = utterance_cmn(x, lengths)
+    var = (centred * centred * valid).sum(1, keepdim=True) / count
+    return centred / var.sqrt().clamp(min=UTTERANCE_STD_FLOOR)
 
 
 def running_cmn(x: torch.Tensor, mean: torch.Tensor, time_constant: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -293,6 +305,8 @@ class CTCModel(nn.Module):
         """Raw features -> the encoder's input: CMVN (or per-utterance CMN), frames stacked and subsampled."""
         if self.config.cmn == "utterance":
             feats = utterance_cmn(feats, lengths) * self.cmvn.scale
+        elif self.config.cmn == "utterance_mv":
+            feats = utterance_cmvn(feats, lengths)
         elif self.config.cmn == "running":
             feats = running_cmn(feats, -self.cmvn.shift, self.config.cmn_time_constant)[0] * self.cmvn.scale
         else:

@@ -10,6 +10,14 @@ Config (`augment:` section of the training YAML; all counts 0 = off):
     freq_masks: 2, freq_width: 27      up to `freq_width` mel bins per mask (LibriSpeech "LD" policy)
     time_masks: 2, time_width: 40      up to `time_width` frames per mask ...
     time_max_ratio: 0.2                ... and at most this fraction of the utterance per mask
+Speaker augmentation (asr.training.voices; fbank features only; all 0 = off), applied before the masks:
+    vtlp: 0.1                          VTLP warp factor uniform in [1 - vtlp, 1 + vtlp] per utterance
+    gain_db: 10, tilt_db: 10           gain uniform in +-gain_db; a tilt over the mel bins of +-tilt_db
+    noise_prob: 0.5                    additive noise on this fraction of utterances...
+    noise_snr_min: 0, noise_snr_max: 20   ... at an SNR uniform in this range (dB) ...
+    noise_colours: white,pink,brown    ... of one of these colours
+Their draws come after the masks' from the same generator, so switching them on or off leaves the masks as
+they were.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import torch
 
 from asr.config import section_from_dict
 from asr.errors import ConfigError
+from asr.training.voices import COLOURS, MelAxis, augment_voices
 
 
 @dataclass
@@ -30,17 +39,41 @@ class AugmentConfig:
     time_masks: int = 0
     time_width: int = 40
     time_max_ratio: float = 0.2
+    vtlp: float = 0.0
+    gain_db: float = 0.0
+    tilt_db: float = 0.0
+    noise_prob: float = 0.0
+    noise_snr_min: float = 0.0
+    noise_snr_max: float = 20.0
+    noise_colours: str = "white,pink,brown"
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "AugmentConfig":
         cfg = section_from_dict(cls, d, "augment")
         if min(cfg.freq_masks, cfg.time_masks, cfg.freq_width, cfg.time_width) < 0 or not 0 < cfg.time_max_ratio <= 1:
             raise ConfigError(f"bad augment options: {cfg}")
+        colours = [c.strip() for c in cfg.noise_colours.split(",") if c.strip()]
+        if (not 0 <= cfg.vtlp < 1 or min(cfg.gain_db, cfg.tilt_db) < 0 or not 0 <= cfg.noise_prob <= 1
+                or cfg.noise_snr_min > cfg.noise_snr_max or not colours or set(colours) - set(COLOURS)):
+            raise ConfigError(f"bad augment options (vtlp in [0, 1), gain_db and tilt_db >= 0, noise_prob in [0, 1], "
+                              f"noise_snr_min <= noise_snr_max, noise_colours of {', '.join(COLOURS)}): {cfg}")
         return cfg
 
     @property
+    def voices(self) -> bool:
+        """Whether any speaker augmentation (asr.training.voices) is on."""
+        return self.vtlp > 0 or self.gain_db > 0 or self.tilt_db > 0 or self.noise_prob > 0
+
+    def check_features(self, features) -> None:
+        """Speaker augmentation works on log-mel bins: a ConfigError for other features (MFCC, energy)."""
+        if self.voices and (features.kind != "fbank" or features.use_energy):
+            raise ConfigError("augment: vtlp, gain_db, tilt_db and noise_prob work on fbank features without "
+                              f"energy; these are {features.kind}{' with energy' if features.use_energy else ''}")
+
+    @property
     def enabled(self) -> bool:
-        return (self.freq_masks > 0 and self.freq_width > 0) or (self.time_masks > 0 and self.time_width > 0)
+        return ((self.freq_masks > 0 and self.freq_width > 0) or (self.time_masks > 0 and self.time_width > 0)
+                or self.voices)
 
 
 class SpecAugment(torch.nn.Module):
@@ -49,11 +82,18 @@ class SpecAugment(torch.nn.Module):
     The masks are torchaudio's `FrequencyMasking`/`TimeMasking` applied utterance by utterance, drawn from the
     same random numbers in the same order (`_draw`), so a seed gives the same masks as before; they are applied to
     the whole batch at once (one `where`) instead of a few small tensor ops per utterance and mask. `generator`:
-    draw from it instead of torch's global generator (training gives each batch its own, asr.training.loader)."""
+    draw from it instead of torch's global generator (training gives each batch its own, asr.training.loader).
+    `features`: the features' settings (asr.features.kaldi.FeatureConfig), needed by speaker augmentation."""
 
-    def __init__(self, cfg: AugmentConfig, center: torch.Tensor | None = None):
+    def __init__(self, cfg: AugmentConfig, center: torch.Tensor | None = None, features=None):
         super().__init__()
         self.cfg = cfg
+        self.axis = None
+        if cfg.voices:
+            if features is None:
+                raise ConfigError("augment: speaker augmentation needs the features' settings")
+            cfg.check_features(features)
+            self.axis = MelAxis(features.num_mel_bins, features.sample_rate, features.low_freq, features.high_freq)
         self.freq_masks = cfg.freq_masks if cfg.freq_width else 0
         self.time_masks = cfg.time_masks if cfg.time_width else 0
         self.register_buffer("center", torch.zeros(0) if center is None else center.detach().clone().float())
@@ -74,6 +114,8 @@ class SpecAugment(torch.nn.Module):
             if width > 0:
                 for k in range(self.time_masks):
                     time[i, k] = _draw(width, length, generator)
+        if self.axis is not None:
+            feats = augment_voices(feats, lengths, self.axis, self.cfg, generator)
         valid = torch.arange(t)[None, :] < lengths.cpu()[:, None]
         mask = (_spans(freq, d)[:, None, :] & valid[:, :, None]) | _spans(time, t)[:, :, None]
         center = self.center if self.center.numel() else torch.zeros(d, device=feats.device)

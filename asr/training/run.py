@@ -113,6 +113,7 @@ def check_inputs(config: dict, train_dir, dev_dir, tokens, exp_dir, device: str 
         raise ConfigError(f"{exp_dir}: exists and is not a directory (the exp dir)")
     tok = load_tokenizer(tokens)  # its kind from the files beside tokens.txt (bpe.model, lexicon.txt)
     features = load_feats_config(train_dir)
+    acfg.check_features(features)
     if load_feats_config(dev_dir) != features:
         raise ConfigError(f"{dev_dir}: features differ from {train_dir}'s")
     mcfg = dataclasses.replace(mcfg, input_dim=features.dim, vocab_size=len(tok))
@@ -189,7 +190,7 @@ def set_up(inputs: Inputs, dist: Distributed, out: ExpWriter, strict: bool) -> R
     net = dist.wrap(model, device)
     if dist.enabled:  # each rank its own dropout and SpecAugment draws
         seed_everything(rank_seed(cfg.seed, dist.rank))
-    augment = SpecAugment(acfg, center=-model.cmvn.shift).to(device)
+    augment = SpecAugment(acfg, center=-model.cmvn.shift, features=features).to(device)
     full_config = {"features": features.to_dict(), "model": mcfg.to_dict(), "units": inputs.tok.kind,
                    "training": dataclasses.asdict(cfg),
                    "data": {"train": str(Path(inputs.train_dir).resolve()), "dev": str(Path(inputs.dev_dir).resolve()),

@@ -19,7 +19,7 @@ from asr.export.onnx import export_onnx, to_onnx_bytes  # noqa: E402
 TOLERANCE = 1e-4  # largest |log-prob difference| allowed; the measured ones are ~1e-6 (printed with -s)
 
 # (cell, recurrent_proj_size, proj_size, bidirectional, cmn, stack_frames, subsample): every cell kind,
-# with and without LSTMP, one- and two-directional, both CMN kinds, with and without the ESPnet projection
+# with and without LSTMP, one- and two-directional, the offline CMN kinds, with and without the ESPnet projection
 KINDS = [
     ("lstm", 0, 0, True, "global", 3, 3),
     ("lstm", 6, 0, True, "global", 3, 3),
@@ -30,6 +30,7 @@ KINDS = [
     ("cifg", 6, 0, False, "global", 3, 3),
     ("gru", 0, 9, True, "global", 3, 3),
     ("gru-ref", 0, 0, True, "utterance", 3, 2),
+    ("lstm", 0, 0, True, "utterance_mv", 3, 3),
 ]
 
 

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Spoken digits for unseen voices: one BiLSTM-CTC model trained on FSDD's four training speakers plus AN4's 74
+# (census words, digits and letters), both at 8 kHz (AN4's 16 kHz audio resampled by `asr feats`), phone units
+# through AN4's lexicon (an4.dic covers ZERO..NINE). Data: FSDD train speed-perturbed (0.9/1.0/1.1) and repeated
+# --fsdd-repeat times, AN4 train (speed-perturbed with --an4-sp true), combined by `asr data combine`; dev loss
+# (for the best epochs) is over both dev sets. Decoding: FSDD dev (the held-out speaker yweweler) with a lexicon
+# of the ten digit words and no LM (the digits task; the model dir keeps this decoder), AN4 dev with AN4's lexicon
+# + word 3-gram LM tuned on it (is AN4 still as good as egs/an4?). NOTES.md: what each piece buys.
+# Corpora: --corpus-dir DIR holds fsdd/ and an4/ (default $ASR_CORPORA), or --fsdd-dir / --an4-dir each.
+. "$(dirname "$0")/../../recipes/stages.sh"
+opt fsdd_dir "" "FSDD root (default: <corpus-dir>/fsdd, \$ASR_CORPORA/fsdd, else download)"
+opt an4_dir "" "AN4 root (default: <corpus-dir>/an4, \$ASR_CORPORA/an4, else download)"
+opt an4 true "train on AN4 too (false: FSDD alone, for comparison)"
+opt fsdd_repeat 1 "copies of FSDD's train_sp in the training set (oversampling the smaller corpus)"
+opt an4_sp false "speed-perturb AN4's training set too (3x the frames)"
+opt epochs "" "training epochs (default: the config's)"
+opt train_set "" "training config overrides, KEY=VALUE separated by spaces (asr train --set; NOTES.md's rows)"
+opt avg 5 "average the N best epochs by dev loss (0: none)"
+opt results RESULTS.md "the results file"
+opt notes "" "Markdown for RESULTS.md's Notes section"
+recipe_start "$@"
+
+train=train; dev=dev; eval_sets="fsdd_dev an4_dev"; lang=data/lang; lexicon=data/local/dict/lexicon.txt
+lm=data/local/lm/3gram.arpa; decoders=digits; about_decode="decoding: FSDD dev (digits), AN4 dev (lexicon + LM)"
+title="Digits: FSDD + AN4, BiLSTM-CTC (phones), FSDD dev = one held-out speaker"
+about_prep="data preparation (FSDD, AN4)"; about_perturb="speed perturbation 0.9/1.0/1.1 of FSDD train; combine the corpora"
+about_tokens="phone units and the digit lexicon"; about_lm="AN4's word 3-gram LM"
+
+corpus_arg() {  # corpus_arg NAME DIR: the --corpus-dir of one corpus
+  if [ -n "$2" ]; then echo "--corpus-dir $(cd "$start_dir" && realpath -m "$2")"
+  elif [ -n "$corpus_dir" ]; then echo "--corpus-dir $corpus_dir/$1"; fi
+}
+stage_prep() {  # data/fsdd/{train,dev}, data/an4/{train,dev,local} (a test may write these itself, then --stage 1)
+  run python -m data_prep.fsdd $(corpus_arg fsdd "$fsdd_dir") --data-dir data/fsdd $(strict_flag)
+  run python -m data_prep.an4 $(corpus_arg an4 "$an4_dir") --data-dir data/an4 $(strict_flag)
+}
+stage_perturb() {  # data/train (the corpora combined), data/dev (both dev sets: the dev loss), the sets decoded
+  local sources=(data/fsdd/train_sp:$fsdd_repeat)
+  rm -rf data/train data/dev data/fsdd_dev data/an4_dev data/local/dict data/local/lm_train.txt; mkdir -p data/local
+  cp -r data/fsdd/dev data/fsdd_dev; cp -r data/an4/dev data/an4_dev
+  cp -r data/an4/local/dict data/local/dict; cp data/an4/local/lm_train.txt data/local/lm_train.txt
+  run asr data perturb-speed data/fsdd/train data/fsdd/train_sp --factors 0.9,1.0,1.1
+  if [ "$an4" = true ]; then
+    if [ "$an4_sp" = true ]; then
+      run asr data perturb-speed data/an4/train data/an4/train_sp --factors 0.9,1.0,1.1; sources+=(data/an4/train_sp)
+    else sources+=(data/an4/train); fi
+  fi
+  run asr data combine data/train "${sources[@]}" --prefix always
+  run asr data combine data/dev data/fsdd_dev $([ "$an4" = true ] && echo data/an4_dev) --prefix always
+}
+stage_tokens() {  # phones of the training text; the digits task's lexicon is AN4's entries for ZERO..NINE
+  run asr tokens data/train --out $lang/tokens.txt --unit phone --lexicon $lexicon
+  grep -E '^(ZERO|ONE|TWO|THREE|FOUR|FIVE|SIX|SEVEN|EIGHT|NINE)[[:space:]]' $lexicon > data/local/digits_lexicon.txt
+}
+stage_train() {
+  local sets=() x
+  for x in $train_set; do sets+=(--set "$x"); done
+  run_train --config "$conf" --train-dir "data/$train" --dev-dir "data/$dev" --tokens "$lang/tokens.txt" \
+    --exp-dir "$exp" --set training.seed="$seed" ${epochs:+--set training.epochs=$epochs} "${sets[@]}" \
+    $(strict_flag) --no-progress
+  if [ "${avg:-0}" -eq 0 ]; then ln -sfn "$tag" exp/model; fi
+}
+stage_lm() { run asr lm data/local/lm_train.txt --out $lm --order 3 --lexicon $lexicon; }
+stage_decode() {  # FSDD dev with the digit lexicon; AN4 dev with AN4's lexicon + LM, its weights tuned on it
+  run asr decode "$model" data/fsdd_dev --exp-dir "$exp" --decoders digits --decode-config conf/decode.yaml \
+    --no-progress
+  if [ "$an4" = true ]; then
+    run asr decode "$model" data/an4_dev --exp-dir "$exp" --decoders lm --decode-config conf/decode.yaml \
+      --tune-on an4_dev --no-progress
+  fi
+}
+decode_dirs() {  # the decode dirs of one set (or of all): the digits decoder on FSDD, lexicon + LM on AN4
+  local x
+  for x in ${1:-$(present_sets)}; do
+    case $x in fsdd_dev) echo "$exp/decode_fsdd_dev_digits" ;; an4_dev) echo "$exp/decode_an4_dev_lm" ;; esac
+  done
+}
+stage_score() {  # the model keeps the digits decoder (the FSDD task's) and its card
+  local x dir
+  for x in $(present_sets); do
+    for dir in $(decode_dirs "$x"); do
+      if [ -f "$dir/text" ]; then
+        run asr score "data/$x/text" "$dir/text" --utt2spk "data/$x/utt2spk" --out "$dir" > "$dir/scores.txt"
+      fi
+    done
+  done
+  run asr model set-decoder "$model" "$exp/decode_fsdd_dev_digits" --on fsdd_dev
+  run asr info "$model" --out "$model/README.md" --run-log exp/log/run.log
+}
+present_sets() { local x; for x in $eval_sets; do if [ -f "data/$x/text" ] && { [ $x = fsdd_dev ] || [ "$an4" = true ]; }; then echo "$x"; fi; done; }
+run_stages prep perturb feats tokens lm train average decode score results
