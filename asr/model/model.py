@@ -181,8 +181,7 @@ class Dropout(nn.Dropout):
             return x * torch.rand_like(x).lt_(keep).mul_(1.0 / keep)
         threshold = max(1, round((1.0 - self.p) * 65536))
         seed = int(torch.randint(1 << 62, (1,)))
-        words = np.random.Generator(np.random.PCG64(seed)).integers(
-            0, 1 << 64, size=(x.numel() + 3) // 4, dtype=np.uint64, endpoint=False)
+        words = np.random.PCG64(seed).random_raw((x.numel() + 3) // 4)  # = Generator.integers(0, 2^64), uint64
         draws = torch.from_numpy(words).view(torch.int16)[:x.numel()].view(x.shape)  # uniform in [-2^15, 2^15)
         keep = (draws < threshold - 32768).to(x.device, x.dtype).mul_(65536 / threshold)
         return x * keep

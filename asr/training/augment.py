@@ -103,23 +103,41 @@ class SpecAugment(torch.nn.Module):
         if not self.training or not self.cfg.enabled:
             return feats
         n, t, d = feats.shape
-        freq = np.zeros((n, max(self.freq_masks, 1), 2), dtype=np.int64)  # [start, end) per utterance and mask
-        time = np.zeros((n, max(self.time_masks, 1), 2), dtype=np.int64)
-        for i, length in enumerate(lengths.tolist()):
-            if length == 0:
-                continue
-            for k in range(self.freq_masks):
-                freq[i, k] = _draw(self.cfg.freq_width, d, generator)
-            width = min(self.cfg.time_width, int(self.cfg.time_max_ratio * length))
-            if width > 0:
-                for k in range(self.time_masks):
-                    time[i, k] = _draw(width, length, generator)
+        freq, time = self._bounds(lengths.tolist(), d, generator)
         if self.axis is not None:
             feats = augment_voices(feats, lengths, self.axis, self.cfg, generator)
         valid = torch.arange(t)[None, :] < lengths.cpu()[:, None]
         mask = (_spans(freq, d)[:, None, :] & valid[:, :, None]) | _spans(time, t)[:, :, None]
         center = self.center if self.center.numel() else torch.zeros(d, device=feats.device)
         return torch.where(mask.to(feats.device), center.to(feats.dtype), feats)
+
+
+    def _bounds(self, lengths: list[int], d: int, generator: torch.Generator | None):
+        """Each utterance's frequency and time masks as (N, K, 2) [start, end) arrays, from the random numbers
+        torchaudio's masks draw utterance by utterance (`_draw`: two per mask, frequency masks first; none for an
+        empty utterance, no time masks when its width limit is 0), drawn at once and computed as arrays."""
+        n = len(lengths)
+        freq = np.zeros((n, max(self.freq_masks, 1), 2), dtype=np.int64)
+        time = np.zeros((n, max(self.time_masks, 1), 2), dtype=np.int64)
+        size = np.asarray(lengths, dtype=np.int64)
+        width = np.minimum(self.cfg.time_width, (np.float64(self.cfg.time_max_ratio) * size).astype(np.int64))
+        n_freq = np.where(size > 0, self.freq_masks, 0)
+        n_time = np.where((size > 0) & (width > 0), self.time_masks, 0)
+        total = int((n_freq + n_time).sum())
+        if total == 0:
+            return freq, time
+        draws = torch.rand(2 * total, generator=generator).numpy().astype(np.float32).reshape(-1, 2)
+        first = np.cumsum(n_freq + n_time) - (n_freq + n_time)  # each utterance's first mask among the draws
+        for masks, out, count, offset, param, extent in (
+                (self.freq_masks, freq, n_freq, np.zeros(n, np.int64), np.full(n, self.cfg.freq_width), np.full(n, d)),
+                (self.time_masks, time, n_time, n_freq, width, size)):
+            for k in range(masks):
+                rows = np.flatnonzero(count > k)
+                value = draws[first[rows] + offset[rows] + k, 0] * param[rows].astype(np.float32)
+                start = (draws[first[rows] + offset[rows] + k, 1] * (extent[rows].astype(np.float32) - value))
+                out[rows, k, 0] = start.astype(np.int64)
+                out[rows, k, 1] = start.astype(np.int64) + value.astype(np.int64)
+        return freq, time
 
 
 def _spans(bounds: np.ndarray, size: int) -> torch.Tensor:

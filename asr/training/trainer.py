@@ -99,6 +99,16 @@ class StepResult:
     skipped: str | None
 
 
+def clip_gradients(model: torch.nn.Module, max_norm: float) -> torch.Tensor:
+    """`torch.nn.utils.clip_grad_norm_` without its multiply by 1.0 when the norm is within `max_norm` (a pass
+    over every gradient that changes nothing); the total norm."""
+    params = [p for p in model.parameters() if p.grad is not None]
+    norm = torch.nn.utils.get_total_norm([p.grad for p in params])
+    if not bool(max_norm / (norm + 1e-6) >= 1.0):  # clip_grad_norm_'s coefficient, as it computes it: below 1 or NaN
+        torch.nn.utils.clip_grads_with_norm_(params, max_norm, norm)
+    return norm
+
+
 def train_step(model: CTCModel, opt: torch.optim.Optimizer, b: Batch, grad_clip: float,
                net: torch.nn.Module | None = None, dist: Distributed = Distributed()) -> StepResult:
     """Forward (through `net`, DDP around `model`, when given), CTC loss, backward, clipping, optimizer step.
@@ -113,7 +123,7 @@ def train_step(model: CTCModel, opt: torch.optim.Optimizer, b: Batch, grad_clip:
         skipped = skipped or ("non-finite loss on another rank" if n_bad else None)
     if skipped is None:
         loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        grad_norm = clip_gradients(model, grad_clip)
         skipped = None if torch.isfinite(grad_norm) else "non-finite gradient"
     if skipped is None:
         opt.step()
