@@ -164,8 +164,8 @@ def training_loop(ws: Workspace, repeats: int, only: set[str] | None = None) -> 
             keep = 1.0 - self.p
             return x * torch.rand_like(x).lt_(keep).mul_(1.0 / keep)
 
-    def ceiling():
-        step = ceiling_step(data, mcfg, len(tok), batches, 1e-4, 0)
+    def ceiling(bare=False):
+        step = ceiling_step(data, mcfg, len(tok), batches, 1e-4, 0, 5.0, bare)
 
         def fn():
             for indices in batches:
@@ -195,7 +195,7 @@ def training_loop(ws: Workspace, repeats: int, only: set[str] | None = None) -> 
             fused.PaddedRNN.forward = padded_forward
         return fn
 
-    variants = {"ceiling": ceiling(), "after": variant(), "rand_dropout": variant(rand_dropout=True),
+    variants = {"ceiling": ceiling(), "ceiling_bare": ceiling(bare=True), "after": variant(), "rand_dropout": variant(rand_dropout=True),
                 "unfused_adam": variant(unfused=True), "inline_loader": variant(inline=True),
                 "thread_loader": variant(batches_from=thread_loader),
                 "old_thread_loader": variant(batches_from=old_loader),
