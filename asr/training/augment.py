@@ -80,7 +80,7 @@ class SpecAugment(torch.nn.Module):
     """(N, T, D) features with lengths (N,) -> the same, masked (a new tensor) in training mode.
 
     The masks are torchaudio's `FrequencyMasking`/`TimeMasking` applied utterance by utterance, drawn from the
-    same random numbers in the same order (`_draw`), so a seed gives the same masks as before; they are applied to
+    same random numbers in the same order (`_bounds`), so a seed gives the same masks as before; they are applied to
     the whole batch at once (one `where`) instead of a few small tensor ops per utterance and mask. `generator`:
     draw from it instead of torch's global generator (training gives each batch its own, asr.training.loader).
     `features`: the features' settings (asr.features.kaldi.FeatureConfig), needed by speaker augmentation."""
@@ -111,11 +111,11 @@ class SpecAugment(torch.nn.Module):
         center = self.center if self.center.numel() else torch.zeros(d, device=feats.device)
         return torch.where(mask.to(feats.device), center.to(feats.dtype), feats)
 
-
     def _bounds(self, lengths: list[int], d: int, generator: torch.Generator | None):
         """Each utterance's frequency and time masks as (N, K, 2) [start, end) arrays, from the random numbers
-        torchaudio's masks draw utterance by utterance (`_draw`: two per mask, frequency masks first; none for an
-        empty utterance, no time masks when its width limit is 0), drawn at once and computed as arrays."""
+        torchaudio's `mask_along_axis` draws utterance by utterance (two per mask, frequency masks first; none for
+        an empty utterance, no time masks when its width limit is 0), drawn in one call: a mask's width is
+        uniform in [0, mask_param), its start uniform in [0, size - width), in float32 as torchaudio computes."""
         n = len(lengths)
         freq = np.zeros((n, max(self.freq_masks, 1), 2), dtype=np.int64)
         time = np.zeros((n, max(self.time_masks, 1), 2), dtype=np.int64)
@@ -136,7 +136,7 @@ class SpecAugment(torch.nn.Module):
                 value = draws[first[rows] + offset[rows] + k, 0] * param[rows].astype(np.float32)
                 start = (draws[first[rows] + offset[rows] + k, 1] * (extent[rows].astype(np.float32) - value))
                 out[rows, k, 0] = start.astype(np.int64)
-                out[rows, k, 1] = start.astype(np.int64) + value.astype(np.int64)
+                out[rows, k, 1] = out[rows, k, 0] + value.astype(np.int64)
         return freq, time
 
 
@@ -146,11 +146,3 @@ def _spans(bounds: np.ndarray, size: int) -> torch.Tensor:
     at = torch.arange(size)[None, None, :]
     return ((at >= b[..., :1]) & (at < b[..., 1:])).any(dim=1)
 
-
-def _draw(mask_param: int, size: int, generator: torch.Generator | None = None) -> tuple[int, int]:
-    """One mask [start, end) along an axis of `size` from the random numbers torchaudio's `mask_along_axis`
-    draws (width uniform in [0, mask_param), start uniform in [0, size - width)), in float32 as it computes."""
-    value = np.float32(torch.rand(1, generator=generator).item()) * np.float32(mask_param)
-    min_value = np.float32(torch.rand(1, generator=generator).item()) * (np.float32(size) - value)
-    start = int(min_value)
-    return start, start + int(value)
