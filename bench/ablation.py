@@ -195,14 +195,16 @@ def training_loop(ws: Workspace, repeats: int, only: set[str] | None = None) -> 
             fused.PaddedRNN.forward = padded_forward
         return fn
 
-    variants = {"ceiling": ceiling(), "ceiling_bare": ceiling(bare=True), "after": variant(), "rand_dropout": variant(rand_dropout=True),
-                "unfused_adam": variant(unfused=True), "inline_loader": variant(inline=True),
-                "thread_loader": variant(batches_from=thread_loader),
-                "old_thread_loader": variant(batches_from=old_loader),
-                "before": variant(True, True, True), "mask_each_layer": variant(mask_each_layer=True),
-                "no_dropout": variant(dropout=False), "no_augment": variant(augmented=False)}
+    variants = {  # made only when chosen: each builds a model, a ceiling every batch's inputs
+        "ceiling": ceiling, "ceiling_bare": lambda: ceiling(bare=True), "after": variant,
+        "rand_dropout": lambda: variant(rand_dropout=True), "unfused_adam": lambda: variant(unfused=True),
+        "inline_loader": lambda: variant(inline=True), "thread_loader": lambda: variant(batches_from=thread_loader),
+        "old_thread_loader": lambda: variant(batches_from=old_loader), "before": lambda: variant(True, True, True),
+        "mask_each_layer": lambda: variant(mask_each_layer=True), "no_dropout": lambda: variant(dropout=False),
+        "no_augment": lambda: variant(augmented=False)}
+    chosen = {k: make() for k, make in variants.items() if only is None or k in only | {"ceiling"}}
     with loader, thread_loader, old_loader:
-        secs = alternate({k: v for k, v in variants.items() if only is None or k in only | {"ceiling"}}, repeats)
+        secs = alternate(chosen, repeats)
     out = {f"loop_frames_per_s_{k}": frames / v for k, v in secs.items()}
     out.update({f"loop_ratio_{k}": secs["ceiling"] / v for k, v in secs.items() if k != "ceiling"})
     return out

@@ -4,8 +4,9 @@
         --tokens egs/an4/data/lang_phone/tokens.txt --conf egs/an4/conf/train.yaml --threads 2
 
 Each step is what `asr train` does per batch (collate, SpecAugment, then asr.training.trainer.train_step:
-forward, CTC, backward, clipping, fused Adam); `--ceiling`: the bench's bare ceiling step instead
-(bench.baselines.ceiling_step: nn.LSTM + Linear + CTC + Adam on inputs stacked beforehand). The first `--warmup`
+forward, CTC, backward, clipping, fused Adam); `--ceiling`: the bench's ceiling step instead
+(bench.baselines.ceiling_step: fused nn.LSTM per layer + the model's dropout + Linear + CTC + clipping + Adam on
+inputs stacked beforehand). The first `--warmup`
 steps are not profiled.
 """
 

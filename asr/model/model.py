@@ -260,7 +260,7 @@ class Encoder(nn.Module):
             if self.use_proj:
                 x = torch.tanh(proj(x))
             x = self.dropout(x)
-        if self.lookahead is not None:
+        if mask is None and self.lookahead is not None:
             mask = torch.arange(total)[None, :] < lengths.cpu()[:, None]
         if mask is not None and not bool(mask.all()):
             x = x * mask.to(x.device, x.dtype).unsqueeze(-1)
