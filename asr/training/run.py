@@ -44,8 +44,10 @@ class TrainConfig:
     momentum: float = 0.9  # sgd only
     weight_decay: float = 0.0
     warmup_steps: int = 0  # linear warm-up of the learning rate over this many updates
-    lr_schedule: str = "constant"  # constant | newbob (halve when the dev loss improves by < newbob_threshold)
+    lr_schedule: str = "constant"  # constant | newbob (halve when the dev loss improves by < newbob_threshold) |
+    # cosine (decay from lr to lr * final_lr_scale over the planned epochs, after the warm-up)
     newbob_threshold: float = 0.0
+    final_lr_scale: float = 0.01  # cosine only: the last update's lr over `lr`
     grad_clip: float = 5.0
     max_frames: int = 20000  # padded input frames per batch
     seed: int = 1
@@ -58,7 +60,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "TrainConfig":
-        choices = {"optimizer": ("adam", "sgd"), "lr_schedule": ("constant", "newbob"),
+        choices = {"optimizer": ("adam", "sgd"), "lr_schedule": ("constant", "newbob", "cosine"),
                    "best_metric": ("loss", "cer", "wer")}
         if isinstance(d, dict) and "num_threads" in d:
             n = d["num_threads"]

@@ -1,5 +1,5 @@
-"""The training loop: Adam with warm-up (or SGD with newbob halving, as EESEN), gradient clipping,
-dev loss/CER/WER each epoch, best and last checkpoints, TensorBoard events, a log, a seed.
+"""The training loop: Adam with warm-up and a constant or cosine-decayed lr (or SGD with newbob halving, as EESEN),
+gradient clipping, dev loss/CER/WER each epoch, best and last checkpoints, TensorBoard events, a log, a seed.
 
 The exp dir is a model dir (see asr.model.store) plus `checkpoints/`, `tensorboard/`, `log/`; rank 0 writes it
 (asr.training.exp_writer). Crash safety (asr.training.checkpoints): a checkpoint every `checkpoint_every_steps`
@@ -37,7 +37,7 @@ from asr.training.checkpoints import (check_resume, load_resume_state, make_chec
 from asr.training.distributed import Distributed, rank_seed
 from asr.training.exp_writer import BatchLog, ExpWriter
 from asr.training.loader import BatchLoader
-from asr.training.run import Run, check_inputs, seed_everything, set_up
+from asr.training.run import Run, TrainConfig, check_inputs, seed_everything, set_up
 from asr.training.stop import StopRequest, TrainingInterrupted
 
 log = logging.getLogger("asr.train")
@@ -141,6 +141,16 @@ def count_bad_batch(run: Run, state: TrainState, b: Batch, why: str) -> None:
                             f"or lower training.lr (log: {run.out.exp_dir / 'log' / 'train.log'})")
 
 
+def learning_rate(cfg: TrainConfig, step: int, progress: float) -> float:
+    """The lr of update `step` (1-based), `progress` (0 to 1) into the planned epochs: a linear warm-up over
+    `warmup_steps`, then `lr` (constant, newbob) or a cosine from `lr` down to `lr * final_lr_scale` (cosine)."""
+    warm = min(1.0, step / cfg.warmup_steps) if cfg.warmup_steps else 1.0
+    if cfg.lr_schedule != "cosine":
+        return cfg.lr * warm
+    decay = cfg.final_lr_scale + (1 - cfg.final_lr_scale) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return cfg.lr * warm * decay
+
+
 def run_epoch(run: Run, state: TrainState, loader: BatchLoader, stop: StopRequest, batch_log: BatchLog) -> None:
     """Train epoch `state.epoch` from global batch `state.batch` on, saving last.pt every `checkpoint_every_steps`
     updates; a signal saves it and stops at the same step on every rank (TrainingInterrupted)."""
@@ -153,9 +163,9 @@ def run_epoch(run: Run, state: TrainState, loader: BatchLoader, stop: StopReques
     bar = run.out.bar(mine, start // dist.world_size, f"epoch {state.epoch}/{cfg.epochs}")
     for k, (i, b) in enumerate(zip(bar, loader.epoch(state.epoch, [(i, batches[i]) for i in mine]))):
         state.step += 1
-        warm = min(1.0, state.step / cfg.warmup_steps) if cfg.warmup_steps else 1.0
+        lr = learning_rate(cfg, state.step, (state.epoch - 1 + i / len(batches)) / cfg.epochs) * state.lr_scale
         for g in run.opt.param_groups:
-            g["lr"] = cfg.lr * state.lr_scale * warm
+            g["lr"] = lr
         result = train_step(run.model, run.opt, b, cfg.grad_clip, run.net, dist)
         if result.skipped:
             count_bad_batch(run, state, b, result.skipped)
