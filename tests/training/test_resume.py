@@ -32,8 +32,8 @@ def corpus(tmp_path_factory):
     train_dir, dev_dir = make_data(root, "train", 30, 0), make_data(root, "dev", 6, 1)
     tokens = root / "tokens.txt"
     CharTokenizer.build(["a b"]).save(tokens)
-    config = root / "train.yaml"
-    config.write_text(yaml.safe_dump(CONFIG))
+    config = root / "train.yaml"  # cosine: the lr of a resumed step comes from the saved position alone
+    config.write_text(yaml.safe_dump({**CONFIG, "training": {**CONFIG["training"], "lr_schedule": "cosine"}}))
     return {"train": train_dir, "dev": dev_dir, "tokens": tokens, "config": config}
 
 
