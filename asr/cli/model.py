@@ -94,7 +94,7 @@ def inspect_gates_cmd(
     from asr.transcribe import Transcriber
 
     transcriber = Transcriber.from_pretrained(model_dir, "cpu")
-    feats = transcriber.features(str(audio))
+    feats = transcriber.speaker_normalised(transcriber.features(str(audio)))
     plot_gates(transcriber.loaded.model, feats, layer, out,
                frame_shift_s=transcriber.loaded.features.frame_shift_ms / 1000.0, title=f"{audio.name}: "
                f"{transcriber.loaded.model.config.cell} encoder, layer {layer}")

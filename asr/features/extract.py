@@ -36,7 +36,7 @@ from asr.data.kaldi_files import read_table, write_table
 from asr.data.screen import Rejected, ScreenReport, report_path
 from asr.data.subset import filter_data_dir, split_data_dir
 from asr.errors import AudioError, DataError
-from asr.features.cmvn import accumulate_stats
+from asr.features.cmvn import accumulate_stats, mean_and_std
 from asr.features.kaldi import FeatureConfig, compute_features
 from asr.fileio import atomic_write_text
 from asr.parallel import parse_cmd, run_jobs, tick
@@ -197,6 +197,25 @@ def global_cmvn_stats(data_dir: str | os.PathLike) -> np.ndarray:
     for stats in kaldiio.load_scp(str(data_dir / "cmvn.scp")).values():
         total = np.array(stats, dtype=np.float64) if total is None else total + stats
     return total
+
+
+def speaker_means(data_dir: str | os.PathLike) -> dict[str, np.ndarray]:
+    """utt -> the mean feature vector of its speaker, from the per-speaker stats in `cmvn.scp` and `utt2spk`
+    (what Kaldi's `apply-cmvn --utt2spk` subtracts, means only): a `cmn: speaker` model's input offset."""
+    data_dir = Path(data_dir)
+    scp = data_dir / "cmvn.scp"
+    if not scp.is_file():
+        raise DataError(f"{scp}: missing; a cmn: speaker model needs per-speaker stats (`asr feats` writes them)")
+    stats = kaldiio.load_scp(str(scp))
+    means: dict[str, np.ndarray] = {}
+    out = {}
+    for utt, spk in DataDir.load(data_dir).utt2spk.items():
+        if spk not in means:
+            if spk not in stats:
+                raise DataError(f"{scp}: no stats for speaker '{spk}' (of utterance '{utt}'); rerun `asr feats`")
+            means[spk] = mean_and_std(np.asarray(stats[spk], dtype=np.float64))[0].astype(np.float32)
+        out[utt] = means[spk]
+    return out
 
 
 def load_feats_config(data_dir: str | os.PathLike) -> FeatureConfig:

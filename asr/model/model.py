@@ -43,7 +43,9 @@ class ModelConfig:
     # (over its frames, as Kaldi's per-utterance CMN) and the global variance, robust to a new speaker's level;
     # utterance_mv: each utterance's own mean and variance (Kaldi's per-utterance apply-cmvn --norm-vars);
     # running: a causal running mean (time constant cmn_time_constant frames, from the global mean) and the
-    # global variance, for streaming models (docs/streaming.md)
+    # global variance, for streaming models (docs/streaming.md); speaker: the mean of the speaker's utterances
+    # (Kaldi's apply-cmvn --utt2spk, means only; the caller subtracts it: the dataset and decoder from cmvn.scp,
+    # the Transcriber from the recordings it is given) and the variance of the training set so normalised
     cmn_time_constant: float = 300.0  # cmn running: frames (300 = 3 s at a 10 ms shift)
     # Streaming (docs/streaming.md). bidirectional false: a causal stacked LSTM; right_context k > 0 adds a
     # lookahead layer after it (each output also sees the next k encoder frames). bidirectional with chunk_size:
@@ -77,9 +79,9 @@ class ModelConfig:
             at = where.get(key)
             raise ConfigError(f"{at + ': ' if at else ''}model.{key}: {message}")
 
-        if cfg.streaming and cfg.cmn in ("utterance", "utterance_mv"):
-            fail("cmn", "utterance CMN subtracts the mean of the whole utterance, which a streaming model does not "
-                        "have until the speaker stops: use cmn: global (the training set's CMVN) or cmn: running "
+        if cfg.streaming and cfg.cmn in ("utterance", "utterance_mv", "speaker"):
+            fail("cmn", f"{cfg.cmn} CMN subtracts the mean of a whole utterance or speaker, which a streaming model "
+                        "does not have until the speaker stops: use cmn: global (the training set's CMVN) or cmn: running "
                         "(a causal running mean, time constant model.cmn_time_constant frames)")
         if cfg.chunk_size < 0 or cfg.right_context < 0:
             fail("chunk_size" if cfg.chunk_size < 0 else "right_context", "must be 0 or more")
@@ -91,7 +93,7 @@ class ModelConfig:
         return cfg
 
 
-CMN_KINDS = ("global", "utterance", "utterance_mv", "running")
+CMN_KINDS = ("global", "utterance", "utterance_mv", "running", "speaker")
 UTTERANCE_STD_FLOOR = 0.1  # utterance_mv: a bin (nearly) constant over an utterance is not blown up
 
 
@@ -301,7 +303,8 @@ class CTCModel(nn.Module):
         return F.log_softmax(self.output(x), dim=-1), lengths
 
     def frontend(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Raw features -> the encoder's input: CMVN (or per-utterance CMN), frames stacked and subsampled."""
+        """Raw features (less their speaker's mean for cmn: speaker) -> the encoder's input: CMVN (or
+        per-utterance CMN), frames stacked and subsampled."""
         if self.config.cmn == "utterance":
             feats = utterance_cmn(feats, lengths) * self.cmvn.scale
         elif self.config.cmn == "utterance_mv":

@@ -124,6 +124,7 @@ class Transcriber:
         self.window_samples = size * self.samples_per_frame
         self.hop_samples = hop * self.samples_per_frame
         self.train_level = training_level(loaded.model)
+        self.speaker_mean: torch.Tensor | None = None  # cmn: speaker: set_speaker's mean features
 
     @classmethod
     def from_pretrained(cls, model: str | os.PathLike, device: str | None = None, **options) -> "Transcriber":
@@ -150,6 +151,36 @@ class Transcriber:
         if max_segment_s is not None:
             config.max_segment_s = max_segment_s
         return StreamSession(self, config)
+
+    @property
+    def speaker_cmn(self) -> bool:
+        """Whether the model normalises by its speaker's mean (cmn: speaker): see set_speaker."""
+        return getattr(self.loaded.model.config, "cmn", None) == "speaker"
+
+    def set_speaker(self, recordings: Iterable[str | os.PathLike]) -> int:
+        """For a cmn: speaker model: the mean features of these recordings (one speaker's, or one session's)
+        become the mean subtracted from every recording transcribed after, as Kaldi's per-speaker CMVN; until
+        then each recording is normalised by its own mean. Recordings that cannot be read are left out (reading
+        them again reports why); stdin is left out. Returns the number of feature frames pooled (0: unset)."""
+        total, frames = None, 0
+        for spec in recordings:
+            if os.fspath(spec) == "-":
+                continue
+            try:
+                feats = self.features(os.fspath(spec)).double()
+            except AudioError:
+                continue
+            total = feats.sum(0) if total is None else total + feats.sum(0)
+            frames += feats.shape[0]
+        self.speaker_mean = (total / frames).float() if frames else None
+        return frames
+
+    def speaker_normalised(self, feats: torch.Tensor) -> torch.Tensor:
+        """Features (T, D) as a cmn: speaker model takes them: less set_speaker's mean, or their own mean when
+        none is set; other models' features unchanged."""
+        if not self.speaker_cmn:
+            return feats
+        return feats - (self.speaker_mean if self.speaker_mean is not None else feats.mean(0))
 
     def features(self, audio: str) -> torch.Tensor:
         """Raw features (T, D) of a whole audio file (any rate, any channels), as the model was trained on; an
@@ -240,6 +271,7 @@ class Transcriber:
                     if feats.shape[0]:
                         rec.feat_sum += float(feats.mean(dim=1).sum())
                         rec.feat_frames += feats.shape[0]
+                        feats = self.speaker_normalised(feats)
                         yield _Chunk(rec, first, feats, last, advance)
                     elif last:  # shorter than one analysis frame: no words
                         yield self._finish(rec)

@@ -29,7 +29,7 @@ def test_gain_invariance(cmn, invariant):
 
 def test_bad_cmn():
     with pytest.raises(ConfigError, match="cmn"):
-        ModelConfig.from_dict({"cmn": "speaker"})
+        ModelConfig.from_dict({"cmn": "bogus"})
 
 
 def test_utterance_mv_zero_mean_unit_variance_over_valid_frames_and_gain_and_scale_invariant():
