@@ -18,6 +18,10 @@ Speaker augmentation (asr.training.voices; fbank features only; all 0 = off), ap
     noise_colours: white,pink,brown    ... of one of these colours
 Their draws come after the masks' from the same generator, so switching them on or off leaves the masks as
 they were.
+Edge trimming (SpecAugment.trim, before everything else; 0 = off):
+    trim_prob: 0.5, trim_frames: 10    this fraction of utterances lose up to `trim_frames` frames at each end
+                                       (as a tight endpointer cuts a word's weak first and last sounds), never so
+                                       many that CTC could not fit the transcript
 """
 
 from __future__ import annotations
@@ -46,12 +50,16 @@ class AugmentConfig:
     noise_snr_min: float = 0.0
     noise_snr_max: float = 20.0
     noise_colours: str = "white,pink,brown"
+    trim_prob: float = 0.0
+    trim_frames: int = 10
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "AugmentConfig":
         cfg = section_from_dict(cls, d, "augment")
         if min(cfg.freq_masks, cfg.time_masks, cfg.freq_width, cfg.time_width) < 0 or not 0 < cfg.time_max_ratio <= 1:
             raise ConfigError(f"bad augment options: {cfg}")
+        if not 0 <= cfg.trim_prob <= 1 or cfg.trim_frames < 0:
+            raise ConfigError(f"bad augment options (trim_prob in [0, 1], trim_frames >= 0): {cfg}")
         colours = [c.strip() for c in cfg.noise_colours.split(",") if c.strip()]
         if (not 0 <= cfg.vtlp < 1 or min(cfg.gain_db, cfg.tilt_db) < 0 or not 0 <= cfg.noise_prob <= 1
                 or cfg.noise_snr_min > cfg.noise_snr_max or not colours or set(colours) - set(COLOURS)):
@@ -83,11 +91,13 @@ class SpecAugment(torch.nn.Module):
     same random numbers in the same order (`_bounds`), so a seed gives the same masks as before; they are applied to
     the whole batch at once (one `where`) instead of a few small tensor ops per utterance and mask. `generator`:
     draw from it instead of torch's global generator (training gives each batch its own, asr.training.loader).
-    `features`: the features' settings (asr.features.kaldi.FeatureConfig), needed by speaker augmentation."""
+    `features`: the features' settings (asr.features.kaldi.FeatureConfig), needed by speaker augmentation;
+    `subsample`: the model's frame subsampling (edge trimming leaves enough frames for CTC)."""
 
-    def __init__(self, cfg: AugmentConfig, center: torch.Tensor | None = None, features=None):
+    def __init__(self, cfg: AugmentConfig, center: torch.Tensor | None = None, features=None, subsample: int = 1):
         super().__init__()
         self.cfg = cfg
+        self.subsample = subsample
         self.axis = None
         if cfg.voices:
             if features is None:
@@ -110,6 +120,27 @@ class SpecAugment(torch.nn.Module):
         mask = (_spans(freq, d)[:, None, :] & valid[:, :, None]) | _spans(time, t)[:, :, None]
         center = self.center if self.center.numel() else torch.zeros(d, device=feats.device)
         return torch.where(mask.to(feats.device), center.to(feats.dtype), feats)
+
+    def trim(self, feats: torch.Tensor, lengths: torch.Tensor, target_lengths: torch.Tensor,
+             generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Edge trimming in training mode: each utterance, with probability trim_prob, loses a number of frames
+        uniform in [0, trim_frames] at its start and at its end, as long as at least subsample * (target length
+        + 1) frames are left (subsample: the model's; else it is kept whole). Returns new (features, lengths); no draws when off."""
+        cfg = self.cfg
+        if not self.training or cfg.trim_prob <= 0 or cfg.trim_frames <= 0:
+            return feats, lengths
+        n, t, _ = feats.shape
+        draws = torch.rand(n, 3, generator=generator)
+        cut = (draws[:, 1:] * (cfg.trim_frames + 1)).long().clamp(max=cfg.trim_frames)  # (N, 2): start, end
+        lens = lengths.cpu()
+        keep = lens - cut.sum(1)
+        use = (draws[:, 0] < cfg.trim_prob) & (keep >= self.subsample * (target_lengths.cpu() + 1))
+        start = torch.where(use, cut[:, 0], 0)
+        new_lengths = torch.where(use, keep, lens)
+        index = (start[:, None] + torch.arange(t)[None, :]).clamp(max=t - 1)
+        out = feats.gather(1, index.to(feats.device)[:, :, None].expand_as(feats))
+        valid = (torch.arange(t)[None, :] < new_lengths[:, None]).to(feats.device)[:, :, None]
+        return out * valid, new_lengths.to(lengths.device)
 
     def _bounds(self, lengths: list[int], d: int, generator: torch.Generator | None):
         """Each utterance's frequency and time masks as (N, K, 2) [start, end) arrays, from the random numbers

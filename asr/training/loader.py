@@ -66,7 +66,9 @@ class BatchLoader:
 
     def make(self, epoch: int, index: int, indices: list[int]) -> Batch:
         b = self.data.collate(indices).to(self.device)
-        b.feats = self.augment(b.feats, b.lengths, batch_generator(self.seed, epoch, index))
+        generator = batch_generator(self.seed, epoch, index)
+        b.feats, b.lengths = self.augment.trim(b.feats, b.lengths, b.target_lengths, generator)
+        b.feats = self.augment(b.feats, b.lengths, generator)
         return b
 
     def epoch(self, epoch: int, batches: list[tuple[int, list[int]]]) -> Iterator[Batch]:

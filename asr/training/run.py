@@ -193,7 +193,7 @@ def set_up(inputs: Inputs, dist: Distributed, out: ExpWriter, strict: bool) -> R
     net = dist.wrap(model, device)
     if dist.enabled:  # each rank its own dropout and SpecAugment draws
         seed_everything(rank_seed(cfg.seed, dist.rank))
-    augment = SpecAugment(acfg, center=-model.cmvn.shift, features=features).to(device)
+    augment = SpecAugment(acfg, center=-model.cmvn.shift, features=features, subsample=mcfg.subsample).to(device)
     full_config = {"features": features.to_dict(), "model": mcfg.to_dict(), "units": inputs.tok.kind,
                    "training": dataclasses.asdict(cfg),
                    "data": {"train": str(Path(inputs.train_dir).resolve()), "dev": str(Path(inputs.dev_dir).resolve()),
