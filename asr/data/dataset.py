@@ -36,10 +36,10 @@ class Batch:
 
 class FeatureDataset(torch.utils.data.Dataset):
     """Features from `feats.scp` (ours or Kaldi's) and, when a tokenizer is given, targets from `text`;
-    `offsets`: utt -> a vector subtracted from its features (its speaker's mean, for speaker CMN)."""
+    `cmvn`: utt -> (mean, std) its features are normalised with (its speaker's, for speaker CMN)."""
 
     def __init__(self, data_dir: str | os.PathLike, tokenizer: Encoder | None = None,
-                 offsets: dict[str, np.ndarray] | None = None):
+                 cmvn: dict[str, tuple[np.ndarray, np.ndarray]] | None = None):
         data_dir = Path(data_dir)
         data = DataDir.load(data_dir)
         if data.feats_scp is None:
@@ -49,11 +49,12 @@ class FeatureDataset(torch.utils.data.Dataset):
         reader = kaldiio.load_scp(str(data_dir / "feats.scp"))
         self.utt_ids = sorted(data.feats_scp)
         self.feats = [torch.from_numpy(np.array(reader[u], dtype=np.float32)) for u in self.utt_ids]
-        if offsets is not None:
-            missing = [u for u in self.utt_ids if u not in offsets]
+        if cmvn is not None:
+            missing = [u for u in self.utt_ids if u not in cmvn]
             if missing:
                 raise DataError(f"{data_dir / 'utt2spk'}: no speaker for '{missing[0]}' ({len(missing)} missing)")
-            self.feats = [f - torch.from_numpy(offsets[u]) for f, u in zip(self.feats, self.utt_ids)]
+            self.feats = [(f - torch.from_numpy(cmvn[u][0])) / torch.from_numpy(cmvn[u][1])
+                          for f, u in zip(self.feats, self.utt_ids)]
         self.targets = None
         if tokenizer is not None:
             missing = [u for u in self.utt_ids if u not in data.text]

@@ -29,8 +29,9 @@ from asr.data.sampler import BucketBatchSampler
 from asr.decoding.config import LM_PARAMS, DecoderConfig
 from asr.decoding.greedy import greedy_decode
 from asr.errors import ConfigError, DataError
-from asr.features.extract import load_feats_config, speaker_means
+from asr.features.extract import load_feats_config, speaker_cmvn
 from asr.fileio import atomic_write_text
+from asr.model.model import SPEAKER_CMN
 from asr.model.store import LoadedModel, load_model_dir
 
 MAX_FRAMES = 5000  # padded input frames per forward batch: as fast as larger batches here, 4x less memory
@@ -73,15 +74,17 @@ def stream_log_probs(loaded: LoadedModel, data_dir: str | os.PathLike, max_frame
         lengths = [int(frames[u]) if u in frames else reader[u].shape[0] for u in utts]
     else:
         lengths = [reader[u].shape[0] for u in utts]
-    offsets = speaker_means(data_dir) if loaded.model.config.cmn == "speaker" else None
-    if offsets is not None and (missing := [u for u in utts if u not in offsets]):
+    cmn = loaded.model.config.cmn
+    cmvn = speaker_cmvn(data_dir, cmn == "speaker_mv") if cmn in SPEAKER_CMN else None
+    if cmvn is not None and (missing := [u for u in utts if u not in cmvn]):
         raise DataError(f"{data_dir / 'utt2spk'}: no speaker for '{missing[0]}' ({len(missing)} missing)")
     with torch.inference_mode():
         for indices in tqdm(BucketBatchSampler(lengths, max_frames, shuffle=False), desc="forward", unit="batch",
                             disable=not progress):
             feats = [torch.from_numpy(np.array(reader[utts[i]], dtype=np.float32)) for i in indices]
-            if offsets is not None:
-                feats = [f - torch.from_numpy(offsets[utts[i]]) for f, i in zip(feats, indices)]
+            if cmvn is not None:
+                feats = [(f - torch.from_numpy(cmvn[utts[i]][0])) / torch.from_numpy(cmvn[utts[i]][1])
+                         for f, i in zip(feats, indices)]
             lens = torch.tensor([f.shape[0] for f in feats])
             padded = torch.nn.utils.rnn.pad_sequence(feats, batch_first=True).to(device)
             log_probs, out_lengths = loaded.model(padded, lens.to(device))

@@ -35,7 +35,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from asr.errors import ConfigError
-from asr.model.model import CTCModel, utterance_cmn, utterance_cmvn
+from asr.model.model import SPEAKER_CMN, CTCModel, utterance_cmn, utterance_cmvn
 
 OPSET = 17
 META_PREFIX = "asr."
@@ -278,8 +278,8 @@ def export_onnx(model_path: str | os.PathLike, out: str | os.PathLike, quantize:
     loaded = load_model(model_path)
     if loaded.tokenizer.kind == "phone":
         raise ConfigError(f"{model_path}: phone units need a lexicon decoder, which the ONNX runtime lacks")
-    if loaded.model.config.cmn == "speaker":
-        raise ConfigError(f"{model_path}: cmn: speaker needs each speaker's mean over their recordings, which the "
+    if loaded.model.config.cmn in SPEAKER_CMN:
+        raise ConfigError(f"{model_path}: cmn: {loaded.model.config.cmn} needs each speaker's mean over their recordings, which the "
                           "ONNX runtime does not compute (it takes recordings one by one)")
     data = with_metadata(to_onnx_bytes(loaded.model), metadata(loaded))
     if quantize:

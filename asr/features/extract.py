@@ -199,22 +199,28 @@ def global_cmvn_stats(data_dir: str | os.PathLike) -> np.ndarray:
     return total
 
 
-def speaker_means(data_dir: str | os.PathLike) -> dict[str, np.ndarray]:
-    """utt -> the mean feature vector of its speaker, from the per-speaker stats in `cmvn.scp` and `utt2spk`
-    (what Kaldi's `apply-cmvn --utt2spk` subtracts, means only): a `cmn: speaker` model's input offset."""
+SPEAKER_STD_FLOOR = 0.1  # speaker_mv: as the model's utterance_mv floor, a (nearly) constant bin is not blown up
+
+
+def speaker_cmvn(data_dir: str | os.PathLike, norm_vars: bool = False) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """utt -> (mean, std) of its speaker's features, from the per-speaker stats in `cmvn.scp` and `utt2spk`
+    (what Kaldi's `apply-cmvn --utt2spk [--norm-vars]` applies; std all ones without norm_vars, else floored at
+    SPEAKER_STD_FLOOR): how a `cmn: speaker` / `speaker_mv` model's input is normalised."""
     data_dir = Path(data_dir)
     scp = data_dir / "cmvn.scp"
     if not scp.is_file():
         raise DataError(f"{scp}: missing; a cmn: speaker model needs per-speaker stats (`asr feats` writes them)")
     stats = kaldiio.load_scp(str(scp))
-    means: dict[str, np.ndarray] = {}
+    by_speaker: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     out = {}
     for utt, spk in DataDir.load(data_dir).utt2spk.items():
-        if spk not in means:
+        if spk not in by_speaker:
             if spk not in stats:
                 raise DataError(f"{scp}: no stats for speaker '{spk}' (of utterance '{utt}'); rerun `asr feats`")
-            means[spk] = mean_and_std(np.asarray(stats[spk], dtype=np.float64))[0].astype(np.float32)
-        out[utt] = means[spk]
+            mean, std = mean_and_std(np.asarray(stats[spk], dtype=np.float64))
+            std = np.maximum(std, SPEAKER_STD_FLOOR) if norm_vars else np.ones_like(std)
+            by_speaker[spk] = mean.astype(np.float32), std.astype(np.float32)
+        out[utt] = by_speaker[spk]
     return out
 
 

@@ -44,8 +44,9 @@ class ModelConfig:
     # utterance_mv: each utterance's own mean and variance (Kaldi's per-utterance apply-cmvn --norm-vars);
     # running: a causal running mean (time constant cmn_time_constant frames, from the global mean) and the
     # global variance, for streaming models (docs/streaming.md); speaker: the mean of the speaker's utterances
-    # (Kaldi's apply-cmvn --utt2spk, means only; the caller subtracts it: the dataset and decoder from cmvn.scp,
-    # the Transcriber from the recordings it is given) and the variance of the training set so normalised
+    # (Kaldi's apply-cmvn --utt2spk; the caller subtracts it: the dataset and decoder from cmvn.scp, the
+    # Transcriber from the recordings it is given) and the variance of the training set so normalised;
+    # speaker_mv: the speaker's mean and variance (apply-cmvn --utt2spk --norm-vars)
     cmn_time_constant: float = 300.0  # cmn running: frames (300 = 3 s at a 10 ms shift)
     # Streaming (docs/streaming.md). bidirectional false: a causal stacked LSTM; right_context k > 0 adds a
     # lookahead layer after it (each output also sees the next k encoder frames). bidirectional with chunk_size:
@@ -79,7 +80,7 @@ class ModelConfig:
             at = where.get(key)
             raise ConfigError(f"{at + ': ' if at else ''}model.{key}: {message}")
 
-        if cfg.streaming and cfg.cmn in ("utterance", "utterance_mv", "speaker"):
+        if cfg.streaming and cfg.cmn in ("utterance", "utterance_mv") + SPEAKER_CMN:
             fail("cmn", f"{cfg.cmn} CMN subtracts the mean of a whole utterance or speaker, which a streaming model "
                         "does not have until the speaker stops: use cmn: global (the training set's CMVN) or cmn: running "
                         "(a causal running mean, time constant model.cmn_time_constant frames)")
@@ -93,7 +94,8 @@ class ModelConfig:
         return cfg
 
 
-CMN_KINDS = ("global", "utterance", "utterance_mv", "running", "speaker")
+SPEAKER_CMN = ("speaker", "speaker_mv")  # normalised by the speaker's stats before the model (see ModelConfig.cmn)
+CMN_KINDS = ("global", "utterance", "utterance_mv", "running") + SPEAKER_CMN
 UTTERANCE_STD_FLOOR = 0.1  # utterance_mv: a bin (nearly) constant over an utterance is not blown up
 
 
@@ -303,7 +305,7 @@ class CTCModel(nn.Module):
         return F.log_softmax(self.output(x), dim=-1), lengths
 
     def frontend(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Raw features (less their speaker's mean for cmn: speaker) -> the encoder's input: CMVN (or
+        """Raw features (normalised by their speaker's stats for SPEAKER_CMN) -> the encoder's input: CMVN (or
         per-utterance CMN), frames stacked and subsampled."""
         if self.config.cmn == "utterance":
             feats = utterance_cmn(feats, lengths) * self.cmvn.scale

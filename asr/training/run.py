@@ -22,9 +22,9 @@ from asr.data.sampler import BucketBatchSampler
 from asr.device import check_device
 from asr.errors import ConfigError, DataError
 from asr.features.cmvn import accumulate_stats
-from asr.features.extract import load_feats_config, speaker_means
+from asr.features.extract import load_feats_config, speaker_cmvn
 from asr.features.kaldi import FeatureConfig
-from asr.model.model import CTCModel, ModelConfig
+from asr.model.model import SPEAKER_CMN, CTCModel, ModelConfig
 from asr.text.tokenizer import Tokenizer, load_tokenizer
 from asr.training.augment import AugmentConfig, SpecAugment
 from asr.training.checkpoints import data_fingerprint
@@ -119,9 +119,11 @@ def check_inputs(config: dict, train_dir, dev_dir, tokens, exp_dir, device: str 
     if load_feats_config(dev_dir) != features:
         raise ConfigError(f"{dev_dir}: features differ from {train_dir}'s")
     mcfg = dataclasses.replace(mcfg, input_dim=features.dim, vocab_size=len(tok))
-    offsets = speaker_means if mcfg.cmn == "speaker" else lambda data_dir: None
+    def cmvn(data_dir):  # speaker CMN: each utterance normalised by its speaker's stats
+        return speaker_cmvn(data_dir, mcfg.cmn == "speaker_mv") if mcfg.cmn in SPEAKER_CMN else None
+
     return Inputs(cfg, mcfg, acfg, device, tok, features, train_dir, dev_dir, tokens,
-                  FeatureDataset(train_dir, tok, offsets(train_dir)), FeatureDataset(dev_dir, tok, offsets(dev_dir)))
+                  FeatureDataset(train_dir, tok, cmvn(train_dir)), FeatureDataset(dev_dir, tok, cmvn(dev_dir)))
 
 
 @dataclass

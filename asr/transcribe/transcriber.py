@@ -26,7 +26,10 @@ import torch
 from asr.audio import load_audio
 from asr.decoding.config import DecoderConfig
 from asr.errors import AudioError, ConfigError
+from asr.features.cmvn import accumulate_stats, mean_and_std
+from asr.features.extract import SPEAKER_STD_FLOOR
 from asr.features.kaldi import compute_features
+from asr.model.model import SPEAKER_CMN
 from asr.model.store import LoadedModel
 from asr.transcribe.align import TokenSpan, Word, join_spans, spans_to_words
 from asr.transcribe.audio_stream import AudioStream
@@ -124,7 +127,7 @@ class Transcriber:
         self.window_samples = size * self.samples_per_frame
         self.hop_samples = hop * self.samples_per_frame
         self.train_level = training_level(loaded.model)
-        self.speaker_mean: torch.Tensor | None = None  # cmn: speaker: set_speaker's mean features
+        self.speaker_stats: tuple[torch.Tensor, torch.Tensor] | None = None  # speaker CMN: set_speaker's (mean, std)
 
     @classmethod
     def from_pretrained(cls, model: str | os.PathLike, device: str | None = None, **options) -> "Transcriber":
@@ -154,33 +157,38 @@ class Transcriber:
 
     @property
     def speaker_cmn(self) -> bool:
-        """Whether the model normalises by its speaker's mean (cmn: speaker): see set_speaker."""
-        return getattr(self.loaded.model.config, "cmn", None) == "speaker"
+        """Whether the model normalises by its speaker's stats (cmn: speaker or speaker_mv): see set_speaker."""
+        return getattr(self.loaded.model.config, "cmn", None) in SPEAKER_CMN
 
     def set_speaker(self, recordings: Iterable[str | os.PathLike]) -> int:
-        """For a cmn: speaker model: the mean features of these recordings (one speaker's, or one session's)
-        become the mean subtracted from every recording transcribed after, as Kaldi's per-speaker CMVN; until
-        then each recording is normalised by its own mean. Recordings that cannot be read are left out (reading
-        them again reports why); stdin is left out. Returns the number of feature frames pooled (0: unset)."""
-        total, frames = None, 0
+        """For a speaker-CMN model: the features of these recordings (one speaker's, or one session's), pooled,
+        give the mean (and, for speaker_mv, the variance) that normalise every recording transcribed after, as
+        Kaldi's per-speaker CMVN; until then each recording is normalised by its own. Recordings that cannot be
+        read are left out (reading them again reports why), and so is stdin. Returns the number of feature
+        frames pooled (0: unset)."""
+        stats = None
         for spec in recordings:
             if os.fspath(spec) == "-":
                 continue
             try:
-                feats = self.features(os.fspath(spec)).double()
+                stats = accumulate_stats(self.features(os.fspath(spec)), stats)
             except AudioError:
                 continue
-            total = feats.sum(0) if total is None else total + feats.sum(0)
-            frames += feats.shape[0]
-        self.speaker_mean = (total / frames).float() if frames else None
-        return frames
+        self.speaker_stats = None if stats is None else self._normaliser(stats)
+        return 0 if stats is None else int(stats[0, -1])
+
+    def _normaliser(self, stats: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, std = mean_and_std(stats)
+        std = np.maximum(std, SPEAKER_STD_FLOOR) if self.loaded.model.config.cmn == "speaker_mv" else np.ones_like(std)
+        return torch.from_numpy(mean).float(), torch.from_numpy(std).float()
 
     def speaker_normalised(self, feats: torch.Tensor) -> torch.Tensor:
-        """Features (T, D) as a cmn: speaker model takes them: less set_speaker's mean, or their own mean when
-        none is set; other models' features unchanged."""
+        """Features (T, D) as a speaker-CMN model takes them: normalised by set_speaker's stats, or by their own
+        when none are set; other models' features unchanged."""
         if not self.speaker_cmn:
             return feats
-        return feats - (self.speaker_mean if self.speaker_mean is not None else feats.mean(0))
+        mean, std = self.speaker_stats or self._normaliser(accumulate_stats(feats))
+        return (feats - mean) / std
 
     def features(self, audio: str) -> torch.Tensor:
         """Raw features (T, D) of a whole audio file (any rate, any channels), as the model was trained on; an

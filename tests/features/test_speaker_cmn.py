@@ -16,7 +16,7 @@ from asr.data.datadir import DataDir
 from asr.data.dataset import FeatureDataset
 from asr.decoding.decode import stream_log_probs
 from asr.errors import ConfigError, DataError
-from asr.features.extract import compute_cmvn_stats, make_feats, speaker_means
+from asr.features.extract import compute_cmvn_stats, make_feats, speaker_cmvn
 from asr.features.kaldi import FeatureConfig
 from asr.model.model import ModelConfig
 from asr.model.store import load_model_dir
@@ -27,23 +27,29 @@ from helpers.training import CONFIG, make_data
 from helpers.transcribe import make_model_dir
 
 
-def test_speaker_means_are_each_speakers_frame_mean(tmp_path):
+def test_speaker_cmvn_is_each_speakers_frame_mean_and_std(tmp_path):
     data = make_data(tmp_path, "train", 8, 0)
     feats = kaldiio.load_scp(str(data / "feats.scp"))
     utt2spk = DataDir.load(data).utt2spk
-    means = speaker_means(data)
-    assert sorted(means) == sorted(utt2spk)
+    means, mv = speaker_cmvn(data), speaker_cmvn(data, norm_vars=True)
+    assert sorted(means) == sorted(mv) == sorted(utt2spk)
     for spk in ("spk0", "spk1"):
         frames = np.concatenate([feats[u] for u in sorted(feats) if utt2spk[u] == spk])
         for utt in (u for u in utt2spk if utt2spk[u] == spk):
-            np.testing.assert_allclose(means[utt], frames.mean(0), rtol=1e-5, atol=1e-6)
-    centred = FeatureDataset(data, offsets=means)
-    for spk in ("spk0", "spk1"):
-        frames = torch.cat([f for u, f in zip(centred.utt_ids, centred.feats) if utt2spk[u] == spk])
-        assert frames.mean(0).abs().max() < 1e-5
+            np.testing.assert_allclose(means[utt][0], frames.mean(0), rtol=1e-5, atol=1e-6)
+            assert np.array_equal(means[utt][1], np.ones(frames.shape[1], np.float32))
+            np.testing.assert_allclose(mv[utt][1], frames.std(0), rtol=1e-4)
+    for cmvn, var in ((means, None), (mv, 1.0)):
+        normalised = FeatureDataset(data, cmvn=cmvn)
+        for spk in ("spk0", "spk1"):
+            frames = torch.cat([f for u, f in zip(normalised.utt_ids, normalised.feats) if utt2spk[u] == spk])
+            assert frames.mean(0).abs().max() < 1e-5
+            if var:
+                torch.testing.assert_close(frames.var(0, unbiased=False), torch.ones(frames.shape[1]), atol=1e-4,
+                                           rtol=1e-4)
     (data / "cmvn.scp").unlink()
     with pytest.raises(DataError, match=r"cmvn.scp: missing"):
-        speaker_means(data)
+        speaker_cmvn(data)
 
 
 def test_speaker_cmn_trains_on_centred_features_and_refuses_streaming(tmp_path):
@@ -60,9 +66,15 @@ def test_speaker_cmn_trains_on_centred_features_and_refuses_streaming(tmp_path):
     assert loaded.model.cmvn.shift.abs().max() < 1e-5
     with pytest.raises(ConfigError, match="speaker CMN"):
         ModelConfig.from_dict({"cmn": "speaker", "bidirectional": False})
+    from asr.export.onnx import export_onnx
+
+    with pytest.raises(ConfigError, match="cmn: speaker needs each speaker's mean"):
+        export_onnx(tmp_path / "exp", tmp_path / "model.onnx")
+    assert not (tmp_path / "model.onnx").exists()
 
 
-def test_transcriber_over_one_speakers_files_equals_decoding_their_data_dir(tmp_path):
+@pytest.mark.parametrize("cmn", ["speaker", "speaker_mv"])
+def test_transcriber_over_one_speakers_files_equals_decoding_their_data_dir(tmp_path, cmn):
     rng = np.random.default_rng(0)
     d = DataDir(text={})
     for i in range(4):
@@ -74,7 +86,7 @@ def test_transcriber_over_one_speakers_files_equals_decoding_their_data_dir(tmp_
     data = d.save(tmp_path / "data")
     make_feats(data, FeatureConfig(sample_rate=8000, num_mel_bins=40), tmp_path / "fbank", progress=False)
     compute_cmvn_stats(data, tmp_path / "fbank")
-    model = make_model_dir(tmp_path / "model", cmn="speaker")
+    model = make_model_dir(tmp_path / "model", cmn=cmn)
     loaded = load_model_dir(model)
     decoded = {}
     for utts, log_probs, lengths in stream_log_probs(loaded, data):
@@ -105,7 +117,7 @@ def test_transcriber_over_one_speakers_files_equals_decoding_their_data_dir(tmp_
     assert result.exit_code == 0, result.output
     cli = dict(line.split("\t", 1) for line in result.stdout.splitlines())
     assert [cli[f] for f in files] == [hyps[f] for f in files]
-    t.speaker_mean = None
+    t.speaker_stats = None
     each = {tr.audio: tr.text for tr in t.transcribe_many(files)}
     result = CliRunner().invoke(app, ["transcribe", str(model), str(tmp_path / "audio"), "--word-times", "ctc",
                                       "--cmn-over", "each"])
