@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Spoken digits for unseen voices: one BiLSTM-CTC model trained on FSDD's four training speakers plus AN4's 74
 # (census words, digits and letters), both at 8 kHz (AN4's 16 kHz audio resampled by `asr feats`), phone units
-# through AN4's lexicon (an4.dic covers ZERO..NINE). Data: FSDD train speed-perturbed (0.9/1.0/1.1) and repeated
-# --fsdd-repeat times, AN4 train (speed-perturbed with --an4-sp true), combined by `asr data combine`; dev loss
-# (for the best epochs) is over both dev sets. Decoding: FSDD dev (the held-out speaker yweweler) with a lexicon
-# of the ten digit words and no LM (the digits task; the model dir keeps this decoder), AN4 dev with AN4's lexicon
-# + word 3-gram LM tuned on it (is AN4 still as good as egs/an4?). NOTES.md: what each piece buys.
-# Corpora: --corpus-dir DIR holds fsdd/ and an4/ (default $ASR_CORPORA), or --fsdd-dir / --an4-dir each.
+# through AN4's lexicon (an4.dic covers ZERO..NINE), normalised by each speaker's mean and variance (cmn:
+# speaker_mv; `asr transcribe exp/model FOLDER` takes the folder as one speaker). Data: FSDD train speed-
+# perturbed (0.9/1.0/1.1) and repeated --fsdd-repeat times, AN4 train (speed-perturbed with --an4-sp true),
+# combined by `asr data combine`; dev loss (for the best epochs) is over both dev sets. Decoding: FSDD dev (the
+# held-out speaker yweweler) with a lexicon of the ten digit words and no LM (the digits task; the model dir
+# keeps this decoder), AN4 dev with AN4's lexicon + word 3-gram LM tuned on it (is AN4 still as good as
+# egs/an4?). NOTES.md: what each piece buys. Corpora: --corpus-dir DIR holds fsdd/ and an4/ (default
+# $ASR_CORPORA), or --fsdd-dir / --an4-dir each.
 . "$(dirname "$0")/../../recipes/stages.sh"
 opt fsdd_dir "" "FSDD root (default: <corpus-dir>/fsdd, \$ASR_CORPORA/fsdd, else download)"
 opt an4_dir "" "AN4 root (default: <corpus-dir>/an4, \$ASR_CORPORA/an4, else download)"
