@@ -182,7 +182,8 @@ BAD_FILES = {  # config text -> the message (after `<file>:`)
     "training:\n  epochs: 1.5\n": "2: training.epochs: expected an integer, got 1.5",
     "model:\n  bidirectional: 1\n": "2: model.bidirectional: expected true or false, got 1",
     "model:\n  num_layers: true\n": "2: model.num_layers: expected an integer, got true",
-    "model:\n  cmn: spk\n": "2: model.cmn: expected global or utterance or utterance_mv or running or speaker or speaker_mv, got 'spk'",
+    "model:\n  cmn: spk\n": ("2: model.cmn: expected global or utterance or utterance_mv or running or speaker or "
+                          "speaker_mv, got 'spk'"),
     "training:\n  best_metric: per\n": "2: training.best_metric: expected loss or cer or wer, got 'per'",
     "augment:\n  freq_mask: 2\n": "2: augment.freq_mask: unknown augment option; did you mean freq_masks?",
     "model: 4\n": "1: model: expected a mapping of model options, not int",

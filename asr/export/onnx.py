@@ -279,8 +279,8 @@ def export_onnx(model_path: str | os.PathLike, out: str | os.PathLike, quantize:
     if loaded.tokenizer.kind == "phone":
         raise ConfigError(f"{model_path}: phone units need a lexicon decoder, which the ONNX runtime lacks")
     if loaded.model.config.cmn in SPEAKER_CMN:
-        raise ConfigError(f"{model_path}: cmn: {loaded.model.config.cmn} needs each speaker's mean over their recordings, which the "
-                          "ONNX runtime does not compute (it takes recordings one by one)")
+        raise ConfigError(f"{model_path}: cmn: {loaded.model.config.cmn} needs each speaker's mean over their "
+                          "recordings, which the ONNX runtime does not compute (it takes recordings one by one)")
     data = with_metadata(to_onnx_bytes(loaded.model), metadata(loaded))
     if quantize:
         data = quantize_onnx(data, quantize)

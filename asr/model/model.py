@@ -81,9 +81,9 @@ class ModelConfig:
             raise ConfigError(f"{at + ': ' if at else ''}model.{key}: {message}")
 
         if cfg.streaming and cfg.cmn in ("utterance", "utterance_mv") + SPEAKER_CMN:
-            fail("cmn", f"{cfg.cmn} CMN subtracts the mean of a whole utterance or speaker, which a streaming model "
-                        "does not have until the speaker stops: use cmn: global (the training set's CMVN) or cmn: running "
-                        "(a causal running mean, time constant model.cmn_time_constant frames)")
+            fail("cmn", f"{cfg.cmn} CMN subtracts the mean of a whole utterance or speaker, which a streaming "
+                        "model does not have until the speaker stops: use cmn: global (the training set's CMVN) or "
+                        "cmn: running (a causal running mean, time constant model.cmn_time_constant frames)")
         if cfg.chunk_size < 0 or cfg.right_context < 0:
             fail("chunk_size" if cfg.chunk_size < 0 else "right_context", "must be 0 or more")
         if cfg.bidirectional and not cfg.chunk_size and cfg.right_context:

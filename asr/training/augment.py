@@ -125,7 +125,8 @@ class SpecAugment(torch.nn.Module):
              generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Edge trimming in training mode: each utterance, with probability trim_prob, loses a number of frames
         uniform in [0, trim_frames] at its start and at its end, as long as at least subsample * (target length
-        + 1) frames are left (subsample: the model's; else it is kept whole). Returns new (features, lengths); no draws when off."""
+        + 1) frames are left (subsample: the model's; else it is kept whole). Returns new (features, lengths);
+        nothing is drawn when it is off."""
         cfg = self.cfg
         if not self.training or cfg.trim_prob <= 0 or cfg.trim_frames <= 0:
             return feats, lengths
