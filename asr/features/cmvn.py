@@ -32,6 +32,14 @@ def mean_and_std(stats: np.ndarray, floor: float = 1e-10) -> tuple[np.ndarray, n
     return mean, np.sqrt(var)
 
 
+def speaker_normaliser(stats: np.ndarray, norm_vars: bool, std_floor: float) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, std) as float32 from one speaker's stats: std floored at `std_floor` with `norm_vars`, else all ones
+    (Kaldi's apply-cmvn with and without --norm-vars)."""
+    mean, std = mean_and_std(np.asarray(stats, dtype=np.float64))
+    std = np.maximum(std, std_floor) if norm_vars else np.ones_like(std)
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
 class CMVN(torch.nn.Module):
     """Applies fixed (global) CMVN to (..., T, D) features: (x - mean) / std (Kaldi `apply-cmvn --norm-vars`)."""
 

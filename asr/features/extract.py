@@ -36,7 +36,7 @@ from asr.data.kaldi_files import read_table, write_table
 from asr.data.screen import Rejected, ScreenReport, report_path
 from asr.data.subset import filter_data_dir, split_data_dir
 from asr.errors import AudioError, DataError
-from asr.features.cmvn import accumulate_stats, mean_and_std
+from asr.features.cmvn import accumulate_stats, speaker_normaliser
 from asr.features.kaldi import FeatureConfig, compute_features
 from asr.fileio import atomic_write_text
 from asr.parallel import parse_cmd, run_jobs, tick
@@ -217,9 +217,7 @@ def speaker_cmvn(data_dir: str | os.PathLike, norm_vars: bool = False) -> dict[s
         if spk not in by_speaker:
             if spk not in stats:
                 raise DataError(f"{scp}: no stats for speaker '{spk}' (of utterance '{utt}'); rerun `asr feats`")
-            mean, std = mean_and_std(np.asarray(stats[spk], dtype=np.float64))
-            std = np.maximum(std, SPEAKER_STD_FLOOR) if norm_vars else np.ones_like(std)
-            by_speaker[spk] = mean.astype(np.float32), std.astype(np.float32)
+            by_speaker[spk] = speaker_normaliser(stats[spk], norm_vars, SPEAKER_STD_FLOOR)
         out[utt] = by_speaker[spk]
     return out
 

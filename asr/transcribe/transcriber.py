@@ -26,7 +26,7 @@ import torch
 from asr.audio import load_audio
 from asr.decoding.config import DecoderConfig
 from asr.errors import AudioError, ConfigError
-from asr.features.cmvn import accumulate_stats, mean_and_std
+from asr.features.cmvn import accumulate_stats, speaker_normaliser
 from asr.features.extract import SPEAKER_STD_FLOOR
 from asr.features.kaldi import compute_features
 from asr.model.model import SPEAKER_CMN
@@ -178,9 +178,8 @@ class Transcriber:
         return 0 if stats is None else int(stats[0, -1])
 
     def _normaliser(self, stats: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        mean, std = mean_and_std(stats)
-        std = np.maximum(std, SPEAKER_STD_FLOOR) if self.loaded.model.config.cmn == "speaker_mv" else np.ones_like(std)
-        return torch.from_numpy(mean).float(), torch.from_numpy(std).float()
+        mean, std = speaker_normaliser(stats, self.loaded.model.config.cmn == "speaker_mv", SPEAKER_STD_FLOOR)
+        return torch.from_numpy(mean), torch.from_numpy(std)
 
     def speaker_normalised(self, feats: torch.Tensor) -> torch.Tensor:
         """Features (T, D) as a speaker-CMN model takes them: normalised by set_speaker's stats, or by their own
