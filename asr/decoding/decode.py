@@ -76,8 +76,6 @@ def stream_log_probs(loaded: LoadedModel, data_dir: str | os.PathLike, max_frame
         lengths = [reader[u].shape[0] for u in utts]
     cmn = loaded.model.config.cmn
     cmvn = speaker_cmvn(data_dir, cmn == "speaker_mv") if cmn in SPEAKER_CMN else None
-    if cmvn is not None and (missing := [u for u in utts if u not in cmvn]):
-        raise DataError(f"{data_dir / 'utt2spk'}: no speaker for '{missing[0]}' ({len(missing)} missing)")
     with torch.inference_mode():
         for indices in tqdm(BucketBatchSampler(lengths, max_frames, shuffle=False), desc="forward", unit="batch",
                             disable=not progress):

@@ -205,7 +205,8 @@ SPEAKER_STD_FLOOR = 0.1  # speaker_mv: as the model's utterance_mv floor, a (nea
 def speaker_cmvn(data_dir: str | os.PathLike, norm_vars: bool = False) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """utt -> (mean, std) of its speaker's features, from the per-speaker stats in `cmvn.scp` and `utt2spk`
     (what Kaldi's `apply-cmvn --utt2spk [--norm-vars]` applies; std all ones without norm_vars, else floored at
-    SPEAKER_STD_FLOOR): how a `cmn: speaker` / `speaker_mv` model's input is normalised."""
+    SPEAKER_STD_FLOOR): how a `cmn: speaker` / `speaker_mv` model's input is normalised. A DataError names the
+    first utterance of feats.scp without a speaker."""
     data_dir = Path(data_dir)
     scp = data_dir / "cmvn.scp"
     if not scp.is_file():
@@ -219,6 +220,10 @@ def speaker_cmvn(data_dir: str | os.PathLike, norm_vars: bool = False) -> dict[s
                 raise DataError(f"{scp}: no stats for speaker '{spk}' (of utterance '{utt}'); rerun `asr feats`")
             by_speaker[spk] = speaker_normaliser(stats[spk], norm_vars, SPEAKER_STD_FLOOR)
         out[utt] = by_speaker[spk]
+    feats_scp = data_dir / "feats.scp"
+    missing = [u for u in read_table(feats_scp) if u not in out] if feats_scp.is_file() else []
+    if missing:
+        raise DataError(f"{data_dir / 'utt2spk'}: no speaker for '{missing[0]}' ({len(missing)} missing)")
     return out
 
 
