@@ -243,14 +243,18 @@ class Encoder(nn.Module):
         self.use_proj = bool(cfg.proj_size)
         self.lookahead = Lookahead(in_dim, cfg.right_context) if not cfg.bidirectional and cfg.right_context else None
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor, keep: int = 0):
+        """(N, T, C) -> (N, T, H), zero at padding; with `keep` = k > 0 also layer k's output (1-based; its
+        padding not zeroed), as a pair: InterCTC's intermediate layer."""
         if self.chunk_size:
             from asr.model.lc import lc_encoder_forward
 
+            if keep:
+                raise ValueError("a latency-controlled encoder has no intermediate-layer output")
             return lc_encoder_forward(self, x, lengths)
         total = x.shape[1]
-        mask = None
-        for rnn, proj in zip(self.rnns, self.projs):
+        mask = kept = None
+        for layer, (rnn, proj) in enumerate(zip(self.rnns, self.projs), 1):
             if isinstance(rnn, PaddedRNN):  # padding left as it comes, zeroed once below
                 x, _ = rnn(x, lengths, zero_padding=False)
                 if mask is None:
@@ -264,13 +268,15 @@ class Encoder(nn.Module):
             if self.use_proj:
                 x = torch.tanh(proj(x))
             x = self.dropout(x)
+            if layer == keep:
+                kept = x
         if mask is None and self.lookahead is not None:
             mask = torch.arange(total)[None, :] < lengths.cpu()[:, None]
         if mask is not None and not bool(mask.all()):
             x = x * mask.to(x.device, x.dtype).unsqueeze(-1)
         if self.lookahead is not None:
             x = self.lookahead(x)
-        return x
+        return (x, kept) if keep else x
 
     def post(self, layer: int, x: torch.Tensor) -> torch.Tensor:
         """What follows recurrent layer `layer`: [projection + tanh], dropout."""
@@ -299,8 +305,13 @@ class CTCModel(nn.Module):
         """Use global CMVN from Kaldi stats (2, D+1)."""
         self.cmvn = CMVN(stats, norm_vars).to(self.output.weight.device)
 
-    def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, feats: torch.Tensor, lengths: torch.Tensor, inter_layer: int = 0):
+        """(log-probs, output lengths); with `inter_layer` = k > 0 also the log-probs of encoder layer k through
+        the same output layer (InterCTC, Lee & Watanabe 2021), as a third item."""
         x, lengths = self.frontend(feats, lengths)
+        if inter_layer:
+            x, inter = self.encoder(x, lengths, keep=inter_layer)
+            return F.log_softmax(self.output(x), dim=-1), lengths, F.log_softmax(self.output(inter), dim=-1)
         x = self.encoder(x, lengths)
         return F.log_softmax(self.output(x), dim=-1), lengths
 

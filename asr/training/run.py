@@ -49,6 +49,9 @@ class TrainConfig:
     newbob_threshold: float = 0.0
     final_lr_scale: float = 0.01  # cosine only: the last update's lr over `lr`
     grad_clip: float = 5.0
+    interctc_weight: float = 0.0  # InterCTC (Lee & Watanabe 2021): the loss is (1 - w) CTC of the last layer + w CTC
+    # of encoder layer interctc_layer, both through the one output layer; 0: off. Training only: the model is unchanged
+    interctc_layer: int = 0  # 1-based; 0: the middle one (num_layers // 2)
     max_frames: int = 20000  # padded input frames per batch
     seed: int = 1
     num_threads: int | str = "auto"  # auto (or 0): the cores available to the process (`training_threads`); exact
@@ -68,6 +71,21 @@ class TrainConfig:
                 raise ConfigError(f"{located(d, 'num_threads', 'training.num_threads')}: expected auto or a number "
                                   f"of threads, got {n!r}")
         return section_from_dict(cls, d, "training", choices)
+
+
+def check_interctc(cfg: TrainConfig, mcfg: ModelConfig) -> None:
+    """InterCTC's weight and layer against the model (ConfigError); sets `interctc_layer` 0 to the middle layer."""
+    if not 0.0 <= cfg.interctc_weight < 1.0:
+        raise ConfigError(f"training.interctc_weight: must be in [0, 1), got {cfg.interctc_weight}")
+    if not cfg.interctc_weight:
+        return
+    if mcfg.bidirectional and mcfg.chunk_size:
+        raise ConfigError("training.interctc_weight: a latency-controlled model (model.chunk_size) has no "
+                          "intermediate-layer output")
+    cfg.interctc_layer = cfg.interctc_layer or mcfg.num_layers // 2
+    if not 1 <= cfg.interctc_layer < mcfg.num_layers:
+        raise ConfigError(f"training.interctc_layer: must be a layer below the last (1 to {mcfg.num_layers - 1}, "
+                          f"or 0 for the middle one), got {cfg.interctc_layer}")
 
 
 def training_threads(num_threads: int | str) -> int:
@@ -119,6 +137,7 @@ def check_inputs(config: dict, train_dir, dev_dir, tokens, exp_dir, device: str 
     if load_feats_config(dev_dir) != features:
         raise ConfigError(f"{dev_dir}: features differ from {train_dir}'s")
     mcfg = dataclasses.replace(mcfg, input_dim=features.dim, vocab_size=len(tok))
+    check_interctc(cfg, mcfg)
     def cmvn(data_dir):  # speaker CMN: each utterance normalised by its speaker's stats
         return speaker_cmvn(data_dir, mcfg.cmn == "speaker_mv") if mcfg.cmn in SPEAKER_CMN else None
 

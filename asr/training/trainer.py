@@ -110,11 +110,16 @@ def clip_gradients(model: torch.nn.Module, max_norm: float) -> torch.Tensor:
 
 
 def train_step(model: CTCModel, opt: torch.optim.Optimizer, b: Batch, grad_clip: float,
-               net: torch.nn.Module | None = None, dist: Distributed = Distributed()) -> StepResult:
-    """Forward (through `net`, DDP around `model`, when given), CTC loss, backward, clipping, optimizer step.
-    A non-finite loss (on any rank: every rank steps, or none) or gradient skips the update."""
-    log_probs, out_lengths = (net or model)(b.feats, b.lengths)
+               net: torch.nn.Module | None = None, dist: Distributed = Distributed(),
+               interctc: tuple[int, float] = (0, 0.0)) -> StepResult:
+    """Forward (through `net`, DDP around `model`, when given), CTC loss (with `interctc` = (layer, weight):
+    InterCTC's), backward, clipping, optimizer step. A non-finite loss (on any rank: every rank steps, or none)
+    or gradient skips the update."""
+    layer, weight = interctc if interctc[1] else (0, 0.0)
+    log_probs, out_lengths, *inter = (net or model)(b.feats, b.lengths, layer)
     loss = model.ctc_loss(log_probs, out_lengths, b.targets, b.target_lengths)
+    if inter:
+        loss = (1 - weight) * loss + weight * model.ctc_loss(inter[0], out_lengths, b.targets, b.target_lengths)
     opt.zero_grad(set_to_none=True)
     skipped = None if torch.isfinite(loss) else f"non-finite loss ({loss.item()})"
     loss_sum, frames, utts = 0.0 if skipped else loss.item() * len(b.utt_ids), int(b.lengths.sum()), len(b.utt_ids)
@@ -166,7 +171,8 @@ def run_epoch(run: Run, state: TrainState, loader: BatchLoader, stop: StopReques
         lr = learning_rate(cfg, state.step, (state.epoch - 1 + i / len(batches)) / cfg.epochs) * state.lr_scale
         for g in run.opt.param_groups:
             g["lr"] = lr
-        result = train_step(run.model, run.opt, b, cfg.grad_clip, run.net, dist)
+        result = train_step(run.model, run.opt, b, cfg.grad_clip, run.net, dist,
+                            (cfg.interctc_layer, cfg.interctc_weight))
         if result.skipped:
             count_bad_batch(run, state, b, result.skipped)
         else:
