@@ -10,10 +10,10 @@ import pytest
 import torch
 import yaml
 
+from asr.data.dataset import Batch
 from asr.errors import ConfigError
 from asr.model.model import CTCModel, ModelConfig
 from asr.text.tokenizer import CharTokenizer
-from asr.data.dataset import Batch
 from asr.training.run import TrainConfig, check_interctc
 from asr.training.trainer import train, train_step
 from helpers.training import CONFIG, make_data
