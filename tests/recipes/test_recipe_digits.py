@@ -63,7 +63,7 @@ def test_recipe_trains_on_both_corpora_and_its_model_transcribes_digits(tmp_path
     assert re.fullmatch(r"%WER \d+\.\d\d \[ \d+ / \d+, .* exp/bilstm_ctc/decode_an4_dev_lm", last[1]), last
     utts = [line.split()[0] for line in (recipe / "data" / "train" / "utt2spk").read_text().splitlines()]
     assert sum(u.startswith("train_sp-") for u in utts) == 3 * 4 * 10 * PER_DIGIT  # FSDD's speeds 0.9, 1.0, 1.1
-    assert sum(u.startswith("train-") for u in utts) == 40  # AN4's, not speed-perturbed
+    assert sum(u.startswith("train_sp_2-") for u in utts) == 3 * 40  # AN4's, speed-perturbed too (--an4-sp)
     config = yaml.safe_load((recipe / "exp" / "bilstm_ctc" / "config.yaml").read_text())
     assert config["augment"]["vtlp"] == 0.1 and config["model"]["cmn"] == "speaker"
     model = recipe / "exp" / "model"
