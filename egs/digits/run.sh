@@ -25,7 +25,8 @@ recipe_start "$@"
 train=train; dev=dev; eval_sets="fsdd_dev an4_dev"; lang=data/lang; lexicon=data/local/dict/lexicon.txt
 lm=data/local/lm/3gram.arpa; decoders=digits; about_decode="decoding: FSDD dev (digits), AN4 dev (lexicon + LM)"
 title="Digits: FSDD + AN4, BiLSTM-CTC (phones), FSDD dev = one held-out speaker"
-about_prep="data preparation (FSDD, AN4)"; about_perturb="speed perturbation 0.9/1.0/1.1 of FSDD train; combine the corpora"
+about_prep="data preparation (FSDD, AN4)"
+about_perturb="speed perturbation 0.9/1.0/1.1 of FSDD$([ "$an4" = true ] && [ "$an4_sp" = true ] && echo " and AN4") train; combine the corpora"
 about_tokens="phone units and the digit lexicon"; about_lm="AN4's word 3-gram LM"
 
 corpus_arg() {  # corpus_arg NAME DIR: the --corpus-dir of one corpus
