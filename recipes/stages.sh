@@ -17,6 +17,7 @@ opt nj 2 "parallel feature jobs"
 opt conf conf/train.yaml "training config (paths: from the recipe's folder)"
 opt tag bilstm_ctc "the experiment: exp/<tag>"
 opt seed 1 "training seed"
+opt ensemble 1 "train N models (seeds seed, seed+N, ...: exp/<tag>/seed<S>) and decode the mean of their posteriors"
 opt cmd local "how jobs run: local or 'slurm [sbatch options]' (docs/scaling.md)"
 opt nproc 1 "training processes per node on CPU (torchrun)"
 opt nnodes 1 "training hosts, each running this command"
@@ -27,6 +28,9 @@ dev=dev; eval_sets="dev test"; lang=data/lang; decoders=greedy; decode_opts=(); 
 
 recipe_start() {  # recipe_start "$@": options, then the run log
   parse_options "$@"
+  if ! [[ $ensemble =~ ^[1-9][0-9]*$ ]]; then
+    echo "error: --ensemble: a number of models (1 or more), not '$ensemble'" >&2; exit 1
+  fi
   corpus_args=()
   if [ -n "$corpus_dir" ]; then
     if [[ $corpus_dir != /* ]]; then  # relative to where run.sh was started
@@ -40,6 +44,7 @@ recipe_start() {  # recipe_start "$@": options, then the run log
 run_stages() {  # run_stages NAME...: stage N runs stage_<N-th NAME>; then each scored set's %WER line
   local n=0 name about score_stage=""
   exp=exp/$tag; model=$exp; if [ "${avg:-0}" -gt 0 ]; then model=$exp/ave_$avg; fi
+  if [ "$ensemble" -gt 1 ]; then model=$exp/ensemble; fi
   for name in "$@"; do
     about=about_$name
     if stage "$n" "${!about:-$(describe "$name")}"; then "stage_$name"; fi
@@ -56,8 +61,10 @@ describe() {
     perturb) echo "speed perturbation 0.9/1.0/1.1 of train" ;;
     feats) echo "fbank features and CMVN stats" ;;
     tokens) echo "output units" ;;
-    train) echo "training" ;;
-    average) echo "checkpoint averaging (best $avg by dev loss)" ;;
+    train) if [ "$ensemble" -gt 1 ]; then echo "training $ensemble models (seeds $(member_seeds))"; else echo "training"; fi ;;
+    average) if [ "$ensemble" -gt 1 ]; then
+               echo "checkpoint averaging (best ${avg:-0} by dev loss), posterior averaging of the $ensemble models"
+             else echo "checkpoint averaging (best $avg by dev loss)"; fi ;;
     decode) echo "decoding" ;;
     score) echo "scoring; the model's decoder and card" ;;
     *) echo "$1" ;;
@@ -86,14 +93,36 @@ feats() {  # feats SET...: features and CMVN stats of data/SET
 stage_prep() { run python -m "data_prep.$corpus" "${corpus_args[@]}" --data-dir data $(strict_flag); }
 stage_perturb() { run asr data perturb-speed data/train "data/$train" --factors 0.9,1.0,1.1; }
 stage_feats() { feats $(feat_sets); }
-stage_train() {
+member_seeds() { local i out=(); for ((i = 0; i < ensemble; i++)); do out+=($((seed + i * ensemble))); done; echo "${out[*]}"; }
+train_one() {  # train_one EXP_DIR SEED
   run_train --config "$conf" --train-dir "data/$train" --dev-dir "data/$dev" --tokens "$lang/tokens.txt" \
-    --exp-dir "$exp" --set training.seed="$seed" ${cell:+--set model.cell=$cell} \
+    --exp-dir "$1" --set training.seed="$2" ${cell:+--set model.cell=$cell} \
     ${epochs:+--set training.epochs=$epochs} $(strict_flag) --no-progress
-  if [ "${avg:-0}" -eq 0 ]; then ln -sfn "$tag" exp/model; fi
+}
+stage_train() {  # --ensemble N: N models one after another, seeds seed, seed+N, ... (seeds 1..N disjoint sets)
+  local s
+  if [ "$ensemble" -gt 1 ]; then
+    for s in $(member_seeds); do train_one "$exp/seed$s" "$s"; done
+  else
+    train_one "$exp" "$seed"
+    if [ "${avg:-0}" -eq 0 ]; then ln -sfn "$tag" exp/model; fi
+  fi
 }
 stage_average() {  # exp/model links to the model decoded
-  if [ "$avg" -gt 0 ]; then run asr average "$exp" "$model" --num "$avg" --by best --metric loss; fi
+  local s members=()
+  if [ "$ensemble" -gt 1 ]; then
+    for s in $(member_seeds); do
+      if [ "${avg:-0}" -gt 0 ]; then
+        run asr average "$exp/seed$s" "$exp/seed$s/ave_$avg" --num "$avg" --by best --metric loss
+        members+=("$exp/seed$s/ave_$avg")
+      else
+        members+=("$exp/seed$s")
+      fi
+    done
+    run asr ensemble "${members[@]}" --out "$model"
+  elif [ "$avg" -gt 0 ]; then
+    run asr average "$exp" "$model" --num "$avg" --by best --metric loss
+  fi
   ln -sfn "${model#exp/}" exp/model
 }
 stage_decode() {  # every set with every decoder; a decoder's grid is tuned on dev and applied to the others

@@ -1,4 +1,4 @@
-"""`asr train` and `asr average`."""
+"""`asr train`, `asr average` and `asr ensemble`."""
 
 from __future__ import annotations
 
@@ -64,3 +64,16 @@ def average_cmd(
 
     out, epochs = average_exp_dir(exp_dir, out_dir, num, by, metric)
     typer.echo(f"{out}: average of epochs {' '.join(map(str, epochs))}")
+
+
+@command(app, "ensemble")
+def ensemble_cmd(
+    model_dirs: List[Path] = typer.Argument(..., help="two or more model dirs with the same units and features "
+                                                      "(e.g. exp/<tag>/seed1/ave_5 exp/<tag>/seed4/ave_5)"),
+    out: Path = typer.Option(..., "--out", help="the ensemble's model dir"),
+):
+    """Combine models into one by posterior averaging: each frame's output is the mean of the models' posteriors
+    (models from different seeds make different errors; asr.model.ensemble)."""
+    from asr.model.ensemble import build_ensemble
+
+    typer.echo(f"{build_ensemble(model_dirs, out)}: posterior average of {len(model_dirs)} models")

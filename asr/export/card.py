@@ -25,14 +25,14 @@ from asr.scoring.results import last_run
 def model_card(model: str | os.PathLike, run_log: str | os.PathLike | None = None) -> str:
     """The card of a model dir or model file (see the module doc); `run_log`: the recipe's exp/log/run.log."""
     loaded = load_model(model)
-    tok, feats, net = loaded.tokenizer, loaded.features, loaded.model.config
+    tok, feats = loaded.tokenizer, loaded.features
     decoding = loaded.config.get("decoding") or {}
     config = DecoderConfig().resolved(loaded)
     params = sum(p.numel() for p in loaded.model.parameters())
     lines = [f"# Model: {model}", "", f"- units: {tok.kind}, {len(tok)} tokens ({units_note(tok)})",
              f"- words: {vocabulary_note(tok, config)}",
              f"- audio: {feats.sample_rate} Hz; features: {feats.kind}, {feats_note(feats)}",
-             f"- network: {network_note(net)}; {params / 1e6:.2f} M parameters",
+             f"- network: {network_line(loaded.model)}; {params / 1e6:.2f} M parameters",
              *data_lines(loaded.config.get("data") or {}),
              f"- decoder: {decoder_note(config)}{chosen_note(decoding)}"]
     if run_log is not None:
@@ -75,6 +75,17 @@ def vocabulary_note(tok, config: DecoderConfig) -> str:
     if tok.kind == "word":
         return f"{len(tok) - 3} (the units)"
     return "any the units spell"
+
+
+def network_line(model) -> str:
+    """The network; for an ensemble (asr.model.ensemble), how many models and what each is."""
+    members = getattr(model, "members", None)
+    if not members:
+        return network_note(model.config)
+    notes = [network_note(m.config) for m in members]
+    if len(set(notes)) == 1:
+        return f"posterior average of {len(notes)} models, each {notes[0]}"
+    return f"posterior average of {len(notes)} models: {'; '.join(notes)}"
 
 
 def network_note(net) -> str:

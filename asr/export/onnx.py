@@ -35,6 +35,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from asr.errors import ConfigError
+from asr.model.ensemble import check_single
 from asr.model.model import SPEAKER_CMN, CTCModel, utterance_cmn, utterance_cmvn
 
 OPSET = 17
@@ -281,6 +282,7 @@ def export_onnx(model_path: str | os.PathLike, out: str | os.PathLike, quantize:
     if loaded.model.config.cmn in SPEAKER_CMN:
         raise ConfigError(f"{model_path}: cmn: {loaded.model.config.cmn} needs each speaker's mean over their "
                           "recordings, which the ONNX runtime does not compute (it takes recordings one by one)")
+    check_single(loaded.model, "ONNX export")
     data = with_metadata(to_onnx_bytes(loaded.model), metadata(loaded))
     if quantize:
         data = quantize_onnx(data, quantize)

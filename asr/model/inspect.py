@@ -17,6 +17,7 @@ import torch
 from asr.errors import ConfigError
 from asr.fileio import atomic_write
 from asr.model.cells import written_out_twin
+from asr.model.ensemble import check_single
 from asr.model.model import CTCModel
 
 # Panels per cell family: (trace key, title); the last panel is the norm of a state over time.
@@ -28,6 +29,7 @@ GRU_PANELS = [("z", "update gate z(t)"), ("r", "reset gate r(t)")]
 def gate_trace(model: CTCModel, feats: torch.Tensor, layer: int) -> dict[str, torch.Tensor]:
     """Raw features (T, D) of one utterance -> encoder layer `layer`'s (0-based) per-step activations,
     each (T', D, H) with T' = ceil(T / subsample) and D the directions (forward first)."""
+    check_single(model, "gate inspection")
     cfg = model.config
     if feats.dim() != 2 or feats.shape[1] != cfg.input_dim or feats.shape[0] == 0:
         raise ConfigError(f"features must be (frames, {cfg.input_dim}), at least one frame, got {tuple(feats.shape)}")

@@ -35,13 +35,14 @@ def plain_rnn(layer: nn.Module) -> nn.Module:
 
 
 def quantize_model(model: nn.Module, kind: str = "int8") -> nn.Module:
-    """A dynamically quantised copy of CTCModel `model` (CPU, eval mode)."""
+    """A dynamically quantised copy of CTCModel (or EnsembleCTC) `model` (CPU, eval mode)."""
     if kind not in QUANTIZE:
         raise ConfigError(f"quantisation must be one of {', '.join(QUANTIZE)}, not '{kind}'")
     model = copy.deepcopy(model).cpu().eval()
-    rnns = model.encoder.rnns
-    for i, layer in enumerate(rnns):
-        rnns[i] = plain_rnn(layer)
+    for single in getattr(model, "members", None) or [model]:  # an ensemble's members (asr.model.ensemble)
+        rnns = single.encoder.rnns
+        for i, layer in enumerate(rnns):
+            rnns[i] = plain_rnn(layer)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao.quantization is deprecated in favour of torchao: still works
         return torch.ao.quantization.quantize_dynamic(model, {nn.LSTM, nn.GRU, nn.Linear}, dtype=torch.qint8)

@@ -8,6 +8,7 @@
 
 A training run's exp dir is itself a model dir; `exp/model` links to the final one. A recipe records the decoder
 it chose on dev with `asr model set-decoder` (asr.decoding.best); a `.asr` file carries the same (asr.export).
+An ensemble of models (asr.model.ensemble) is a model dir too: config.yaml says so in its `ensemble:` section.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ DECODING_FILES = ("lexicon", "lm")  # the keys of decoding.yaml that name files
 
 @dataclass
 class LoadedModel:
-    model: CTCModel
+    model: CTCModel  # or an EnsembleCTC (asr.model.ensemble), which has its interface
     tokenizer: Tokenizer
     features: FeatureConfig
     config: dict
@@ -67,7 +68,12 @@ def load_model_dir(model_dir: str | os.PathLike, device: str | torch.device = "c
     if len(tokenizer) != model_cfg.vocab_size:
         raise ConfigError(f"{d / TOKENS}: {len(tokenizer)} units, but the model in {d / CONFIG} has "
                           f"vocab_size {model_cfg.vocab_size}")
-    model = CTCModel(model_cfg)
+    if config.get("ensemble"):
+        from asr.model.ensemble import ensemble_from_config
+
+        model = ensemble_from_config(config, d / CONFIG)
+    else:
+        model = CTCModel(model_cfg)
     state = torch.load(d / WEIGHTS, map_location="cpu", weights_only=True)
     model.load_state_dict(state)
     model.to(device).eval()

@@ -126,7 +126,7 @@ def make_model_dir(path: Path, sample_rate: int = 8000, seed: int = 0, **model: 
     torch.manual_seed(seed)
     tok = CharTokenizer(["<blank>", "<unk>", "<space>", "E", "N", "O", "S", "Y"])
     feats = FeatureConfig(sample_rate=sample_rate, num_mel_bins=40)
-    model_cfg = ModelConfig(input_dim=40, vocab_size=len(tok), num_layers=1, hidden_size=16, **model)
+    model_cfg = ModelConfig(input_dim=40, vocab_size=len(tok), **{"num_layers": 1, "hidden_size": 16, **model})
     path.mkdir(parents=True, exist_ok=True)
     write_config(path, {"features": feats.to_dict(), "model": model_cfg.to_dict(), "units": tok.kind})
     tok.save(path / "tokens.txt")

@@ -66,3 +66,35 @@ def test_the_model_card(yesno_run):
                  "%WER 0.00 [ 0 / 232, 0 ins, 0 del, 0 sub ] decode_test_yesno_greedy",
                  "- recipe run: `run.sh --corpus-dir ", ", git "):
         assert part in card, card
+
+
+def test_an_ensemble_recipe_decodes_the_mean_of_its_models(tmp_path):
+    """--ensemble 2: two models (seeds 1 and 3), each checkpoint-averaged, combined into exp/<tag>/ensemble,
+    which exp/model links to and which transcribes as its decode scored."""
+    import yaml
+
+    from helpers.recipes import run_recipe, scratch_recipe
+
+    corpus = corpus_path("yesno")
+    if corpus is None:
+        pytest.skip("yesno corpus not found (set ASR_CORPORA)")
+    recipe = scratch_recipe(tmp_path)
+    bad = run_recipe(recipe, "--ensemble", "two")
+    assert bad.returncode != 0 and "--ensemble: a number of models" in bad.stderr
+    config = yaml.safe_load((recipe / "conf" / "train.yaml").read_text())
+    config["training"]["epochs"] = 6
+    (recipe / "conf" / "train6.yaml").write_text(yaml.safe_dump(config))
+    proc = run_recipe(recipe, "--corpus-dir", str(corpus), "--ensemble", "2", "--conf", "conf/train6.yaml",
+                      "--tag", "ens")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1].endswith("exp/ens/decode_test_yesno_greedy")
+    model = recipe / "exp" / "model"
+    assert model.resolve() == (recipe / "exp" / "ens" / "ensemble").resolve()
+    members = yaml.safe_load((model / "config.yaml").read_text())["ensemble"]["members"]
+    assert [m["source"] for m in members] == ["exp/ens/seed1/ave_5", "exp/ens/seed3/ave_5"]
+    for seed in (1, 3):
+        config = yaml.safe_load((recipe / "exp" / "ens" / f"seed{seed}" / "config.yaml").read_text())
+        assert config["training"]["seed"] == seed and config["training"]["epochs"] == 6
+    assert "training 2 models (seeds 1 3)" in (recipe / "exp" / "log" / "run.log").read_text()
+    scp, expected = best_decode(recipe, "test_yesno", 4)
+    assert transcribe_cli(model, scp, recipe) == expected
