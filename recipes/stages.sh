@@ -111,8 +111,13 @@ stage_train() {
     for s in $(member_seeds); do
       train_one "$exp/seed$s" "$s" --set training.num_threads=$threads & pids+=($!)
     done
+    # background jobs of a script ignore Ctrl-C: pass it on as SIGTERM (each saves a checkpoint and stops)
+    trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait; exit 130' INT; trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait; exit 143' TERM
     for p in "${pids[@]}"; do wait "$p" || failed=1; done
-    if [ "$failed" -ne 0 ]; then echo "error: training a model of the ensemble failed (exp/$tag/seed*/log)" >&2; return 1; fi
+    trap 'exit 130' INT; trap 'exit 143' TERM
+    if [ "$failed" -ne 0 ]; then
+      echo "error: training a model of the ensemble failed (exp/$tag/seed*/log/train.log)" >&2; return 1
+    fi
   elif [ "$ensemble" -gt 1 ]; then
     for s in $(member_seeds); do train_one "$exp/seed$s" "$s"; done
   else

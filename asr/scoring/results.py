@@ -137,6 +137,11 @@ def model_section(exps: list[Path]) -> list[str]:
     if config:
         lines += [f"- {key}: `{json.dumps(config.get(key, {}))}`"
                   for key in ("model", "training", "augment", "features")]
+        members = (config.get("ensemble") or {}).get("members") or []
+        if members:  # asr.model.ensemble: model: and training: above are the first member's
+            sources = ", ".join(f"`{m.get('source')}`" for m in members)
+            lines.append(f"- ensemble: the posterior average of {len(members)} models (`model` and `training` "
+                         f"above are the first's): {sources}")
         here = Path.cwd().resolve()
         lines.append(f"- model dir: `{model_dir}` -> `{model_dir.resolve().relative_to(here)}`"
                      if model_dir.resolve().is_relative_to(here) else f"- model dir: `{model_dir}`")

@@ -66,3 +66,18 @@ def test_how_a_lexicon_row_without_lm_was_produced(tmp_path):
     assert how(d, "dev").startswith(f"`asr decode exp/tag/ave_5 data/dev {d} --decoder lm --beam-size 20 "
                                     "--lexicon data/local/words.txt --lm-weight 0 --word-score 0` then `asr score")
     assert how(d, "dev").endswith(f"--out {d}`")  # the weights are in the command
+
+
+def test_an_ensembles_model_section_names_its_members(tmp_path, monkeypatch):
+    from asr.scoring.results import model_section
+
+    model = tmp_path / "exp" / "model"
+    model.mkdir(parents=True)
+    members = [{"source": f"exp/r/seed{s}/ave_5", "model": {"hidden_size": 192}} for s in (1, 4)]
+    (model / "config.yaml").write_text(yaml.safe_dump({"model": {"hidden_size": 192}, "ensemble": {"members": members}}))
+    monkeypatch.chdir(tmp_path)
+    lines = model_section([tmp_path / "exp" / "r"])
+    assert "- ensemble: the posterior average of 2 models (`model` and `training` above are the first's): " \
+           "`exp/r/seed1/ave_5`, `exp/r/seed4/ave_5`" in lines
+    (model / "config.yaml").write_text(yaml.safe_dump({"model": {"hidden_size": 192}}))
+    assert not any(line.startswith("- ensemble") for line in model_section([tmp_path / "exp" / "r"]))
