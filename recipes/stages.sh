@@ -102,8 +102,9 @@ train_one() {  # train_one EXP_DIR SEED [ASR_TRAIN_ARGS...]
 }
 # --ensemble N: N models, seeds seed, seed+N, ... (so seeds 1..N give disjoint sets). On the CPU in one process
 # each (no --nproc/--ngpu/--nnodes) they train at once, the cores shared out (at least one thread each): small
-# LSTMs use one core far better than two, so on 2 cores three one-thread trainings together get about 1.8x the
-# frames/s of the three one after another with two threads each (egs/an4/NOTES.md). Otherwise one after another.
+# LSTMs use one core far better than two, so on 2 cores three one-thread trainings together get 1.3-1.8x the
+# frames/s of the three one after another with two threads each (two machines; egs/an4/NOTES.md). Otherwise one
+# after another.
 stage_train() {
   local s p pids=() threads failed=0
   if [ "$ensemble" -gt 1 ] && [ "${ngpu:-0}" -eq 0 ] && [ "${nproc:-1}" -le 1 ] && [ "${nnodes:-1}" -le 1 ]; then

@@ -54,7 +54,7 @@ def test_recipe_with_test_partition(tmp_path):
     recipe = scratch_recipe(tmp_path / "repo", "an4", ignore=("*.md",))
     (recipe / "conf" / "tiny.yaml").write_text(TINY)
     proc = run_recipe(recipe, "--corpus-dir", str(corpus), "--conf", "conf/tiny.yaml", "--avg", "2",
-                      "--unit", "char", "--ensemble", "1", timeout=3000)  # char units decode all three ways (phones only with the lexicon)
+                      "--unit", "char", timeout=3000)  # char units decode all three ways (phones only with the lexicon)
     assert proc.returncode == 0, proc.stderr[-3000:]
     last = proc.stdout.strip().splitlines()[-6:]
     dirs = [f"exp/bilstm_ctc_char/decode_{x}_{d}" for x in ("dev", "test") for d in ("greedy", "beam", "lm")]
