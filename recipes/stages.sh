@@ -17,6 +17,7 @@ opt nj 2 "parallel feature jobs"
 opt conf conf/train.yaml "training config (paths: from the recipe's folder)"
 opt tag bilstm_ctc "the experiment: exp/<tag>"
 opt seed 1 "training seed"
+opt avg_by best "which epochs --avg averages: the best N by dev loss (best) or the last N (last)"
 opt ensemble 1 "train N models (seeds seed, seed+N, ...: exp/<tag>/seed<S>) and decode the mean of their posteriors"
 opt cmd local "how jobs run: local or 'slurm [sbatch options]' (docs/scaling.md)"
 opt nproc 1 "training processes per node on CPU (torchrun)"
@@ -28,6 +29,7 @@ dev=dev; eval_sets="dev test"; lang=data/lang; decoders=greedy; decode_opts=(); 
 
 recipe_start() {  # recipe_start "$@": options, then the run log
   parse_options "$@"
+  case $avg_by in best|last) ;; *) echo "error: --avg-by: best or last, not '$avg_by'" >&2; exit 1 ;; esac
   if ! [[ $ensemble =~ ^[1-9][0-9]*$ ]]; then
     echo "error: --ensemble: a number of models (1 or more), not '$ensemble'" >&2; exit 1
   fi
@@ -63,8 +65,8 @@ describe() {
     tokens) echo "output units" ;;
     train) if [ "$ensemble" -gt 1 ]; then echo "training $ensemble models (seeds $(member_seeds))"; else echo "training"; fi ;;
     average) if [ "$ensemble" -gt 1 ]; then
-               echo "checkpoint averaging (best ${avg:-0} by dev loss), posterior averaging of the $ensemble models"
-             else echo "checkpoint averaging (best $avg by dev loss)"; fi ;;
+               echo "checkpoint averaging ($(averaged)), posterior averaging of the $ensemble models"
+             else echo "checkpoint averaging ($(averaged))"; fi ;;
     decode) echo "decoding" ;;
     score) echo "scoring; the model's decoder and card" ;;
     *) echo "$1" ;;
@@ -93,6 +95,7 @@ feats() {  # feats SET...: features and CMVN stats of data/SET
 stage_prep() { run python -m "data_prep.$corpus" "${corpus_args[@]}" --data-dir data $(strict_flag); }
 stage_perturb() { run asr data perturb-speed data/train "data/$train" --factors 0.9,1.0,1.1; }
 stage_feats() { feats $(feat_sets); }
+averaged() { if [ "$avg_by" = last ]; then echo "last ${avg:-0} epochs"; else echo "best ${avg:-0} by dev loss"; fi; }
 member_seeds() { local i out=(); for ((i = 0; i < ensemble; i++)); do out+=($((seed + i * ensemble))); done; echo "${out[*]}"; }
 train_one() {  # train_one EXP_DIR SEED [ASR_TRAIN_ARGS...]
   local dir=$1 s=$2; shift 2
@@ -131,7 +134,7 @@ stage_average() {  # exp/model links to the model decoded
   if [ "$ensemble" -gt 1 ]; then
     for s in $(member_seeds); do
       if [ "${avg:-0}" -gt 0 ]; then
-        run asr average "$exp/seed$s" "$exp/seed$s/ave_$avg" --num "$avg" --by best --metric loss
+        run asr average "$exp/seed$s" "$exp/seed$s/ave_$avg" --num "$avg" --by "$avg_by" --metric loss
         members+=("$exp/seed$s/ave_$avg")
       else
         members+=("$exp/seed$s")
@@ -139,7 +142,7 @@ stage_average() {  # exp/model links to the model decoded
     done
     run asr ensemble "${members[@]}" --out "$model"
   elif [ "$avg" -gt 0 ]; then
-    run asr average "$exp" "$model" --num "$avg" --by best --metric loss
+    run asr average "$exp" "$model" --num "$avg" --by "$avg_by" --metric loss
   fi
   ln -sfn "${model#exp/}" exp/model
 }
