@@ -11,7 +11,7 @@
 # Stages: recipes/stages.sh.
 . "$(dirname "$0")/../../recipes/stages.sh"
 opt strict false "true: bad input stops the run instead of being dropped"
-opt avg 5 "average N epochs (0: none; which: --avg-by)"
+opt avg 4 "average N epochs (0: none; which: --avg-by)"
 opt avg_by last "which epochs --avg averages: the last N (last) or the best N by dev loss (best)"
 recipe_start "$@"
 

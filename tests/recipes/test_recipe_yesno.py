@@ -91,7 +91,7 @@ def test_an_ensemble_recipe_decodes_the_mean_of_its_models(tmp_path):
     model = recipe / "exp" / "model"
     assert model.resolve() == (recipe / "exp" / "ens" / "ensemble").resolve()
     members = yaml.safe_load((model / "config.yaml").read_text())["ensemble"]["members"]
-    assert [m["source"] for m in members] == ["exp/ens/seed1/ave_5", "exp/ens/seed3/ave_5"]
+    assert [m["source"] for m in members] == ["exp/ens/seed1/ave_4", "exp/ens/seed3/ave_4"]
     for seed in (1, 3):
         config = yaml.safe_load((recipe / "exp" / "ens" / f"seed{seed}" / "config.yaml").read_text())
         assert config["training"]["seed"] == seed and config["training"]["epochs"] == 6
