@@ -116,7 +116,8 @@ stage_train() {
       train_one "$exp/seed$s" "$s" --set training.num_threads=$threads & pids+=($!)
     done
     # background jobs of a script ignore Ctrl-C: pass it on as SIGTERM (each saves a checkpoint and stops)
-    trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait; exit 130' INT; trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait; exit 143' TERM
+    local stop='kill -TERM "${pids[@]}" 2>/dev/null; wait; exit'
+    trap "$stop 130" INT; trap "$stop 143" TERM
     for p in "${pids[@]}"; do wait "$p" || failed=1; done
     trap 'exit 130' INT; trap 'exit 143' TERM
     if [ "$failed" -ne 0 ]; then
@@ -129,20 +130,20 @@ stage_train() {
     if [ "${avg:-0}" -eq 0 ]; then ln -sfn "$tag" exp/model; fi
   fi
 }
+average_into() { run asr average "$1" "$2" --num "$avg" --by "$avg_by" --metric loss; }  # EXP_DIR OUT_DIR
 stage_average() {  # exp/model links to the model decoded
   local s members=()
   if [ "$ensemble" -gt 1 ]; then
     for s in $(member_seeds); do
       if [ "${avg:-0}" -gt 0 ]; then
-        run asr average "$exp/seed$s" "$exp/seed$s/ave_$avg" --num "$avg" --by "$avg_by" --metric loss
-        members+=("$exp/seed$s/ave_$avg")
+        average_into "$exp/seed$s" "$exp/seed$s/ave_$avg"; members+=("$exp/seed$s/ave_$avg")
       else
         members+=("$exp/seed$s")
       fi
     done
     run asr ensemble "${members[@]}" --out "$model"
   elif [ "$avg" -gt 0 ]; then
-    run asr average "$exp" "$model" --num "$avg" --by "$avg_by" --metric loss
+    average_into "$exp" "$model"
   fi
   ln -sfn "${model#exp/}" exp/model
 }
