@@ -115,8 +115,9 @@ stage_train() {
     for s in $(member_seeds); do
       train_one "$exp/seed$s" "$s" --set training.num_threads=$threads & pids+=($!)
     done
-    # background jobs of a script ignore Ctrl-C: pass it on as SIGTERM (each saves a checkpoint and stops)
-    local stop='kill -TERM "${pids[@]}" 2>/dev/null; wait; exit'
+    # background jobs of a script ignore Ctrl-C: pass it on as SIGTERM (each saves a checkpoint and stops) to
+    # each job's `asr train`, a child of the job's subshell (killing the subshell alone would orphan it)
+    local stop='pkill -TERM -P "$(IFS=,; echo "${pids[*]}")"; kill -TERM "${pids[@]}" 2>/dev/null; wait; exit'
     trap "$stop 130" INT; trap "$stop 143" TERM
     for p in "${pids[@]}"; do wait "$p" || failed=1; done
     trap 'exit 130' INT; trap 'exit 143' TERM
