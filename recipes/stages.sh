@@ -18,7 +18,8 @@ opt conf conf/train.yaml "training config (paths: from the recipe's folder)"
 opt tag bilstm_ctc "the experiment: exp/<tag>"
 opt seed 1 "training seed"
 opt avg_by best "which epochs --avg averages: the best N by dev loss (best) or the last N (last)"
-opt ensemble 1 "train N models (seeds seed, seed+N, ...: exp/<tag>/seed<S>) and decode the mean of their posteriors"
+opt ensemble 1 "train N models (seeds seed, seed+N, ...: exp/<tag>/seed<S>) and decode them as one (--combine)"
+opt combine sequence "--ensemble: sequence (the lm decoder ranks the models' pooled N-best by their summed CTC likelihoods) or posterior (each frame's mean)"
 opt cmd local "how jobs run: local or 'slurm [sbatch options]' (docs/scaling.md)"
 opt nproc 1 "training processes per node on CPU (torchrun)"
 opt nnodes 1 "training hosts, each running this command"
@@ -30,6 +31,7 @@ dev=dev; eval_sets="dev test"; lang=data/lang; decoders=greedy; decode_opts=(); 
 recipe_start() {  # recipe_start "$@": options, then the run log
   parse_options "$@"
   case $avg_by in best|last) ;; *) echo "error: --avg-by: best or last, not '$avg_by'" >&2; exit 1 ;; esac
+  case $combine in sequence|posterior) ;; *) echo "error: --combine: sequence or posterior, not '$combine'" >&2; exit 1 ;; esac
   if ! [[ $ensemble =~ ^[1-9][0-9]*$ ]]; then
     echo "error: --ensemble: a number of models (1 or more), not '$ensemble'" >&2; exit 1
   fi
@@ -65,7 +67,7 @@ describe() {
     tokens) echo "output units" ;;
     train) if [ "$ensemble" -gt 1 ]; then echo "training $ensemble models (seeds $(member_seeds))"; else echo "training"; fi ;;
     average) if [ "$ensemble" -gt 1 ]; then
-               echo "checkpoint averaging ($(averaged)), posterior averaging of the $ensemble models"
+               echo "checkpoint averaging ($(averaged)), $combine-level combination of the $ensemble models"
              else echo "checkpoint averaging ($(averaged))"; fi ;;
     decode) echo "decoding" ;;
     score) echo "scoring; the model's decoder and card" ;;
@@ -142,7 +144,7 @@ stage_average() {  # exp/model links to the model decoded
         members+=("$exp/seed$s")
       fi
     done
-    run asr ensemble "${members[@]}" --out "$model"
+    run asr ensemble "${members[@]}" --out "$model" --combine "$combine"
   elif [ "$avg" -gt 0 ]; then
     average_into "$exp" "$model"
   fi

@@ -24,6 +24,9 @@ DECODER_OPTIONS = {  # name: (type, option): the decoder options of `asr decode`
                                                                             "--lm-params', the model's, or 0)")),
     "lm_params": (Optional[Path], typer.Option(None, "--lm-params", help="lm: lm_params.yaml of a dev search "
                                                                          "(asr decode --tune-lm-weights)")),
+    "nbest": (Optional[int], typer.Option(None, "--nbest", help="lm: rescore the search's N best by their full "
+                                                               "CTC likelihood (default: the model's; 20 for an "
+                                                               "ensemble combined by sequence, else 1: none)")),
     "units": (bool, typer.Option(False, "--units", help="the model's units (e.g. phones) rather than words: "
                                                         "greedy unless --decoder says otherwise")),
 }

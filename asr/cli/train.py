@@ -71,9 +71,12 @@ def ensemble_cmd(
     model_dirs: List[Path] = typer.Argument(..., help="two or more model dirs with the same units and features "
                                                       "(e.g. exp/<tag>/seed1/ave_5 exp/<tag>/seed4/ave_5)"),
     out: Path = typer.Option(..., "--out", help="the ensemble's model dir"),
+    combine: str = typer.Option("posterior", "--combine", help="posterior: the mean of each frame's posteriors; "
+                                "sequence: the lexicon + LM decoder ranks the members' pooled N-best lists by the "
+                                "sum of their CTC likelihoods (no shared alignment needed)"),
 ):
-    """Combine models into one by posterior averaging: each frame's output is the mean of the models' posteriors
-    (models from different seeds make different errors; asr.model.ensemble)."""
+    """Combine models into one (models from different seeds make different errors; asr.model.ensemble)."""
     from asr.model.ensemble import build_ensemble
 
-    typer.echo(f"{build_ensemble(model_dirs, out)}: posterior average of {len(model_dirs)} models")
+    what = "posterior average" if combine == "posterior" else "sequence-level combination"
+    typer.echo(f"{build_ensemble(model_dirs, out, combine)}: {what} of {len(model_dirs)} models")

@@ -7,7 +7,8 @@ file's packed decoding (asr.model.store, asr.export.package), which the recipe f
 dev. The decoder is the config's, else (unless `units` asks for units: greedy) the model's, else greedy; the beam size the config's, else the model's
 when its decoder is the same, else 10. The lm decoder's vocabulary and LM are the config's (either given: both
 from the config), else the model's; its lm_weight and word_score the config's, else the lm_params file's, else
-the model's, else 1 and 0.
+the model's, else 1 and 0. Its `nbest` (rescoring, asr.decoding.rescore) the config's, else the model's, else
+NBEST for an ensemble combined by sequence, else 1 (no rescoring).
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class DecoderConfig:
     tune_word_scores: list[float] = field(default_factory=list)
     lm_params: str | None = None  # lm: lm_params.yaml of an earlier search: its lm_weight and word_score
     units: bool = False  # greedy/beam: the model's units even when they are not words (phones)
+    nbest: int | None = None  # lm: rescore the search's N best by their full CTC likelihood (asr.decoding.rescore;
+    # 1: the search's best as it is); None: the model's, else NBEST for an ensemble combined by sequence, else 1
 
     @property
     def tuned(self) -> bool:
@@ -58,6 +61,8 @@ class DecoderConfig:
         if self.decoder == "lm" and not (self.lm or self.lexicon or packed.get("lm") or packed.get("lexicon")):
             raise ConfigError("--decoder lm needs --lm (ARPA) and/or --lexicon (the vocabulary)"
                               + (", or a model file exported with them" if loaded is not None else ""))
+        if self.nbest is not None and self.nbest < 1:
+            raise ConfigError(f"nbest must be at least 1, not {self.nbest}")
         if self.lm_params and (self.tune_lm_weights or self.tune_word_scores):
             raise ConfigError("give either a tuning grid or --lm-params, not both")
         tok = getattr(loaded, "tokenizer", None)
@@ -77,10 +82,19 @@ class DecoderConfig:
             values.update(lexicon=files[0], lm=files[1])
             if self.lm_params:
                 packed = {**packed, **read_lm_params(self.lm_params)}
+            nbest = self.nbest if self.nbest is not None else packed.get("nbest") or default_nbest(loaded)
+            values["nbest"] = int(nbest)
         for key, default in (("lm_weight", LM_WEIGHT), ("word_score", WORD_SCORE)):
             value = getattr(self, key)
             values[key] = float(value if value is not None else packed.get(key, default))
         return dataclasses.replace(self, **values)
+
+
+def default_nbest(loaded) -> int:
+    """NBEST for an ensemble whose members are combined by sequence (they need rescoring), else 1."""
+    from asr.decoding.rescore import NBEST
+
+    return NBEST if getattr(getattr(loaded, "model", None), "combine", None) == "sequence" else 1
 
 
 def _packed(loaded) -> dict:

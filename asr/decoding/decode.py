@@ -1,7 +1,9 @@
 """The decode stage: a model dir and a data dir with features -> Kaldi `text` of hypotheses.
 
 Decoders: `greedy` (best path), `beam` (CTC prefix beam search, asr.decoding.beam) and `lm` (lexicon-constrained
-beam search with a word n-gram LM, asr.decoding.lm), with their settings in a DecoderConfig (asr.decoding.config).
+beam search with a word n-gram LM, asr.decoding.lm; with `nbest` > 1 its N best rescored, asr.decoding.rescore),
+with their settings in a DecoderConfig (asr.decoding.config). An ensemble combined by sequence gives the rescoring
+its members' log-probs, every other decoder their posterior mean (asr.model.ensemble).
 The network runs once per data dir (for all of its decoders), batch by batch: features are read for one batch at a time and each batch is
 decoded as soon as the network has run, so memory does not grow with the data dir (only a tuning grid keeps every
 utterance's log-probs). For `lm` the weights come from the config, from a tuning grid searched on this data dir's
@@ -31,6 +33,7 @@ from asr.decoding.greedy import greedy_decode
 from asr.errors import ConfigError, DataError
 from asr.features.extract import load_feats_config, speaker_cmvn
 from asr.fileio import atomic_write_text
+from asr.model.ensemble import log_probs_and_members
 from asr.model.model import SPEAKER_CMN
 from asr.model.store import LoadedModel, load_model_dir
 
@@ -54,9 +57,10 @@ def compute_log_probs(loaded: LoadedModel, dataset: FeatureDataset, max_frames: 
 
 def stream_log_probs(loaded: LoadedModel, data_dir: str | os.PathLike, max_frames: int = MAX_FRAMES,
                      device: str = "cpu", progress: bool = False
-                     ) -> Iterator[tuple[list[str], torch.Tensor, torch.Tensor]]:
-    """(utt ids, log-probs (N, T', V), lengths (N,)) of a data dir's utterances, batch by batch (length-bucketed,
-    as training's evaluation); each batch's features are read from feats.scp only when it is due.
+                     ) -> Iterator[tuple[list[str], torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """(utt ids, log-probs (N, T', V), lengths (N,), rescoring log-probs (M, N, T', V): see
+    asr.model.ensemble.log_probs_and_members) of a data dir's utterances, batch by batch (length-bucketed, as
+    training's evaluation); each batch's features are read from feats.scp only when it is due.
 
     Memory stays flat however large the data dir: besides one batch, only oneDNN's primitive cache could grow, as
     every batch shape gets its own LSTM primitives (with their scratch memory), kept up to 1024 of them. One pass
@@ -85,30 +89,47 @@ def stream_log_probs(loaded: LoadedModel, data_dir: str | os.PathLike, max_frame
                          for f, i in zip(feats, indices)]
             lens = torch.tensor([f.shape[0] for f in feats])
             padded = torch.nn.utils.rnn.pad_sequence(feats, batch_first=True).to(device)
-            log_probs, out_lengths = loaded.model(padded, lens.to(device))
-            yield [utts[i] for i in indices], log_probs.cpu(), out_lengths.cpu()
+            log_probs, out_lengths, members = log_probs_and_members(loaded.model, padded, lens.to(device))
+            yield [utts[i] for i in indices], log_probs.cpu(), out_lengths.cpu(), members.cpu()
 
 
-def batch_decoder(loaded: LoadedModel, config: DecoderConfig) -> Callable[[torch.Tensor, torch.Tensor], list[str]]:
-    """The decoder of `config` as a function of a batch: log-probs (N, T', V) and lengths (N,) -> N texts."""
+def batch_decoder(loaded: LoadedModel, config: DecoderConfig, cache: dict | None = None) -> Callable[..., list[str]]:
+    """The decoder of `config` as a function of a batch: log-probs (N, T', V), lengths (N,) and optionally the
+    rescoring log-probs (M, N, T', V) (asr.model.ensemble.log_probs_and_members; default: the log-probs) -> N
+    texts. `cache`: the rescoring's CTC likelihoods, kept across calls (a tuning grid)."""
     tok = loaded.tokenizer
     config = config.resolved(loaded).check(loaded)
     if config.decoder == "greedy":
-        return lambda lp, lengths: [tok.decode(ids) for ids in greedy_decode(lp, lengths)]
+        return lambda lp, lengths, members=None: [tok.decode(ids) for ids in greedy_decode(lp, lengths)]
     if config.decoder == "beam":
         from asr.decoding.beam import beam_decode
 
-        return lambda lp, lengths: [tok.decode(ids) for ids in beam_decode(lp, lengths, config.beam_size)]
+        return lambda lp, lengths, members=None: [tok.decode(ids) for ids in beam_decode(lp, lengths,
+                                                                                          config.beam_size)]
+    if config.nbest > 1 or getattr(loaded.model, "combine", None) == "sequence":
+        from asr.decoding.rescore import NBestRescorer
+
+        rescorer = NBestRescorer.from_config(tok, config, cache)
+
+        def rescore(lp, lengths, members=None):
+            members = lp[None] if members is None else members
+            return [" ".join(rescorer.decode_one(members[:, i, :n])) for i, n in enumerate(lengths.tolist())]
+        return rescore
     from asr.decoding.lm import LexiconLMDecoder
 
     decoder = LexiconLMDecoder.from_config(tok, config)
-    return lambda lp, lengths: [" ".join(words) for words in decoder.decode(lp, lengths)]
+    return lambda lp, lengths, members=None: [" ".join(words) for words in decoder.decode(lp, lengths)]
 
 
-def hypotheses(loaded: LoadedModel, log_probs: dict[str, torch.Tensor], config: DecoderConfig) -> dict[str, str]:
-    """utt -> text with the decoder of `config`."""
-    decode = batch_decoder(loaded, config)
-    return {u: decode(lp[None], torch.tensor([len(lp)]))[0] for u, lp in log_probs.items()}
+def hypotheses(loaded: LoadedModel, log_probs: dict[str, torch.Tensor], config: DecoderConfig,
+               members: dict[str, torch.Tensor] | None = None, cache: dict | None = None) -> dict[str, str]:
+    """utt -> text with the decoder of `config`; `members`: utt -> rescoring log-probs (M, T', V)
+    (asr.model.ensemble.log_probs_and_members), where they are not the log-probs themselves; `cache` as
+    batch_decoder's."""
+    decode = batch_decoder(loaded, config, cache)
+    members = members or {}
+    return {u: decode(lp[None], torch.tensor([len(lp)]), members[u][:, None] if u in members else None)[0]
+            for u, lp in log_probs.items()}
 
 
 def decode_data_dir(model_dir: str | os.PathLike, data_dir: str | os.PathLike, out_dir: str | os.PathLike,
@@ -136,23 +157,28 @@ def decode_with_each(model_dir: str | os.PathLike, data_dir: str | os.PathLike,
     decoders = [None if config.tuned else batch_decoder(loaded, config) for config in configs]
     hyps: list[dict[str, str]] = [{} for _ in configs]
     kept: dict[str, torch.Tensor] = {}  # every utterance's log-probs, for a search
-    for utts, log_probs, lengths in stream_log_probs(loaded, data_dir, device=device, progress=progress):
+    kept_members: dict[str, torch.Tensor] = {}  # and an ensemble's members', when it is combined by sequence
+    by_sequence = getattr(loaded.model, "combine", None) == "sequence"
+    for utts, log_probs, lengths, members in stream_log_probs(loaded, data_dir, device=device, progress=progress):
         for decode, h in zip(decoders, hyps):
             if decode is not None:
-                h.update(zip(utts, decode(log_probs, lengths)))
+                h.update(zip(utts, decode(log_probs, lengths, members)))
         if None in decoders:
             kept.update((u, lp[:n].clone()) for u, lp, n in zip(utts, log_probs, lengths.tolist()))
+            if by_sequence:
+                kept_members.update((u, members[:, i, :n].clone())
+                                    for i, (u, n) in enumerate(zip(utts, lengths.tolist())))
     for i, (out, config) in enumerate(zip(outs, configs)):
         if config.tuned:  # needs every utterance at once
             from asr.decoding.tune import tune_lm
 
-            best, table = tune_lm(loaded, kept, refs, config)
+            best, table = tune_lm(loaded, kept, refs, config, kept_members)
             configs[i] = config = dataclasses.replace(config, lm_weight=best["lm_weight"],
                                                       word_score=best["word_score"])
             atomic_write_text(out / "lm_tuning.tsv", table)
             atomic_write_text(out / LM_PARAMS, yaml.safe_dump({**best, "tuned_on": str(Path(data_dir))},
                                                                sort_keys=False))
-            hyps[i] = hypotheses(loaded, kept, config)
+            hyps[i] = hypotheses(loaded, kept, config, kept_members)
         write_table(out / "text", hyps[i])
         write_settings(out, model_dir, data_dir, config)
     return [out / "text" for out in outs]

@@ -74,7 +74,7 @@ class LexiconLMDecoder:
     """Decode CTC log-probs into words of a vocabulary, scored by an optional ARPA LM."""
 
     def __init__(self, tokenizer: Tokenizer, words: Iterable[str], lm: str | os.PathLike | None = None,
-                 lm_weight: float = 1.0, word_score: float = 0.0, beam_size: int = 50):
+                 lm_weight: float = 1.0, word_score: float = 0.0, beam_size: int = 50, nbest: int = 1):
         try:
             from torchaudio.models.decoder import ctc_decoder
         except (ImportError, RuntimeError) as e:
@@ -89,7 +89,7 @@ class LexiconLMDecoder:
             lex = Path(tmp) / "lexicon.txt"
             lex.write_text("".join(f"{w} {' '.join(s + end)}\n" for w, sp in self.lexicon.items() for s in sp))
             self.decoder = ctc_decoder(
-                lexicon=str(lex), tokens=list(tokenizer.tokens), lm=str(lm) if lm else None, nbest=1,
+                lexicon=str(lex), tokens=list(tokenizer.tokens), lm=str(lm) if lm else None, nbest=nbest,
                 beam_size=beam_size, beam_threshold=BEAM_THRESHOLD, lm_weight=lm_weight, word_score=word_score,
                 sil_score=0.0, unk_score=float("-inf"), log_add=False, blank_token=BLANK, sil_token=SPACE,
                 unk_word=UNK)
@@ -115,6 +115,12 @@ class LexiconLMDecoder:
     def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[str]]:
         """(N, T, V) log-probs, lengths (N,) -> the words of each utterance."""
         return [list(r[0].words) if r else [] for r in self._search(log_probs, lengths)]
+
+    def nbest(self, log_probs: torch.Tensor) -> list[tuple[str, ...]]:
+        """(T, V) log-probs of one utterance -> the word sequences of its `nbest` best hypotheses, best first,
+        each once (the search may reach one word sequence through other pronunciations)."""
+        hyps = self._search(log_probs[None], torch.tensor([log_probs.shape[0]]))[0]
+        return list(dict.fromkeys(tuple(h.words) for h in hyps))
 
     # ---- online: torchaudio's decode_begin / decode_step / decode_end -----------------------------------
 

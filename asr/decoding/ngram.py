@@ -27,6 +27,7 @@ from asr.fileio import atomic_write
 
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 FALLBACK = (0.5, 1.0, 1.5)
+LN10 = math.log(10)
 
 
 def discounts(counts: Iterable[int]) -> tuple[float, float, float]:
@@ -144,3 +145,56 @@ def build_arpa(text: str | os.PathLike, out: str | os.PathLike, order: int = 3,
     if not any(line.split() for line in lines):
         raise DataError(f"{text}: no sentences to estimate an n-gram model from")
     return NGramLM(lines, order, vocabulary).to_arpa(out)
+
+
+class ArpaLM:
+    """An ARPA file's model for scoring whole sentences in Python (what KenLM gives the lexicon decoder): natural
+    log probabilities with backoff, `<s>` and `</s>` around each sentence, words it lacks scored as `<unk>`."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.logp: dict[tuple, float] = {}
+        self.backoff: dict[tuple, float] = {}
+        self.order, n = 0, 0
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            raise DataError(f"{self.path}: no such language model file") from None
+        for i, line in enumerate(lines, 1):
+            line = line.strip()
+            if line.startswith("\\") and line.endswith("-grams:"):
+                n = int(line[1:].split("-")[0])
+                self.order = max(self.order, n)
+            elif line.startswith("\\") or not line or not n:
+                continue
+            else:
+                f = line.split()
+                if len(f) not in (n + 1, n + 2):
+                    raise DataError(f"{self.path}:{i}: expected a log-probability, {n} words and a backoff")
+                g = tuple(f[1:n + 1])
+                self.logp[g] = float(f[0]) * LN10
+                if len(f) == n + 2:
+                    self.backoff[g] = float(f[n + 1]) * LN10
+        if not self.order:
+            raise DataError(f"{self.path}: not an ARPA file (no \\1-grams: section)")
+
+    def log_prob(self, history: tuple, word: str) -> float:
+        """ln p(word | history), backing off to shorter histories."""
+        if (word,) not in self.logp:
+            word = UNK
+        history = tuple(history)[-(self.order - 1):] if self.order > 1 else ()
+        penalty = 0.0
+        while (*history, word) not in self.logp:
+            if not history:
+                return penalty + self.logp.get((UNK,), -100.0 * LN10)
+            penalty += self.backoff.get(history, 0.0)
+            history = history[1:]
+        return penalty + self.logp[(*history, word)]
+
+    def score(self, words: Iterable[str]) -> float:
+        """ln p(<s> words </s>)."""
+        history, total = (BOS,), 0.0
+        for w in [*words, EOS]:
+            total += self.log_prob(history, w)
+            history = (*history, w)
+        return total

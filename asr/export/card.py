@@ -83,9 +83,10 @@ def network_line(model) -> str:
     if not members:
         return network_note(model.config)
     notes = [network_note(m.config) for m in members]
+    how = "sequence-level combination" if getattr(model, "combine", None) == "sequence" else "posterior average"
     if len(set(notes)) == 1:
-        return f"posterior average of {len(notes)} models, each {notes[0]}"
-    return f"posterior average of {len(notes)} models: {'; '.join(notes)}"
+        return f"{how} of {len(notes)} models, each {notes[0]}"
+    return f"{how} of {len(notes)} models: {'; '.join(notes)}"
 
 
 def network_note(net) -> str:

@@ -80,7 +80,8 @@ def find_cut(prev: torch.Tensor, nxt: torch.Tensor, blank: int = 0) -> int:
 
 
 class Stitcher:
-    """Feed each window's (T_k, V) log-probs in order; get back stitched pieces (first frame, log-probs).
+    """Feed each window's (T_k, V) log-probs (or (T_k, 1 + M, V), cut by the first) in order; get back stitched
+    pieces (first frame, log-probs).
 
     The pieces tile the recording's output frames exactly once, in order.
     """
@@ -101,8 +102,11 @@ class Stitcher:
         overlap = min(pend_end, start + log_probs.shape[0]) - start
         cut = start
         if overlap > 0:
-            a = self.pending[start - self.pending_start:start - self.pending_start + overlap].argmax(-1)
-            b = log_probs[:overlap].argmax(-1)
+            a = self.pending[start - self.pending_start:start - self.pending_start + overlap]
+            b = log_probs[:overlap]
+            if a.dim() == 3:  # (T, 1 + M, V): an ensemble's mean, then its members (asr.transcribe.decoders)
+                a, b = a[:, 0], b[:, 0]
+            a, b = a.argmax(-1), b.argmax(-1)
             cut = start + find_cut(a, b, self.blank)
         piece = [(self.pending_start, self.pending[:cut - self.pending_start])] if cut > self.pending_start else []
         self.pending, self.pending_start = log_probs[cut - start:], cut

@@ -5,7 +5,9 @@ words, which are spelled in the model's units and timed by forced alignment to t
 themselves ride on the spans, so phone and BPE models print words).
 
 What the config leaves open (the decoder itself, its files and weights) is the model's: its decoding.yaml or
-the `.asr` file's (DecoderConfig.resolved).
+the `.asr` file's (DecoderConfig.resolved). The lexicon decoder with `nbest` > 1 rescores its N best
+(asr.decoding.rescore). An ensemble combined by sequence hands the decoders (T, 1 + M, V): the posterior mean,
+then its M members' log-probs (members_layout); the rescoring takes the members, everything else the mean.
 """
 
 from __future__ import annotations
@@ -22,18 +24,40 @@ from asr.transcribe.align import TokenSpan, forced_align, greedy_spans
 Decoder = Callable[[torch.Tensor], list[TokenSpan]]
 
 
+def members_layout(loaded) -> bool:
+    """Whether the model's log-probs reach the decoders as (T, 1 + M, V) (an ensemble combined by sequence)."""
+    return getattr(loaded.model, "combine", None) == "sequence"
+
+
 def make_decoder(loaded, config: DecoderConfig) -> Decoder:
     """The span decoder of `config` for `loaded` (asr.model.store.LoadedModel)."""
     config = config.resolved(loaded).check(loaded)
+    by_sequence = members_layout(loaded)
     if config.decoder == "greedy":
-        return greedy_spans
-    if config.decoder == "beam":
+        decode = greedy_spans
+    elif config.decoder == "beam":
         from asr.decoding.beam import prefix_beam_search
 
-        return timed(lambda log_probs: prefix_beam_search(log_probs, config.beam_size)[0][0])
-    from asr.decoding.lm import LexiconLMDecoder
+        decode = timed(lambda log_probs: prefix_beam_search(log_probs, config.beam_size)[0][0])
+    elif config.nbest > 1 or by_sequence:
+        from asr.decoding.rescore import NBestRescorer
 
-    return lexicon_spans(LexiconLMDecoder.from_config(loaded.tokenizer, config))
+        return rescored_spans(NBestRescorer.from_config(loaded.tokenizer, config), by_sequence)
+    else:
+        from asr.decoding.lm import LexiconLMDecoder
+
+        decode = lexicon_spans(LexiconLMDecoder.from_config(loaded.tokenizer, config))
+    return (lambda log_probs: decode(log_probs[:, 0])) if by_sequence else decode
+
+
+def rescored_spans(rescorer, by_sequence: bool) -> Decoder:
+    """Spans of the words an asr.decoding.rescore.NBestRescorer picks, aligned to the (mean) log-probs."""
+    def decode(log_probs: torch.Tensor) -> list[TokenSpan]:
+        mean, members = (log_probs[:, 0], log_probs[:, 1:].transpose(0, 1)) if by_sequence else \
+            (log_probs, log_probs[None])
+        return words_to_spans(rescorer.search, mean, rescorer.decode_one(members))
+
+    return decode
 
 
 def lexicon_spans(decoder) -> Decoder:

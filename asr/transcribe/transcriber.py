@@ -29,12 +29,13 @@ from asr.errors import AudioError, ConfigError
 from asr.features.cmvn import accumulate_stats, speaker_normaliser
 from asr.features.extract import SPEAKER_STD_FLOOR
 from asr.features.kaldi import compute_features
+from asr.model.ensemble import log_probs_and_members
 from asr.model.model import SPEAKER_CMN
 from asr.model.store import LoadedModel
 from asr.transcribe.align import TokenSpan, Word, join_spans, spans_to_words
 from asr.transcribe.audio_stream import AudioStream
 from asr.transcribe.chunking import ChunkConfig, Stitcher
-from asr.transcribe.decoders import make_decoder
+from asr.transcribe.decoders import make_decoder, members_layout
 from asr.transcribe.inputs import AudioInput
 from asr.transcribe.snap import frame_energy_db, snap_to_speech
 
@@ -308,7 +309,9 @@ class Transcriber:
             t0 = time.perf_counter()
             lengths = torch.tensor([c.feats.shape[0] for c in chunks])
             feats = torch.nn.utils.rnn.pad_sequence([c.feats for c in chunks], batch_first=True)
-            log_probs, out_lengths = self.loaded.model(feats.to(self.device), lengths)
+            log_probs, out_lengths, members = log_probs_and_members(self.loaded.model, feats.to(self.device), lengths)
+            if members_layout(self.loaded):  # (N, T', 1 + M, V): the mean, then the members (decoders.py)
+                log_probs = torch.cat([log_probs[None], members]).permute(1, 2, 0, 3)
             log_probs = log_probs.float().cpu()
             share = (time.perf_counter() - t0) / int(lengths.sum())
             for i, c in enumerate(chunks):

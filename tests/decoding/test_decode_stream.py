@@ -24,14 +24,15 @@ def setup(tmp_path):
     return tmp_path, load_model_dir(model_dir), data
 
 
-@pytest.mark.parametrize("decoder", ["greedy", "beam", "lm"])
+@pytest.mark.parametrize("decoder", ["greedy", "beam", "lm", "lm-nbest"])
 def test_streamed_batches_equal_one_utterance_at_a_time(setup, decoder):
     tmp, loaded, data = setup
+    decoder, _, rescored = decoder.partition("-")
     opts = DecoderConfig(decoder=decoder, units=decoder != "lm", lm=str(tmp / "lm.arpa"),
-                         lexicon=str(tmp / "lexicon.txt"), beam_size=8)
+                         lexicon=str(tmp / "lexicon.txt"), beam_size=8, nbest=5 if rescored else None)
     each = hypotheses(loaded, compute_log_probs(loaded, FeatureDataset(data)), opts)
     decode, streamed, batches = batch_decoder(loaded, opts), {}, 0
-    for utts, log_probs, lengths in stream_log_probs(loaded, data, max_frames=80):  # several batches
+    for utts, log_probs, lengths, _ in stream_log_probs(loaded, data, max_frames=80):  # several batches
         assert log_probs.shape[0] == len(utts) == len(lengths)
         streamed.update(zip(utts, decode(log_probs, lengths)))
         batches += 1

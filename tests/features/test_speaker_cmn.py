@@ -89,7 +89,7 @@ def test_transcriber_over_one_speakers_files_equals_decoding_their_data_dir(tmp_
     model = make_model_dir(tmp_path / "model", cmn=cmn)
     loaded = load_model_dir(model)
     decoded = {}
-    for utts, log_probs, lengths in stream_log_probs(loaded, data):
+    for utts, log_probs, lengths, _ in stream_log_probs(loaded, data):
         for u, lp, n in zip(utts, log_probs, lengths.tolist()):
             decoded[u] = lp[:n]
 

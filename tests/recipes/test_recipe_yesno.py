@@ -81,6 +81,8 @@ def test_an_ensemble_recipe_decodes_the_mean_of_its_models(tmp_path):
     recipe = scratch_recipe(tmp_path)
     bad = run_recipe(recipe, "--ensemble", "two")
     assert bad.returncode != 0 and "--ensemble: a number of models" in bad.stderr
+    bad = run_recipe(recipe, "--combine", "mean")
+    assert bad.returncode != 0 and "--combine: sequence or posterior, not 'mean'" in bad.stderr
     config = yaml.safe_load((recipe / "conf" / "train.yaml").read_text())
     config["training"]["epochs"] = 6
     (recipe / "conf" / "train6.yaml").write_text(yaml.safe_dump(config))
@@ -90,7 +92,9 @@ def test_an_ensemble_recipe_decodes_the_mean_of_its_models(tmp_path):
     assert proc.stdout.strip().splitlines()[-1].endswith("exp/ens/decode_test_yesno_greedy")
     model = recipe / "exp" / "model"
     assert model.resolve() == (recipe / "exp" / "ens" / "ensemble").resolve()
-    members = yaml.safe_load((model / "config.yaml").read_text())["ensemble"]["members"]
+    ensemble = yaml.safe_load((model / "config.yaml").read_text())["ensemble"]
+    members = ensemble["members"]
+    assert ensemble["combine"] == "sequence"  # the recipes' default
     assert [m["source"] for m in members] == ["exp/ens/seed1/ave_4", "exp/ens/seed3/ave_4"]
     for seed in (1, 3):
         config = yaml.safe_load((recipe / "exp" / "ens" / f"seed{seed}" / "config.yaml").read_text())
