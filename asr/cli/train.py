@@ -73,7 +73,7 @@ def ensemble_cmd(
     out: Path = typer.Option(..., "--out", help="the ensemble's model dir"),
     combine: str = typer.Option("posterior", "--combine", help="posterior: the mean of each frame's posteriors; "
                                 "sequence: the lexicon + LM decoder ranks the members' pooled N-best lists by the "
-                                "sum of their CTC likelihoods (no shared alignment needed)"),
+                                "mean of their CTC log-likelihoods (no shared alignment needed)"),
 ):
     """Combine models into one (models from different seeds make different errors; asr.model.ensemble)."""
     from asr.model.ensemble import build_ensemble

@@ -2,7 +2,7 @@
 
 Of the scored decode dirs (`decode.yaml` from asr decode, `scores.txt` or `report.json` from asr score) of the
 `on` set, the one with the fewest word errors wins (ties: the first given); its settings (decoder, beam size,
-lexicon, LM, lm_weight and word_score as its decoding used them) go into the model dir's decoding.yaml, its
+lexicon, LM, lm_weight, word_score and nbest as its decoding used them) go into the model dir's decoding.yaml, its
 lexicon and LM are copied beside it (asr.model.store.write_decoding), and the decode dirs given are recorded for
 the model card. With one decoder among the dirs there is nothing to choose, and no `on` set is needed.
 """
@@ -19,7 +19,7 @@ import yaml
 from asr.errors import ConfigError, DataError
 from asr.model.store import write_decoding
 
-SETTINGS = ("decoder", "beam_size", "lexicon", "lm", "lm_weight", "word_score")
+SETTINGS = ("decoder", "beam_size", "lexicon", "lm", "lm_weight", "word_score", "nbest")
 WER_LINE = re.compile(r"%WER (\d+(?:\.\d+)?) \[ (\d+) / (\d+)")
 
 

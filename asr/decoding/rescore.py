@@ -3,13 +3,14 @@
 The lexicon decoder (asr.decoding.lm) ranks hypotheses by their single best CTC path. Here the N best word
 sequences of its search are ranked again by
 
-    sum over models m of  log p_m(units | x)  +  lm_weight * log p_LM(words)  +  word_score * #words
+    mean over models m of  log p_m(units | x)  +  lm_weight * log p_LM(words)  +  word_score * #words
 
 where log p_m(units | x) is model m's CTC probability of the whole unit sequence, summed over every alignment
 (the CTC forward algorithm: torch's ctc_loss) and over the words' pronunciations. With one model this is
 rescoring with the exact likelihood instead of the best path. With several (an ensemble whose `combine` is
 `sequence`, asr.model.ensemble), each model searches, their N-best lists are pooled, and every candidate is
-scored by all of them: a product of the models' sequence probabilities. Unlike the frame-by-frame mean of their
+scored by all of them: the geometric mean of the models' sequence probabilities (a mean, so that the LM weight
+and word score mean what they mean for one model, whose search produced the lists). Unlike the frame-by-frame mean of their
 posteriors, this does not need the models' CTC spikes on the same frames, which separately trained models do not
 share (egs/an4/NOTES.md, "Sequence-level combination").
 
@@ -59,11 +60,11 @@ def ctc_log_likelihood(log_probs: torch.Tensor, targets: list[list[int]]) -> flo
 
 class NBestRescorer:
     """Lexicon + LM search of each model's log-probs for its N best word sequences, then the pooled candidates
-    ranked by the models' summed CTC likelihoods, the LM and the word score (see the module doc)."""
+    ranked by the models' mean CTC log-likelihood, the LM and the word score (see the module doc)."""
 
     def __init__(self, tokenizer: Tokenizer, words, lm=None, lm_weight: float = 1.0, word_score: float = 0.0,
                  beam_size: int = 50, nbest: int = NBEST, cache: dict | None = None):
-        self.cache = cache  # (log-probs' digest, words) -> summed CTC log-likelihood, shared across LM weights
+        self.cache = cache  # (log-probs' digest, words) -> mean CTC log-likelihood, shared across LM weights
         self.search = LexiconLMDecoder(tokenizer, words, lm, lm_weight, word_score, beam_size, nbest=nbest)
         self.tokenizer, self.lexicon = tokenizer, self.search.lexicon
         self.lm = ArpaLM(lm) if lm else None
@@ -80,15 +81,15 @@ class NBestRescorer:
         return list(dict.fromkeys(h for lp in members for h in self.search.nbest(lp)))
 
     def acoustic_score(self, members: torch.Tensor, words: tuple[str, ...], digest: bytes | None = None) -> float:
-        """The members' summed CTC log-likelihood of a word sequence (cached under `digest` when given)."""
+        """The members' mean CTC log-likelihood of a word sequence (cached under `digest` when given)."""
         key = (digest, words)
         if digest is not None and self.cache is not None and key in self.cache:
             return self.cache[key]
         if words:
             targets = unit_sequences(self.tokenizer, words, self.lexicon)
-            value = sum(ctc_log_likelihood(lp, targets) for lp in members)
+            value = sum(ctc_log_likelihood(lp, targets) for lp in members) / len(members)
         else:  # nothing but blanks
-            value = float(members[:, :, 0].sum())
+            value = float(members[:, :, 0].sum()) / len(members)
         if digest is not None and self.cache is not None:
             self.cache[key] = value
         return value

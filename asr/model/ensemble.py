@@ -4,7 +4,7 @@ Two ways (`combine`):
 - `posterior`: each output frame's distribution is the mean of the members' (log of the mean probability).
   Any decoder takes it, but it needs the members' CTC spikes on the same frames: on AN4 dev one trio of seeds made
   18 errors where its members made 22-25, another 31 where they made 20-25 (egs/an4/NOTES.md).
-- `sequence`: the lexicon + LM decoder pools the members' N-best lists and ranks each candidate by the sum of the
+- `sequence`: the lexicon + LM decoder pools the members' N-best lists and ranks each candidate by the mean of the
   members' CTC likelihoods of the whole sequence (asr.decoding.rescore), which needs no shared alignment (the same
   two trios: 15 and ... errors). Decoders without a lexicon (greedy, beam) and the frame-level outputs
   (alignments, spans) use the posterior mean.

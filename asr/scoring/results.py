@@ -140,7 +140,7 @@ def model_section(exps: list[Path]) -> list[str]:
         members = (config.get("ensemble") or {}).get("members") or []
         if members:  # asr.model.ensemble: model: and training: above are the first member's
             sources = ", ".join(f"`{m.get('source')}`" for m in members)
-            how = ("sequence-level combination (N-best rescored by the sum of their CTC likelihoods)"
+            how = ("sequence-level combination (N-best rescored by their mean CTC log-likelihood)"
                    if config["ensemble"].get("combine") == "sequence" else "posterior average")
             lines.append(f"- ensemble: the {how} of {len(members)} models (`model` and `training` "
                          f"above are the first's): {sources}")

@@ -40,7 +40,8 @@ def exp(tmp_path):
 def test_the_lowest_dev_wer_wins_and_its_files_move_in(exp, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # decode.yaml paths are the recipe's, relative to where it runs
     dirs = [decode_dir(exp, "dev", "greedy", 9), decode_dir(exp, "dev", "beam", 9),
-            decode_dir(exp, "dev", "lexicon", 4, decoder="lm", lexicon="words.txt", lm_weight=0.0, beam_size=20),
+            decode_dir(exp, "dev", "lexicon", 4, decoder="lm", lexicon="words.txt", lm_weight=0.0, beam_size=20,
+                       nbest=7),
             decode_dir(exp, "test", "lexicon", 1, decoder="lm", lexicon="words.txt")]
     chosen = set_decoder(exp, dirs, on="dev")
     assert (chosen["name"], chosen["decoder"], chosen["chosen_on"]) == ("lexicon", "lm", "dev")
@@ -50,13 +51,14 @@ def test_the_lowest_dev_wer_wins_and_its_files_move_in(exp, tmp_path, monkeypatc
     shutil.copytree(exp, tmp_path / "moved")
     (tmp_path / "words.txt").unlink()  # the model dir no longer needs the recipe's files
     config = DecoderConfig().resolved(load_model_dir(tmp_path / "moved"))
-    assert (config.decoder, config.beam_size, config.lm_weight) == ("lm", 20, 0.0)
+    assert (config.decoder, config.beam_size, config.lm_weight, config.nbest) == ("lm", 20, 0.0, 7)
     assert Path(config.lexicon).read_text() == "YES\nNO\n"
     assert DecoderConfig("beam").resolved(load_model_dir(tmp_path / "moved")).beam_size == 10  # not lm's beam
     packed = export_model(tmp_path / "moved", tmp_path / "m.asr")
     assert "decoding/lexicon.txt" in zipfile.ZipFile(packed).namelist()
     config = DecoderConfig().resolved(load_model(packed))
     assert (config.decoder, config.beam_size, Path(config.lexicon).read_text()) == ("lm", 20, "YES\nNO\n")
+    assert config.nbest == 7
 
 
 def test_one_decoder_needs_no_choice_several_need_the_dev_set(exp, tmp_path):
