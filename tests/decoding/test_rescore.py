@@ -15,6 +15,7 @@ from asr.cli import app
 from asr.decoding.lm import LexiconLMDecoder
 from asr.decoding.ngram import ArpaLM, NGramLM
 from asr.decoding.rescore import NBestRescorer, ctc_log_likelihood, unit_sequences
+from asr.export.package import export_model, load_package
 from asr.model.ensemble import build_ensemble, log_probs_and_members
 from asr.model.store import load_model_dir
 from asr.text.phone import PhoneTokenizer
@@ -84,8 +85,8 @@ def test_sequence_combination_needs_no_shared_alignment():
     """Two members say A, each at its own frame; the mean of their posteriors halves both spikes and lets the B
     they share win; the product of their sequence probabilities keeps A."""
     tok = CharTokenizer(TOKENS)
-    m1 = frames({"A": 0.9, "<blank>": 0.1}, {"B": 0.5, "<blank>": 0.5}, {"<blank>": 1}, {"<blank>": 1})
-    m2 = frames({"<blank>": 1}, {"B": 0.5, "<blank>": 0.5}, {"A": 0.9, "<blank>": 0.1}, {"<blank>": 1})
+    m1 = frames({"A": 0.9, "<blank>": 0.1}, {"B": 0.6, "<blank>": 0.4}, {"<blank>": 1}, {"<blank>": 1})
+    m2 = frames({"<blank>": 1}, {"B": 0.6, "<blank>": 0.4}, {"A": 0.9, "<blank>": 0.1}, {"<blank>": 1})
     members = torch.stack([m1, m2])
     mean = members.logsumexp(0) - math.log(2)
     assert LexiconLMDecoder(tok, ["A", "B"]).decode(mean[None], torch.tensor([4]))[0] == ["B"]
@@ -117,6 +118,7 @@ def test_a_sequence_ensemble_gives_its_members_to_the_rescoring(sequence_ensembl
         singles = [load_model_dir(m).model(x, lengths)[0] for m in members]
     assert each.shape[0] == 2 and torch.allclose(each[1], singles[1], atol=1e-6)
     assert torch.allclose(mean.exp(), (singles[0].exp() + singles[1].exp()) / 2, atol=1e-6)
+    assert load_package(export_model(ens_dir, tmp_path / "e.asr")).model.combine == "sequence"
     with pytest.raises(Exception, match="--combine frames: expected posterior or sequence"):
         build_ensemble(members, tmp_path / "x", combine="frames")
 
