@@ -6,12 +6,16 @@
 # Units (--unit): phone (an4.dic through the lexicon, as EESEN) had the lowest dev WER, so it is the default;
 # char and bpe also decode greedy and with prefix beam search (NOTES.md, RESULTS.md). Phones give words only
 # through the lexicon decoder. Decoders: conf/decode.yaml. Stages: recipes/stages.sh.
+# Three models (seeds S, S+3, S+6) train at once, one core's worth each, and decode as one: the lexicon + LM
+# search's 20 best of each, ranked by the three models' mean CTC log-likelihood (`asr ensemble --combine
+# sequence`; NOTES.md "Sequence-level combination"). --ensemble 1: one model, exp/<tag>/ave_5.
 . "$(dirname "$0")/../../recipes/stages.sh"
 opt tag "" "the experiment: exp/<tag> (default bilstm_ctc_<unit>, _<cell> unless lstm)"
 opt unit phone "output units: phone, char or bpe"
 opt cell lstm "recurrent cell (docs/lstm.md)"
 opt epochs "" "training epochs (default: the config's)"
 opt avg 5 "average the N best epochs by dev loss (0: none)"
+opt ensemble 3 "train N models (seeds seed, seed+N, ...: exp/<tag>/seed<S>) and decode them as one (--combine)"
 opt bpe_size 100 "bpe: vocabulary size"
 opt lm_order 3 "word n-gram order"
 opt results RESULTS.md "the results file"

@@ -54,7 +54,8 @@ def test_recipe_with_test_partition(tmp_path):
     recipe = scratch_recipe(tmp_path / "repo", "an4", ignore=("*.md",))
     (recipe / "conf" / "tiny.yaml").write_text(TINY)
     proc = run_recipe(recipe, "--corpus-dir", str(corpus), "--conf", "conf/tiny.yaml", "--avg", "2",
-                      "--unit", "char", timeout=3000)  # char units decode all three ways (phones only with the lexicon)
+                      "--unit", "char", "--ensemble", "1",
+                      timeout=3000)  # char units decode all three ways (phones only with the lexicon)
     assert proc.returncode == 0, proc.stderr[-3000:]
     last = proc.stdout.strip().splitlines()[-6:]
     dirs = [f"exp/bilstm_ctc_char/decode_{x}_{d}" for x in ("dev", "test") for d in ("greedy", "beam", "lm")]
@@ -68,8 +69,9 @@ def test_recipe_with_test_partition(tmp_path):
 
 
 def test_phone_model_transcribes_words_as_its_recipe_scored(tmp_path):
-    """The phone model (the recipe's default) decodes only through the lexicon + LM: exp/model carries them, and
-    transcribe, the Transcriber and the exported file print the words the recipe's dev decode wrote."""
+    """The phone model (the recipe's default: three, combined by sequence) decodes only through the lexicon + LM:
+    exp/model carries them, and transcribe, the Transcriber and the exported file print the words the recipe's
+    dev decode wrote (the same N-best rescoring)."""
     src = corpus_path("an4")
     if src is None:
         pytest.skip("AN4 corpus not found (set ASR_CORPORA)")
@@ -78,7 +80,9 @@ def test_phone_model_transcribes_words_as_its_recipe_scored(tmp_path):
     proc = run_recipe(recipe, "--corpus-dir", str(src), "--conf", "conf/tiny.yaml", "--avg", "2", timeout=3000)
     assert proc.returncode == 0, proc.stderr[-3000:]
     model = recipe / "exp" / "model"
+    assert model.resolve() == (recipe / "exp" / "bilstm_ctc_phone" / "ensemble").resolve()
     decoding = (model / "decoding.yaml").read_text()
+    assert "nbest: 20" in decoding
     assert "decoder: lm" in decoding and "lm: decoding/lm.arpa" in decoding and (model / "decoding" / "lm.arpa").is_file()
     scp, expected = best_decode(recipe, "dev", 6)
     words = {line.split()[0] for line in (recipe / "data" / "local" / "dict" / "lexicon.txt").read_text().splitlines()}
