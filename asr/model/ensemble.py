@@ -6,7 +6,7 @@ Two ways (`combine`):
   18 errors where its members made 22-25, another 31 where they made 20-25 (egs/an4/NOTES.md).
 - `sequence`: the lexicon + LM decoder pools the members' N-best lists and ranks each candidate by the mean of the
   members' CTC likelihoods of the whole sequence (asr.decoding.rescore), which needs no shared alignment (the same
-  two trios: 15 and ... errors). Decoders without a lexicon (greedy, beam) and the frame-level outputs
+  two trios: 16 and 21 errors where their members made 20-25 and 23-29). Decoders without a lexicon (greedy, beam) and the frame-level outputs
   (alignments, spans) use the posterior mean.
 
 Members may differ in anything else: seed, cell, size, dropout. Checkpoint averaging (asr.training.average)
