@@ -19,8 +19,10 @@ Layout: one utterance at a time; members' log-probs (M, T, V), id 0 `<blank>`, 2
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
+import os
 from typing import Sequence
 
 import torch
@@ -32,6 +34,16 @@ from asr.text.tokenizer import SPACE, Tokenizer
 
 NBEST = 20  # hypotheses each model's search passes on (AN4 dev: the reference is among 20 for all but 2 words)
 MAX_SPELLINGS = 32  # pronunciation combinations of one hypothesis scored; the rest are left out
+
+
+@functools.lru_cache(maxsize=4)
+def _arpa(path: str, mtime: float) -> ArpaLM:
+    return ArpaLM(path)
+
+
+def arpa_lm(path: str | os.PathLike) -> ArpaLM:
+    """The ARPA model at `path`, read once per version of the file (a tuning grid builds a rescorer per point)."""
+    return _arpa(str(path), os.path.getmtime(path))
 
 
 def unit_sequences(tokenizer: Tokenizer, words: Sequence[str], lexicon: dict[str, list[list[str]]]
@@ -67,7 +79,7 @@ class NBestRescorer:
         self.cache = cache  # (log-probs' digest, words) -> mean CTC log-likelihood, shared across LM weights
         self.search = LexiconLMDecoder(tokenizer, words, lm, lm_weight, word_score, beam_size, nbest=nbest)
         self.tokenizer, self.lexicon = tokenizer, self.search.lexicon
-        self.lm = ArpaLM(lm) if lm else None
+        self.lm = arpa_lm(lm) if lm else None
         self.lm_weight, self.word_score = lm_weight, word_score
 
     @classmethod
