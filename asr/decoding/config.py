@@ -93,8 +93,9 @@ class DecoderConfig:
 def default_nbest(loaded) -> int:
     """NBEST for an ensemble whose members are combined by sequence (they need rescoring), else 1."""
     from asr.decoding.rescore import NBEST
+    from asr.model.ensemble import combines_by_sequence
 
-    return NBEST if getattr(getattr(loaded, "model", None), "combine", None) == "sequence" else 1
+    return NBEST if combines_by_sequence(getattr(loaded, "model", None)) else 1
 
 
 def _packed(loaded) -> dict:

@@ -33,7 +33,7 @@ from asr.decoding.greedy import greedy_decode
 from asr.errors import ConfigError, DataError
 from asr.features.extract import load_feats_config, speaker_cmvn
 from asr.fileio import atomic_write_text
-from asr.model.ensemble import log_probs_and_members
+from asr.model.ensemble import combines_by_sequence, log_probs_and_members
 from asr.model.model import SPEAKER_CMN
 from asr.model.store import LoadedModel, load_model_dir
 
@@ -106,7 +106,7 @@ def batch_decoder(loaded: LoadedModel, config: DecoderConfig, cache: dict | None
 
         return lambda lp, lengths, members=None: [tok.decode(ids) for ids in beam_decode(lp, lengths,
                                                                                           config.beam_size)]
-    if config.nbest > 1 or getattr(loaded.model, "combine", None) == "sequence":
+    if config.nbest > 1 or combines_by_sequence(loaded.model):
         from asr.decoding.rescore import NBestRescorer
 
         rescorer = NBestRescorer.from_config(tok, config, cache)
@@ -158,7 +158,7 @@ def decode_with_each(model_dir: str | os.PathLike, data_dir: str | os.PathLike,
     hyps: list[dict[str, str]] = [{} for _ in configs]
     kept: dict[str, torch.Tensor] = {}  # every utterance's log-probs, for a search
     kept_members: dict[str, torch.Tensor] = {}  # and an ensemble's members', when it is combined by sequence
-    by_sequence = getattr(loaded.model, "combine", None) == "sequence"
+    by_sequence = combines_by_sequence(loaded.model)
     for utts, log_probs, lengths, members in stream_log_probs(loaded, data_dir, device=device, progress=progress):
         for decode, h in zip(decoders, hyps):
             if decode is not None:

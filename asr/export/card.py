@@ -19,6 +19,7 @@ from asr.decoding.config import DecoderConfig
 from asr.decoding.lm import read_vocabulary
 from asr.errors import AsrError, DataError
 from asr.export.package import load_model
+from asr.model.ensemble import combines_by_sequence
 from asr.scoring.results import last_run
 
 
@@ -83,7 +84,7 @@ def network_line(model) -> str:
     if not members:
         return network_note(model.config)
     notes = [network_note(m.config) for m in members]
-    how = "sequence-level combination" if getattr(model, "combine", None) == "sequence" else "posterior average"
+    how = "sequence-level combination" if combines_by_sequence(model) else "posterior average"
     if len(set(notes)) == 1:
         return f"{how} of {len(notes)} models, each {notes[0]}"
     return f"{how} of {len(notes)} models: {'; '.join(notes)}"

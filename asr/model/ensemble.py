@@ -76,12 +76,17 @@ def posterior_mean(members: torch.Tensor) -> torch.Tensor:
     return members.logsumexp(0) - math.log(len(members))
 
 
+def combines_by_sequence(model) -> bool:
+    """Whether `model` is an ensemble whose members are combined by sequence (rescoring), not frame by frame."""
+    return getattr(model, "combine", None) == "sequence"
+
+
 def log_probs_and_members(model: nn.Module, feats: torch.Tensor, lengths: torch.Tensor
                           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """A model (or ensemble) on a batch: log-probs (N, T', V), output lengths (N,), and the log-probs a rescoring
     decoder scores with (M, N, T', V): an ensemble's members' when it is combined by sequence, else the log-probs
     themselves (M = 1)."""
-    if getattr(model, "combine", None) == "sequence":
+    if combines_by_sequence(model):
         members, out_lengths = model.forward_members(feats, lengths)
         return posterior_mean(members), out_lengths, members
     log_probs, out_lengths = model(feats, lengths)

@@ -18,6 +18,7 @@ from typing import Callable
 import torch
 
 from asr.decoding.config import DecoderConfig
+from asr.model.ensemble import combines_by_sequence
 from asr.text.tokenizer import SPACE
 from asr.transcribe.align import TokenSpan, forced_align, greedy_spans
 
@@ -26,7 +27,7 @@ Decoder = Callable[[torch.Tensor], list[TokenSpan]]
 
 def members_layout(loaded) -> bool:
     """Whether the model's log-probs reach the decoders as (T, 1 + M, V) (an ensemble combined by sequence)."""
-    return getattr(loaded.model, "combine", None) == "sequence"
+    return combines_by_sequence(loaded.model)
 
 
 def make_decoder(loaded, config: DecoderConfig) -> Decoder:
