@@ -68,6 +68,7 @@ def how(decode_dir: Path, set_name: str) -> str:
         cmd += f" --beam-size {settings['beam_size']}"
         cmd += f" --lm {settings['lm']}" if settings.get("lm") else ""
         cmd += f" --lexicon {settings['lexicon']}"
+        cmd += f" --nbest {settings['nbest']}" if (settings.get("nbest") or 1) > 1 else ""
         lm_weight, word_score = f"{settings['lm_weight']:g}", f"{settings['word_score']:g}"
         if settings.get("tune_lm_weights"):
             cmd += (f" --tune-lm-weights {','.join(f'{v:g}' for v in settings['tune_lm_weights'])}"

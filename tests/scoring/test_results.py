@@ -66,6 +66,9 @@ def test_how_a_lexicon_row_without_lm_was_produced(tmp_path):
     assert how(d, "dev").startswith(f"`asr decode exp/tag/ave_5 data/dev {d} --decoder lm --beam-size 20 "
                                     "--lexicon data/local/words.txt --lm-weight 0 --word-score 0` then `asr score")
     assert how(d, "dev").endswith(f"--out {d}`")  # the weights are in the command
+    settings["nbest"] = 20  # rescoring of the search's 20 best: a setting the command must carry
+    (d / "decode.yaml").write_text(yaml.safe_dump(settings))
+    assert "--lexicon data/local/words.txt --nbest 20 --lm-weight 0" in how(d, "dev")
 
 
 def test_an_ensembles_model_section_names_its_members(tmp_path, monkeypatch):
