@@ -19,7 +19,7 @@ opt ensemble 3 "train N models (seeds seed, seed+N, ...: exp/<tag>/seed<S>) and 
 opt bpe_size 100 "bpe: vocabulary size"
 opt lm_order 3 "word n-gram order"
 opt results RESULTS.md "the results file"
-opt notes "" "Markdown for RESULTS.md's Notes section"
+opt notes "" "Markdown for RESULTS.md's Notes section (--stage 9 --notes F adds it later, the stage times kept)"
 opt compare "" "more exp dirs for RESULTS.md's tables"
 recipe_start "$@"
 

@@ -19,7 +19,7 @@ opt epochs "" "training epochs (default: the config's)"
 opt train_set "" "training config overrides, KEY=VALUE separated by spaces (asr train --set; NOTES.md's rows)"
 opt avg 5 "average the N best epochs by dev loss (0: none)"
 opt results RESULTS.md "the results file"
-opt notes "" "Markdown for RESULTS.md's Notes section"
+opt notes "" "Markdown for RESULTS.md's Notes section (--stage 9 --notes F adds it later, the stage times kept)"
 recipe_start "$@"
 
 train=train; dev=dev; eval_sets="fsdd_dev an4_dev"; lang=data/lang; lexicon=data/local/dict/lexicon.txt

@@ -17,6 +17,8 @@ run something
 # stage 7: decoding (00:00:10, t=1010)
 # end (00:01:00, t=1060)
 """
+RESULTS_RERUN = ("# 2026-01-03T00:00:00Z ./run.sh --stage 9 --notes N\n# git 7654321\n"
+                 "# stage 9: results (00:00:00, t=5000)\n# end (00:00:01, t=5001)\n")
 
 
 def test_results_md(tmp_path):
@@ -44,6 +46,14 @@ def test_results_md(tmp_path):
     assert rows == ["|decode_dev_greedy|2|3|66.7|0.0|33.3|0.0|33.3|50.0|", "|decode_dev_lm|2|3|100.0|0.0|0.0|0.0|0.0|0.0|"]
     assert "--tune-lm-weights 1,1.5 --tune-word-scores -1,0" in text and "(lm_weight 1.5, word_score -1)" in text
     assert "|0: data preparation|10|" in text and "|7: decoding|50|" in text and "|total|60|" in text
+    assert "Of the run" not in text
+    # a rerun of the results stage alone (to add notes) keeps the full run's stage times, and says whose they are
+    (tmp_path / "exp" / "log" / "run.log").write_text(LOG + RESULTS_RERUN)
+    subprocess.run([sys.executable, "-m", "asr.cli", "results", "--exp", "exp/run1", "--run-log",
+                    "exp/log/run.log", "--out", "RESULTS.md", "--title", "T"], cwd=tmp_path, check=True)
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "git hash: 7654321" in text and "Of the run `2026-01-02T00:00:00Z ./run.sh --stage 0`" in text
+    assert "|7: decoding|50|" in text and "|total|60|" in text and "9: results" not in text
 
 
 def test_results_without_scored_dirs_is_one_line_error(tmp_path):
@@ -84,3 +94,17 @@ def test_an_ensembles_model_section_names_its_members(tmp_path, monkeypatch):
            "`exp/r/seed1/ave_5`, `exp/r/seed4/ave_5`" in lines
     (model / "config.yaml").write_text(yaml.safe_dump({"model": {"hidden_size": 192}}))
     assert not any(line.startswith("- ensemble") for line in model_section([tmp_path / "exp" / "r"]))
+
+
+def test_a_results_only_rerun_keeps_the_full_runs_stage_times(tmp_path):
+    from asr.scoring.results import timed_run
+
+    rerun = RESULTS_RERUN
+    log = tmp_path / "run.log"
+    log.write_text(LOG + rerun)
+    command, stages, end = timed_run(log)
+    assert command == "2026-01-02T00:00:00Z ./run.sh --stage 0" and end == 1060
+    assert [title for title, _ in stages] == ["0: data preparation", "7: decoding"]
+    log.write_text(LOG + rerun.replace("# stage 9: results", "# stage 8: scoring (00:00:00, t=4990)\n# stage 9: results"))
+    command, stages, _ = timed_run(log)
+    assert command.endswith("--stage 9 --notes N") and len(stages) == 2  # it ran more than the results: its own
