@@ -328,11 +328,46 @@ class CTCModel(nn.Module):
             feats = self.cmvn(feats)
         return stack_frames(feats, lengths, self.config.stack_frames, self.config.subsample)
 
-    def ctc_loss(self, log_probs, out_lengths, targets, target_lengths) -> torch.Tensor:
-        """Mean over utterances of the summed CTC loss (targets concatenated, (sum(target_lengths),))."""
-        loss = F.ctc_loss(log_probs.transpose(0, 1), targets, out_lengths, target_lengths, blank=0,
-                          reduction="sum", zero_infinity=True)
-        return loss / log_probs.shape[0]
+    def ctc_loss(self, log_probs, out_lengths, targets, target_lengths, variants=None) -> torch.Tensor:
+        """Mean over utterances of the summed CTC loss (targets concatenated, (sum(target_lengths),)); with
+        `variants` (asr.data.dataset.Variants) an utterance's loss is -log of the sum of its sequences'
+        probabilities (every pronunciation, as a CTC graph composed with a lexicon sums over them)."""
+        if variants is None:
+            loss = F.ctc_loss(log_probs.transpose(0, 1), targets, out_lengths, target_lengths, blank=0,
+                              reduction="sum", zero_infinity=True)
+            return loss / log_probs.shape[0]
+        return ctc_loss_over_variants(log_probs, out_lengths, targets, target_lengths, variants).mean()
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+def ctc_min_frames(targets: torch.Tensor, target_lengths: torch.Tensor) -> torch.Tensor:
+    """(N,) the fewest frames CTC can emit each concatenated target sequence in: its length plus one blank
+    between each pair of equal neighbours."""
+    seq = torch.repeat_interleave(torch.arange(len(target_lengths), device=targets.device), target_lengths)
+    repeat = torch.zeros_like(targets, dtype=torch.bool)
+    repeat[1:] = (targets[1:] == targets[:-1]) & (seq[1:] == seq[:-1])
+    return target_lengths + torch.zeros(len(target_lengths), dtype=torch.long, device=targets.device).index_add(
+        0, seq, repeat.long())
+
+
+def ctc_loss_over_variants(log_probs, out_lengths, targets, target_lengths, variants) -> torch.Tensor:
+    """(N,) each utterance's -log sum over its target sequences (`targets` and its `variants`) of their CTC
+    probabilities; a sequence too long for the utterance's frames counts for nothing, and an utterance none of
+    whose sequences fits has loss 0 (as `zero_infinity`)."""
+    n = log_probs.shape[0]
+    rows = torch.cat([torch.arange(n, device=log_probs.device), variants.rows])
+    all_targets = torch.cat([targets, variants.targets])
+    all_lengths = torch.cat([target_lengths, variants.target_lengths])
+    frames = out_lengths.to(rows.device)[rows]
+    losses = F.ctc_loss(log_probs.index_select(0, rows).transpose(0, 1), all_targets, frames, all_lengths,
+                        blank=0, reduction="none", zero_infinity=True)
+    fits = frames >= ctc_min_frames(all_targets, all_lengths)
+    score = torch.where(fits, -losses, torch.full_like(losses, -math.inf))
+    top = torch.full((n,), -math.inf, device=score.device).scatter_reduce(0, rows, score.detach(), "amax")
+    top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
+    total = torch.zeros(n, device=score.device).index_add(0, rows, torch.exp(score - top[rows]))
+    fitted = total > 0
+    return torch.where(fitted, -(torch.log(total.clamp_min(1e-30)) + top), torch.zeros_like(total))
+

@@ -2,13 +2,15 @@
 
 lexicon.txt is Kaldi's `WORD PH1 PH2 ...` (a word may have several lines, one per pronunciation). A transcript
 becomes the first pronunciation of each word, words joined by `<space>`; a word not in the lexicon becomes
-`<unk>`. decode() gives the phones (space-separated, word boundaries left out), so the figures computed on
-it are phone error rates; words come back only through a lexicon decoder (asr.decoding.lm), which uses
-`spellings` (every pronunciation).
+`<unk>`; encode_variants() gives the other pronunciations too (for `training.pronunciations: all`). decode()
+gives the phones (space-separated, word boundaries left out), so the figures computed on it are phone error
+rates; words come back only through a lexicon decoder (asr.decoding.lm), which uses `spellings` (every
+pronunciation).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 from typing import Iterable
@@ -79,6 +81,19 @@ class PhoneTokenizer(Tokenizer):
             prons = self.lexicon.get(word)
             ids.extend([self.index[p] for p in prons[0]] if prons else [1])
         return ids
+
+    def encode_variants(self, text: str, limit: int) -> list[list[int]]:
+        """encode(text) with each word in every pronunciation, in lexicon order (the first is encode()'s), the
+        first `limit` of the combinations."""
+        choices = [[[self.index[p] for p in pron] for pron in self.lexicon[w]] if w in self.lexicon else [[1]]
+                   for w in text.split()]
+        variants = []
+        for combo in itertools.islice(itertools.product(*choices), limit):
+            ids = []
+            for w, pron in enumerate(combo):
+                ids.extend(([2] if w else []) + pron)
+            variants.append(ids)
+        return variants or [[]]
 
     def decode(self, ids: Iterable[int]) -> str:
         return " ".join(self.tokens[i] for i in ids if i > 2 or i == 1)

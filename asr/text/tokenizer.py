@@ -68,6 +68,11 @@ class Tokenizer:
     def encode(self, text: str) -> list[int]:
         raise NotImplementedError
 
+    def encode_variants(self, text: str, limit: int) -> list[list[int]]:
+        """Every unit sequence `text` may be written as, encode()'s first, at most `limit`: one for kinds whose
+        words have one spelling (a lexicon's other pronunciations for phones)."""
+        return [self.encode(text)]
+
     def decode(self, ids: Iterable[int]) -> str:
         raise NotImplementedError
 

@@ -52,6 +52,9 @@ class TrainConfig:
     interctc_weight: float = 0.0  # InterCTC (Lee & Watanabe 2021): the loss is (1 - w) CTC of the last layer + w CTC
     # of encoder layer interctc_layer, both through the one output layer; 0: off. Training only: the model is unchanged
     interctc_layer: int = 0  # 1-based; 0: the middle one (num_layers // 2)
+    pronunciations: str = "first"  # phone units, a word with several in the lexicon: first (the target is its
+    # first) | all (the loss sums over every one, as a CTC graph composed with the lexicon does; at most
+    # MAX_VARIANTS sequences an utterance). Other units have one spelling a word: no difference
     max_frames: int = 20000  # padded input frames per batch
     seed: int = 1
     num_threads: int | str = "auto"  # auto (or 0): the cores available to the process (`training_threads`); exact
@@ -64,7 +67,8 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict | None) -> "TrainConfig":
         choices = {"optimizer": ("adam", "sgd"), "lr_schedule": ("constant", "newbob", "cosine"),
-                   "best_metric": ("loss", "cer", "wer")}
+                   "best_metric": ("loss", "cer", "wer"),
+                   "pronunciations": ("first", "all")}
         if isinstance(d, dict) and "num_threads" in d:
             n = d["num_threads"]
             if not (n == "auto" or (isinstance(n, int) and not isinstance(n, bool) and n >= 0)):
@@ -96,6 +100,7 @@ def training_threads(num_threads: int | str) -> int:
     return max(1, available_cores() // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
 
 
+MAX_VARIANTS = 64  # target sequences an utterance for `pronunciations: all` (AN4's train needs 64 at most)
 SECTIONS = {"model": ModelConfig, "training": TrainConfig, "augment": AugmentConfig}  # of a training config
 
 
@@ -141,8 +146,10 @@ def check_inputs(config: dict, train_dir, dev_dir, tokens, exp_dir, device: str 
     def cmvn(data_dir):  # speaker CMN: each utterance normalised by its speaker's stats
         return speaker_cmvn(data_dir, mcfg.cmn == "speaker_mv") if mcfg.cmn in SPEAKER_CMN else None
 
+    variants = MAX_VARIANTS if cfg.pronunciations == "all" else 1
     return Inputs(cfg, mcfg, acfg, device, tok, features, train_dir, dev_dir, tokens,
-                  FeatureDataset(train_dir, tok, cmvn(train_dir)), FeatureDataset(dev_dir, tok, cmvn(dev_dir)))
+                  FeatureDataset(train_dir, tok, cmvn(train_dir), variants),
+                  FeatureDataset(dev_dir, tok, cmvn(dev_dir), variants))
 
 
 @dataclass

@@ -77,7 +77,8 @@ def evaluate(model: CTCModel, data: FeatureDataset, tok: Tokenizer, max_frames: 
     for indices in batches[dist.rank::dist.world_size]:
         b = data.collate(indices).to(device)
         log_probs, out_lengths = model(b.feats, b.lengths)
-        total_loss += model.ctc_loss(log_probs, out_lengths, b.targets, b.target_lengths).item() * len(indices)
+        loss = model.ctc_loss(log_probs, out_lengths, b.targets, b.target_lengths, b.variants)
+        total_loss += loss.item() * len(indices)
         for i, ids in zip(indices, greedy_decode(log_probs, out_lengths)):
             hyp, ref = tok.decode(ids), tok.units_text(data.texts[i])
             chars += count_errors(list(ref.replace(" ", "")), list(hyp.replace(" ", "")))
@@ -117,9 +118,10 @@ def train_step(model: CTCModel, opt: torch.optim.Optimizer, b: Batch, grad_clip:
     or gradient skips the update."""
     layer, weight = interctc if interctc[1] else (0, 0.0)
     log_probs, out_lengths, *inter = (net or model)(b.feats, b.lengths, layer)
-    loss = model.ctc_loss(log_probs, out_lengths, b.targets, b.target_lengths)
+    loss = model.ctc_loss(log_probs, out_lengths, b.targets, b.target_lengths, b.variants)
     if inter:
-        loss = (1 - weight) * loss + weight * model.ctc_loss(inter[0], out_lengths, b.targets, b.target_lengths)
+        inter_loss = model.ctc_loss(inter[0], out_lengths, b.targets, b.target_lengths, b.variants)
+        loss = (1 - weight) * loss + weight * inter_loss
     opt.zero_grad(set_to_none=True)
     skipped = None if torch.isfinite(loss) else f"non-finite loss ({loss.item()})"
     loss_sum, frames, utts = 0.0 if skipped else loss.item() * len(b.utt_ids), int(b.lengths.sum()), len(b.utt_ids)
