@@ -74,18 +74,12 @@ class PhoneTokenizer(Tokenizer):
         write_lexicon(self.lexicon, Path(directory) / LEXICON)
 
     def encode(self, text: str) -> list[int]:
-        ids = []
-        for w, word in enumerate(text.split()):
-            if w:
-                ids.append(2)
-            prons = self.lexicon.get(word)
-            ids.extend([self.index[p] for p in prons[0]] if prons else [1])
-        return ids
+        return self.encode_variants(text, 1)[0]
 
     def encode_variants(self, text: str, limit: int) -> list[list[int]]:
         """encode(text) with each word in every pronunciation, in lexicon order (the first is encode()'s), the
         first `limit` of the combinations."""
-        choices = [[[self.index[p] for p in pron] for pron in self.lexicon[w]] if w in self.lexicon else [[1]]
+        choices = [[[self.index[p] for p in pron] for pron in self.lexicon.get(w) or [[UNK]]]
                    for w in text.split()]
         variants = []
         for combo in itertools.islice(itertools.product(*choices), limit):
