@@ -46,7 +46,7 @@ class Batch:
 
     def to(self, device) -> "Batch":
         return Batch(self.utt_ids, self.feats.to(device), self.lengths.to(device), self.targets.to(device),
-                     self.target_lengths.to(device), self.variants and self.variants.to(device))
+                     self.target_lengths.to(device), None if self.variants is None else self.variants.to(device))
 
 
 class FeatureDataset(torch.utils.data.Dataset):
