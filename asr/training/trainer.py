@@ -66,11 +66,21 @@ class TrainState:
         return make_checkpoint(dataclasses.asdict(self), run.model, run.opt, run.config, run.data_fp, dev)
 
 
+def unit_references(data: FeatureDataset, tok: Tokenizer, i: int) -> list[str]:
+    """Utterance i's transcript in units, as greedy output is scored against it: every target sequence when the
+    dataset has several (`pronunciations: all`), the nearest of which counts, so a model that says a word's
+    second pronunciation is not counted wrong; else the one."""
+    if data.other_targets is None:
+        return [tok.units_text(data.texts[i])]
+    return [tok.decode(t.tolist()) for t in (data.targets[i], *data.other_targets[i])]
+
+
 @torch.inference_mode()
 def evaluate(model: CTCModel, data: FeatureDataset, tok: Tokenizer, max_frames: int, device,
              dist: Distributed = Distributed()) -> dict:
-    """Dev loss (per utterance), CER and WER with greedy decoding (under DDP: each rank a share of the
-    batches, the sums over ranks; every rank gets the same figures)."""
+    """Dev loss (per utterance), CER and WER with greedy decoding, against the nearest of an utterance's unit
+    references (under DDP: each rank a share of the batches, the sums over ranks; every rank gets the same
+    figures)."""
     model.eval()
     total_loss, chars, words = 0.0, ErrorCounts(), ErrorCounts()
     batches = list(BucketBatchSampler(data.num_frames, max_frames, shuffle=False))
@@ -80,7 +90,8 @@ def evaluate(model: CTCModel, data: FeatureDataset, tok: Tokenizer, max_frames: 
         loss = model.ctc_loss(log_probs, out_lengths, b.targets, b.target_lengths, b.variants)
         total_loss += loss.item() * len(indices)
         for i, ids in zip(indices, greedy_decode(log_probs, out_lengths)):
-            hyp, ref = tok.decode(ids), tok.units_text(data.texts[i])
+            hyp = tok.decode(ids)
+            ref = min(unit_references(data, tok, i), key=lambda r: count_errors(r.split(), hyp.split()).errors)
             chars += count_errors(list(ref.replace(" ", "")), list(hyp.replace(" ", "")))
             words += count_errors(ref.split(), hyp.split())
     model.train()

@@ -16,7 +16,7 @@ from asr.errors import ConfigError
 from asr.model.model import CTCModel, ModelConfig, ctc_loss_over_variants, ctc_min_frames
 from asr.text.phone import PhoneTokenizer
 from asr.training.run import TrainConfig
-from asr.training.trainer import train, train_step
+from asr.training.trainer import evaluate, train, train_step
 from helpers.training import CONFIG, make_data
 
 LEXICON = {"ONE": [["HH", "W", "AH", "N"], ["W", "AH", "N"]], "A": [["AH"], ["EY"]], "TWO": [["T", "UW"]]}
@@ -130,3 +130,42 @@ def test_training_on_every_pronunciation(tmp_path):
 def test_an_unknown_choice_is_a_config_error():
     with pytest.raises(ConfigError, match="pronunciations"):
         TrainConfig.from_dict({"pronunciations": "best"})
+
+
+class SaysLastPronunciation:
+    """A stand-in model whose greedy output is each utterance's last pronunciation sequence (it knows an utterance
+    by its first feature value)."""
+
+    def __init__(self, data: FeatureDataset, tok: PhoneTokenizer):
+        self.vocab = len(tok.tokens)
+        self.says = {round(f[0, 0].item(), 4): tok.encode_variants(t, 64)[-1] for f, t in zip(data.feats, data.texts)}
+
+    def __call__(self, feats, lengths):
+        seqs = [self.says[round(f[0, 0].item(), 4)] for f in feats]
+        frames = max(2 * len(s) + 1 for s in seqs)
+        scores = torch.zeros(len(seqs), frames, self.vocab)
+        scores[:, :, 0] = 10.0  # blank between the units
+        for n, s in enumerate(seqs):
+            for k, unit in enumerate(s):
+                scores[n, 2 * k + 1, unit] = 20.0
+        return scores.log_softmax(-1), torch.full((len(seqs),), frames)
+
+    def ctc_loss(self, *args):
+        return torch.tensor(0.0)
+
+    def eval(self):
+        pass
+
+    def train(self):
+        pass
+
+
+def test_dev_error_rates_count_the_nearest_pronunciation(tmp_path):
+    tok, _, (_, dev_dir) = phone_data(tmp_path)
+    plain, every = FeatureDataset(dev_dir, tok), FeatureDataset(dev_dir, tok, variants=64)
+    assert any(len(tok.encode_variants(t, 64)) > 1 for t in plain.texts)
+    model = SaysLastPronunciation(plain, tok)
+    against_first = evaluate(model, plain, tok, 1000, "cpu")
+    nearest = evaluate(model, every, tok, 1000, "cpu")
+    assert against_first["wer"] > 0 and against_first["cer"] > 0
+    assert nearest["wer"] == 0 and nearest["cer"] == 0
