@@ -54,7 +54,8 @@ class TrainConfig:
     interctc_layer: int = 0  # 1-based; 0: the middle one (num_layers // 2)
     pronunciations: str = "first"  # phone units, a word with several in the lexicon: first (the target is its
     # first) | all (the loss sums over every one, as a CTC graph composed with the lexicon does; at most
-    # MAX_VARIANTS sequences an utterance). Other units have one spelling a word: no difference
+    # MAX_VARIANTS sequences an utterance; the dev greedy error rates count the nearest). Other units have one
+    # spelling a word: no difference
     max_frames: int = 20000  # padded input frames per batch
     seed: int = 1
     num_threads: int | str = "auto"  # auto (or 0): the cores available to the process (`training_threads`); exact
