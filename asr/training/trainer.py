@@ -70,9 +70,10 @@ def unit_references(data: FeatureDataset, tok: Tokenizer, i: int) -> list[str]:
     """Utterance i's transcript in units, as greedy output is scored against it: every target sequence when the
     dataset has several (`pronunciations: all`), the nearest of which counts, so a model that says a word's
     second pronunciation is not counted wrong; else the one."""
+    first = tok.units_text(data.texts[i])
     if data.other_targets is None:
-        return [tok.units_text(data.texts[i])]
-    return [tok.decode(t.tolist()) for t in (data.targets[i], *data.other_targets[i])]
+        return [first]
+    return [first, *(tok.decode(t.tolist()) for t in data.other_targets[i])]
 
 
 @torch.inference_mode()
