@@ -92,9 +92,10 @@ def evaluate(model: CTCModel, data: FeatureDataset, tok: Tokenizer, max_frames: 
         total_loss += loss.item() * len(indices)
         for i, ids in zip(indices, greedy_decode(log_probs, out_lengths)):
             hyp = tok.decode(ids)
-            ref = min(unit_references(data, tok, i), key=lambda r: count_errors(r.split(), hyp.split()).errors)
+            word_errors, ref = min(((count_errors(r.split(), hyp.split()), r) for r in unit_references(data, tok, i)),
+                                   key=lambda counted: counted[0].errors)
             chars += count_errors(list(ref.replace(" ", "")), list(hyp.replace(" ", "")))
-            words += count_errors(ref.split(), hyp.split())
+            words += word_errors
     model.train()
     if dist.enabled:
         sums = dist.sum([total_loss, *dataclasses.astuple(chars), *dataclasses.astuple(words)], device)
