@@ -27,6 +27,12 @@ DECODER_OPTIONS = {  # name: (type, option): the decoder options of `asr decode`
     "nbest": (Optional[int], typer.Option(None, "--nbest", help="lm: rescore the search's N best by their full "
                                                                "CTC likelihood (default: the model's; 20 for an "
                                                                "ensemble combined by sequence, else 1: none)")),
+    "spell_lm": (Optional[Path], typer.Option(None, "--spell-lm", help="lm: ARPA letter n-gram for hypotheses "
+                                                                       "spelled letter by letter, in the N-best "
+                                                                       "rescoring (default: the model's)")),
+    "spell_weight": (Optional[float], typer.Option(None, "--spell-weight", help="lm: weight of --spell-lm "
+                                                                                "(default: the model's, or 0.6; "
+                                                                                "0: none)")),
     "units": (bool, typer.Option(False, "--units", help="the model's units (e.g. phones) rather than words: "
                                                         "greedy unless --decoder says otherwise")),
 }

@@ -50,7 +50,7 @@ def transcribe_cmd(
     if backend == "onnx":
         from asr.runtime.command import run_onnx_transcribe
 
-        if decoder_config.lm or decoder_config.lexicon or decoder_config.decoder == "lm":
+        if decoder_config.lm or decoder_config.lexicon or decoder_config.spell_lm or decoder_config.decoder == "lm":
             raise ConfigError("--backend onnx decodes greedy or beam, without a lexicon or LM")
         if run_onnx_transcribe(model, audio, fmt, decoder_config.decoder, decoder_config.beam_size, threads,
                                batch_size, verbose):

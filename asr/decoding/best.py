@@ -2,8 +2,8 @@
 
 Of the scored decode dirs (`decode.yaml` from asr decode, `scores.txt` or `report.json` from asr score) of the
 `on` set, the one with the fewest word errors wins (ties: the first given); its settings (decoder, beam size,
-lexicon, LM, lm_weight, word_score and nbest as its decoding used them) go into the model dir's decoding.yaml, its
-lexicon and LM are copied beside it (asr.model.store.write_decoding), and the decode dirs given are recorded for
+lexicon, LM, lm_weight, word_score, nbest and any spelling LM as its decoding used them) go into the model dir's
+decoding.yaml, its lexicon and LMs are copied beside it (asr.model.store.write_decoding), and the decode dirs given are recorded for
 the model card. With one decoder among the dirs there is nothing to choose, and no `on` set is needed.
 """
 
@@ -19,7 +19,7 @@ import yaml
 from asr.errors import ConfigError, DataError
 from asr.model.store import write_decoding
 
-SETTINGS = ("decoder", "beam_size", "lexicon", "lm", "lm_weight", "word_score", "nbest")
+SETTINGS = ("decoder", "beam_size", "lexicon", "lm", "lm_weight", "word_score", "nbest", "spell_lm", "spell_weight")
 WER_LINE = re.compile(r"%WER (\d+(?:\.\d+)?) \[ (\d+) / (\d+)")
 
 
@@ -45,6 +45,8 @@ def decode_settings(decode_dir: Path) -> dict:
 def decoder_settings(settings: dict) -> dict:
     """What of a decode.yaml a model records: the decoder and beam size, and for lm its files and weights."""
     keys = SETTINGS if settings.get("decoder") == "lm" else SETTINGS[:2]
+    if not settings.get("spell_lm"):
+        keys = [k for k in keys if k != "spell_weight"]
     return {k: settings[k] for k in keys if settings.get(k) is not None}
 
 

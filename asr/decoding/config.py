@@ -8,7 +8,8 @@ dev. The decoder is the config's, else (unless `units` asks for units: greedy) t
 when its decoder is the same, else 10. The lm decoder's vocabulary and LM are the config's (either given: both
 from the config), else the model's; its lm_weight and word_score the config's, else the lm_params file's, else
 the model's, else 1 and 0. Its `nbest` (rescoring, asr.decoding.rescore) the config's, else the model's, else
-NBEST for an ensemble combined by sequence, else 1 (no rescoring).
+NBEST for an ensemble combined by sequence or a decoder with a spelling LM, else 1 (no rescoring). The
+spelling LM (asr.decoding.spelling) and its weight: the config's, else the model's (the weight: else SPELL_WEIGHT).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ DECODERS = ("greedy", "beam", "lm")
 LM_PARAMS = "lm_params.yaml"
 LM_WEIGHT, WORD_SCORE = 1.0, 0.0  # when neither the config, its lm_params nor the model file sets them
 BEAM_SIZE = 10  # when neither the config nor the model (for the same decoder) sets it
+SPELL_WEIGHT = 0.6  # a spelling LM's weight when neither the config nor the model sets it (AN4 dev: NOTES.md)
 
 
 @dataclass
@@ -43,7 +45,11 @@ class DecoderConfig:
     lm_params: str | None = None  # lm: lm_params.yaml of an earlier search: its lm_weight and word_score
     units: bool = False  # greedy/beam: the model's units even when they are not words (phones)
     nbest: int | None = None  # lm: rescore the search's N best by their full CTC likelihood (asr.decoding.rescore;
-    # 1: the search's best as it is); None: the model's, else NBEST for an ensemble combined by sequence, else 1
+    # 1: the search's best as it is); None: the model's, else NBEST for an ensemble combined by sequence or with a
+    # spelling LM, else 1
+    spell_lm: str | None = None  # lm: ARPA letter n-gram for hypotheses spelled letter by letter, applied in the
+    # N-best rescoring (asr.decoding.spelling); None: the model's, if any
+    spell_weight: float | None = None  # lm: the spelling LM's weight (None: the model's, else SPELL_WEIGHT)
 
     @property
     def tuned(self) -> bool:
@@ -63,6 +69,8 @@ class DecoderConfig:
                               + (", or a model file exported with them" if loaded is not None else ""))
         if self.nbest is not None and self.nbest < 1:
             raise ConfigError(f"nbest must be at least 1, not {self.nbest}")
+        if self.spell_lm and self.nbest == 1:
+            raise ConfigError("a spelling LM acts in the N-best rescoring: it needs nbest above 1, not 1")
         if self.lm_params and (self.tune_lm_weights or self.tune_word_scores):
             raise ConfigError("give either a tuning grid or --lm-params, not both")
         tok = getattr(loaded, "tokenizer", None)
@@ -79,23 +87,26 @@ class DecoderConfig:
         values = {"decoder": decoder, "beam_size": beam_size}
         if decoder == "lm":
             files = (self.lexicon, self.lm) if self.lexicon or self.lm else (packed.get("lexicon"), packed.get("lm"))
-            values.update(lexicon=files[0], lm=files[1])
+            values.update(lexicon=files[0], lm=files[1], spell_lm=self.spell_lm or packed.get("spell_lm"))
             if self.lm_params:
                 packed = {**packed, **read_lm_params(self.lm_params)}
             nbest = self.nbest if self.nbest is not None else packed.get("nbest") or default_nbest(loaded)
+            if values["spell_lm"] and self.nbest is None and int(nbest) == 1:  # the model's choice had none
+                nbest = default_nbest(loaded, spelling=True)
             values["nbest"] = int(nbest)
-        for key, default in (("lm_weight", LM_WEIGHT), ("word_score", WORD_SCORE)):
+        for key, default in (("lm_weight", LM_WEIGHT), ("word_score", WORD_SCORE), ("spell_weight", SPELL_WEIGHT)):
             value = getattr(self, key)
             values[key] = float(value if value is not None else packed.get(key, default))
         return dataclasses.replace(self, **values)
 
 
-def default_nbest(loaded) -> int:
-    """NBEST for an ensemble whose members are combined by sequence (they need rescoring), else 1."""
+def default_nbest(loaded, spelling: bool = False) -> int:
+    """NBEST for an ensemble whose members are combined by sequence or with a spelling LM (they need rescoring),
+    else 1."""
     from asr.decoding.rescore import NBEST
     from asr.model.ensemble import combines_by_sequence
 
-    return NBEST if combines_by_sequence(getattr(loaded, "model", None)) else 1
+    return NBEST if spelling or combines_by_sequence(getattr(loaded, "model", None)) else 1
 
 
 def _packed(loaded) -> dict:

@@ -16,6 +16,7 @@ conditional distribution summing to one (tested).
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections import defaultdict
@@ -198,3 +199,17 @@ class ArpaLM:
             total += self.log_prob(history, w)
             history = (*history, w)
         return total
+
+
+@functools.lru_cache(maxsize=4)
+def _arpa(path: str, mtime: float) -> ArpaLM:
+    return ArpaLM(path)
+
+
+def arpa_lm(path: str | os.PathLike) -> ArpaLM:
+    """The ARPA model at `path`, read once per version of the file (a tuning grid builds a rescorer per point)."""
+    try:
+        mtime = os.path.getmtime(path)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such language model file") from None
+    return _arpa(str(path), mtime)

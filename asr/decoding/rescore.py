@@ -4,6 +4,7 @@ The lexicon decoder (asr.decoding.lm) ranks hypotheses by their single best CTC 
 sequences of its search are ranked again by
 
     mean over models m of  log p_m(units | x)  +  lm_weight * log p_LM(words)  +  word_score * #words
+                           [+  spell_weight * the spelling LM's score (asr.decoding.spelling)]
 
 where log p_m(units | x) is model m's CTC probability of the whole unit sequence, summed over every alignment
 (the CTC forward algorithm: torch's ctc_loss) and over the words' pronunciations. With one model this is
@@ -19,31 +20,20 @@ Layout: one utterance at a time; members' log-probs (M, T, V), id 0 `<blank>`, 2
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import itertools
-import os
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 
 from asr.decoding.lm import LexiconLMDecoder, read_vocabulary
-from asr.decoding.ngram import ArpaLM
+from asr.decoding.ngram import arpa_lm
+from asr.decoding.spelling import SpellingLM
 from asr.text.tokenizer import SPACE, Tokenizer
 
 NBEST = 20  # hypotheses each model's search passes on (AN4 dev: the reference is among 20 for all but 2 words)
 MAX_SPELLINGS = 32  # pronunciation combinations of one hypothesis scored; the rest are left out
-
-
-@functools.lru_cache(maxsize=4)
-def _arpa(path: str, mtime: float) -> ArpaLM:
-    return ArpaLM(path)
-
-
-def arpa_lm(path: str | os.PathLike) -> ArpaLM:
-    """The ARPA model at `path`, read once per version of the file (a tuning grid builds a rescorer per point)."""
-    return _arpa(str(path), os.path.getmtime(path))
 
 
 def unit_sequences(tokenizer: Tokenizer, words: Sequence[str], lexicon: dict[str, list[list[str]]]
@@ -75,18 +65,20 @@ class NBestRescorer:
     ranked by the models' mean CTC log-likelihood, the LM and the word score (see the module doc)."""
 
     def __init__(self, tokenizer: Tokenizer, words, lm=None, lm_weight: float = 1.0, word_score: float = 0.0,
-                 beam_size: int = 50, nbest: int = NBEST, cache: dict | None = None):
+                 beam_size: int = 50, nbest: int = NBEST, cache: dict | None = None, spell_lm=None,
+                 spell_weight: float = 0.0):
         self.cache = cache  # (log-probs' digest, words) -> mean CTC log-likelihood, shared across LM weights
         self.search = LexiconLMDecoder(tokenizer, words, lm, lm_weight, word_score, beam_size, nbest=nbest)
         self.tokenizer, self.lexicon = tokenizer, self.search.lexicon
         self.lm = arpa_lm(lm) if lm else None
-        self.lm_weight, self.word_score = lm_weight, word_score
+        self.spelling = SpellingLM(spell_lm) if spell_lm and spell_weight else None
+        self.lm_weight, self.word_score, self.spell_weight = lm_weight, word_score, spell_weight
 
     @classmethod
     def from_config(cls, tokenizer: Tokenizer, config, cache: dict | None = None) -> "NBestRescorer":
         """The rescorer of a resolved asr.decoding.config.DecoderConfig (decoder lm); `cache` as the attribute."""
         return cls(tokenizer, read_vocabulary(config.lexicon, config.lm), config.lm, config.lm_weight,
-                   config.word_score, config.beam_size, config.nbest, cache)
+                   config.word_score, config.beam_size, config.nbest, cache, config.spell_lm, config.spell_weight)
 
     def candidates(self, members: torch.Tensor) -> list[tuple[str, ...]]:
         """The pooled N-best word sequences of the members' (M, T, V) log-probs, in first-seen order."""
@@ -111,6 +103,8 @@ class NBestRescorer:
         total = self.word_score * len(words) + self.acoustic_score(members, words, digest)
         if self.lm is not None:
             total += self.lm_weight * self.lm.score(words)
+        if self.spelling is not None:
+            total += self.spell_weight * self.spelling.score(words)
         return total
 
     def decode_one(self, members: torch.Tensor) -> list[str]:

@@ -110,7 +110,10 @@ def decoder_note(config: DecoderConfig) -> str:
     if config.decoder == "beam":
         return f"beam (CTC prefix search, beam {config.beam_size})"
     lm = f"LM {Path(config.lm).name}, lm_weight {config.lm_weight:g}, " if config.lm else "no LM, "
-    return f"lm (lexicon-constrained beam search, beam {config.beam_size}, {lm}word_score {config.word_score:g})"
+    spell = (f", spelling LM {Path(config.spell_lm).name} (weight {config.spell_weight:g})"
+             if config.spell_lm and config.spell_weight else "")
+    return (f"lm (lexicon-constrained beam search, beam {config.beam_size}, {lm}word_score {config.word_score:g}"
+            f"{spell})")
 
 
 def data_lines(data: dict) -> list[str]:

@@ -6,6 +6,7 @@
     model.pt             weights, global CMVN included (buffers)
     decoding/lexicon.txt optional: the vocabulary for lexicon + LM decoding
     decoding/lm.arpa     optional: the word n-gram
+    decoding/spell_lm.arpa optional: the letter n-gram for spelled words (asr.decoding.spelling)
     model.onnx           optional (`--onnx`): the network as ONNX with its metadata (asr.export.onnx), which
                          `asr transcribe --backend onnx` (asr.runtime) reads without PyTorch
 
@@ -55,8 +56,8 @@ def export_model(model_dir: str | os.PathLike, out: str | os.PathLike, lexicon: 
     loaded = load_model_dir(src)  # only a model that loads gets packed
     decoding = {k: v for k, v in (loaded.config.get("decoding") or {}).items() if k != "decode_dirs"}
     sources: dict[str, str] = {}
-    if lexicon is not None or lm is not None:  # given files replace the model's pair
-        decoding = {k: v for k, v in decoding.items() if k not in DECODING_FILES} | {"decoder": "lm"}
+    if lexicon is not None or lm is not None:  # given files replace the model's pair (a spelling LM stays)
+        decoding = {k: v for k, v in decoding.items() if k not in ("lexicon", "lm")} | {"decoder": "lm"}
     for what, path in (("lexicon", lexicon), ("lm", lm)):
         if path is not None:
             if not Path(path).is_file():

@@ -4,7 +4,7 @@
     tokens.txt    the output units (+ bpe.model, lexicon.txt or words.txt as `units:` needs: asr.text)
     model.pt      the network's state dict (global CMVN included as buffers)
     decoding.yaml optional: the decoder to use by default (decoder, beam_size, lm_weight, word_score, ...) and
-    decoding/     the files it needs (lexicon.txt, lm.arpa), paths in decoding.yaml relative to the model dir
+    decoding/     the files it needs (lexicon.txt, lm.arpa, spell_lm.arpa), paths in decoding.yaml relative to it
 
 A training run's exp dir is itself a model dir; `exp/model` links to the final one. A recipe records the decoder
 it chose on dev with `asr model set-decoder` (asr.decoding.best); a `.asr` file carries the same (asr.export).
@@ -28,7 +28,7 @@ from asr.text.tokenizer import Tokenizer, load_tokenizer, unit_kind
 
 CONFIG, TOKENS, WEIGHTS = "config.yaml", "tokens.txt", "model.pt"
 DECODING, DECODING_DIR = "decoding.yaml", "decoding"
-DECODING_FILES = ("lexicon", "lm")  # the keys of decoding.yaml that name files
+DECODING_FILES = ("lexicon", "lm", "spell_lm")  # the keys of decoding.yaml that name files
 
 
 @dataclass
@@ -116,12 +116,13 @@ def read_decoding(model_dir: str | os.PathLike) -> dict:
 
 
 def decoding_member(key: str, src: Path) -> str:
-    """Where a decoding file goes in a model dir (or `.asr` file): decoding/lexicon.txt, decoding/lm.arpa."""
-    return f"{DECODING_DIR}/{'lexicon.txt' if key == 'lexicon' else 'lm' + (''.join(src.suffixes) or '.arpa')}"
+    """Where a decoding file goes in a model dir (or `.asr` file): decoding/lexicon.txt, decoding/lm.arpa,
+    decoding/spell_lm.arpa."""
+    return f"{DECODING_DIR}/{'lexicon.txt' if key == 'lexicon' else key + (''.join(src.suffixes) or '.arpa')}"
 
 
 def write_decoding(model_dir: str | os.PathLike, decoding: dict) -> None:
-    """Record `decoding` (decoder settings) in the model dir, copying its lexicon and LM into decoding/ so the
+    """Record `decoding` (decoder settings) in the model dir, copying its lexicon and LMs into decoding/ so the
     model dir is self-contained."""
     import shutil
 

@@ -91,6 +91,8 @@ def how(decode_dir: Path, set_name: str) -> str:
         cmd += f" --lm {settings['lm']}" if settings.get("lm") else ""
         cmd += f" --lexicon {settings['lexicon']}"
         cmd += f" --nbest {settings['nbest']}" if (settings.get("nbest") or 1) > 1 else ""
+        if settings.get("spell_lm"):
+            cmd += f" --spell-lm {settings['spell_lm']} --spell-weight {settings['spell_weight']:g}"
         lm_weight, word_score = f"{settings['lm_weight']:g}", f"{settings['word_score']:g}"
         if settings.get("tune_lm_weights"):
             cmd += (f" --tune-lm-weights {','.join(f'{v:g}' for v in settings['tune_lm_weights'])}"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# CMU AN4 with a BiLSTM-CTC model: data -> speed perturbation -> fbank + CMVN -> units -> word 3-gram LM ->
-# train (SpecAugment) -> checkpoint averaging -> decode (greedy, prefix beam, lexicon + LM) -> score -> RESULTS.
+# CMU AN4 with a BiLSTM-CTC model: data -> speed perturbation -> fbank + CMVN -> units -> word 3-gram LM and a
+# letter 5-gram spelling LM -> train (SpecAugment) -> checkpoint averaging -> decode (greedy, prefix beam, lexicon
+# + LM, its N best rescored) -> score -> RESULTS.
 # Splits (data_prep/an4.py): train 850 / dev 98 (8 held-out speakers) / test 130 (only when the corpus has it).
 # The LM weight and word score are tuned on dev (a grid, as Kaldi's scoring) and then applied to test.
 # Units (--unit): phone (an4.dic through the lexicon, as EESEN) had the lowest dev WER, so it is the default;
@@ -18,6 +19,7 @@ opt avg 5 "average the N best epochs by dev loss (0: none)"
 opt ensemble 3 "train N models (seeds seed, seed+N, ...: exp/<tag>/seed<S>) and decode them as one (--combine)"
 opt bpe_size 100 "bpe: vocabulary size"
 opt lm_order 3 "word n-gram order"
+opt spell_order 5 "letter n-gram order of the spelling LM, which ranks spelled words in rescoring (0: none)"
 opt results RESULTS.md "the results file"
 opt notes "" "Markdown for RESULTS.md's Notes section (--stage 9 --notes F adds it later, the stage times kept)"
 opt compare "" "more exp dirs for RESULTS.md's tables"
@@ -25,13 +27,22 @@ recipe_start "$@"
 
 corpus=an4; train=train_sp; lang=data/lang_$unit; lexicon=data/local/dict/lexicon.txt
 lm=data/local/lm/${lm_order}gram.arpa; decode_opts=(--set lm.lm=$lm)
+spell_lm=data/local/lm/spell_${spell_order}gram.arpa
+[ "$spell_order" = 0 ] || decode_opts+=(--set lm.spell_lm=$spell_lm)
 tag=${tag:-bilstm_ctc_$unit$([ "$cell" = lstm ] || echo "_$cell")}
 decoders=$(if [ "$unit" = phone ]; then echo lm; else echo greedy,beam,lm; fi)
 title="AN4: BiLSTM-CTC ($unit units)"; about_tokens="output units ($unit)"
-about_lm="word ${lm_order}-gram LM from the training text"
+about_lm="word ${lm_order}-gram LM from the training text$([ "$spell_order" = 0 ] ||
+  echo ", letter ${spell_order}-gram spelling LM from word lists and the text's spelled words")"
 
 stage_tokens() {
   run asr tokens data/train --out $lang/tokens.txt --unit "$unit" --bpe-size "$bpe_size" --lexicon $lexicon
 }
-stage_lm() { run asr lm data/local/lm_train.txt --out $lm --order "$lm_order" --lexicon $lexicon; }
+stage_lm() {
+  run asr lm data/local/lm_train.txt --out $lm --order "$lm_order" --lexicon $lexicon
+  if [ "$spell_order" != 0 ]; then  # asr.decoding.spelling; its words: data_prep/spelling.py
+    run python -m data_prep.spelling --text data/local/lm_train.txt --out data/local/spell_train.txt
+    run asr lm data/local/spell_train.txt --out $spell_lm --order "$spell_order"
+  fi
+}
 run_stages prep perturb feats tokens lm train average decode score results
