@@ -31,7 +31,7 @@ DECODER_OPTIONS = {  # name: (type, option): the decoder options of `asr decode`
                                                                        "spelled letter by letter, in the N-best "
                                                                        "rescoring (default: the model's)")),
     "spell_weight": (Optional[float], typer.Option(None, "--spell-weight", help="lm: weight of --spell-lm "
-                                                                                "(default: the model's, or 0.6; "
+                                                                                "(default: the model's, or 1; "
                                                                                 "0: none)")),
     "units": (bool, typer.Option(False, "--units", help="the model's units (e.g. phones) rather than words: "
                                                         "greedy unless --decoder says otherwise")),

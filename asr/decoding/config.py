@@ -28,7 +28,7 @@ DECODERS = ("greedy", "beam", "lm")
 LM_PARAMS = "lm_params.yaml"
 LM_WEIGHT, WORD_SCORE = 1.0, 0.0  # when neither the config, its lm_params nor the model file sets them
 BEAM_SIZE = 10  # when neither the config nor the model (for the same decoder) sets it
-SPELL_WEIGHT = 0.6  # a spelling LM's weight when neither the config nor the model sets it (AN4 dev: NOTES.md)
+SPELL_WEIGHT = 1.0  # a spelling LM's weight when neither the config nor the model sets it (AN4 dev: NOTES.md)
 
 
 @dataclass

@@ -80,7 +80,7 @@ def test_the_spelling_lm_reranks_the_n_best(spell_arpa):
 
 def test_a_spelling_lm_turns_rescoring_on_and_needs_it(spell_arpa):
     config = DecoderConfig(decoder="lm", lexicon="words.txt", spell_lm=str(spell_arpa)).resolved()
-    assert (config.nbest, config.spell_weight) == (20, 0.6)
+    assert (config.nbest, config.spell_weight) == (20, 1.0)
     assert DecoderConfig(decoder="lm", lexicon="words.txt").resolved().nbest == 1
     with pytest.raises(ConfigError, match="spelling LM acts in the N-best rescoring"):
         DecoderConfig(decoder="lm", lexicon="words.txt", spell_lm=str(spell_arpa), nbest=1).check()
