@@ -69,9 +69,9 @@ def test_recipe_with_test_partition(tmp_path):
 
 
 def test_phone_model_transcribes_words_as_its_recipe_scored(tmp_path):
-    """The phone model (the recipe's default: three, combined by sequence) decodes only through the lexicon + LM:
-    exp/model carries them, and transcribe, the Transcriber and the exported file print the words the recipe's
-    dev decode wrote (the same N-best rescoring)."""
+    """The phone model (the recipe's default: three, combined by sequence) decodes only through the lexicon + LM
+    (and the spelling LM): exp/model carries them, and transcribe, the Transcriber and the exported file print the
+    words the recipe's dev decode wrote (the same N-best rescoring)."""
     src = corpus_path("an4")
     if src is None:
         pytest.skip("AN4 corpus not found (set ASR_CORPORA)")
@@ -84,6 +84,7 @@ def test_phone_model_transcribes_words_as_its_recipe_scored(tmp_path):
     decoding = (model / "decoding.yaml").read_text()
     assert "nbest: 20" in decoding
     assert "decoder: lm" in decoding and "lm: decoding/lm.arpa" in decoding and (model / "decoding" / "lm.arpa").is_file()
+    assert "spell_lm: decoding/spell_lm.arpa" in decoding and "spell_weight: 1.0" in decoding  # spelled words
     scp, expected = best_decode(recipe, "dev", 6)
     words = {line.split()[0] for line in (recipe / "data" / "local" / "dict" / "lexicon.txt").read_text().splitlines()}
     assert set(" ".join(expected.values()).split()) <= words  # words, not phones
