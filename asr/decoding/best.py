@@ -3,8 +3,9 @@
 Of the scored decode dirs (`decode.yaml` from asr decode, `scores.txt` or `report.json` from asr score) of the
 `on` set, the one with the fewest word errors wins (ties: the first given); its settings (decoder, beam size,
 lexicon, LM, lm_weight, word_score, nbest and any spelling LM as its decoding used them) go into the model dir's
-decoding.yaml, its lexicon and LMs are copied beside it (asr.model.store.write_decoding), and the decode dirs given are recorded for
-the model card. With one decoder among the dirs there is nothing to choose, and no `on` set is needed.
+decoding.yaml, its lexicon and LMs are copied beside it (asr.model.store.write_decoding), and the decode dirs
+given are recorded for the model card. With one decoder among the dirs there is nothing to choose, and no `on`
+set is needed.
 """
 
 from __future__ import annotations
