@@ -21,19 +21,8 @@ from asr.model.store import load_model_dir
 from asr.text.phone import PhoneTokenizer
 from asr.text.tokenizer import CharTokenizer
 from asr.transcribe import Transcriber
+from helpers.decode import TOKENS, frames
 from helpers.transcribe import make_model_dir
-
-TOKENS = ["<blank>", "<unk>", "<space>", "A", "B"]
-EPS = 1e-6
-
-
-def frames(*dists: dict) -> torch.Tensor:
-    """(T, 5) log-probs from per-frame {token: probability} (the rest EPS)."""
-    out = torch.full((len(dists), len(TOKENS)), EPS)
-    for t, d in enumerate(dists):
-        for token, p in d.items():
-            out[t, TOKENS.index(token)] = p
-    return out.log()
 
 
 def brute_force(log_probs: torch.Tensor, target: list[int]) -> float:

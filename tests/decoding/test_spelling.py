@@ -10,7 +10,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 from typer.testing import CliRunner
 
@@ -26,18 +25,8 @@ from asr.model.store import load_model_dir
 from asr.scoring.results import how
 from asr.text.tokenizer import CharTokenizer
 from data_prep.spelling import letter_runs, spelling_text
+from helpers.decode import TOKENS, frames
 from helpers.transcribe import make_model_dir
-
-TOKENS = ["<blank>", "<unk>", "<space>", "A", "B"]
-EPS = 1e-6
-
-
-def frames(*dists: dict) -> torch.Tensor:
-    out = torch.full((len(dists), len(TOKENS)), EPS)
-    for t, d in enumerate(dists):
-        for token, p in d.items():
-            out[t, TOKENS.index(token)] = p
-    return out.log()
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """A decodable setup for decoding tests: a data dir of random features with transcripts, a model dir holding a
-random-weight CTC model with the given units, a lexicon and a bigram ARPA LM over the transcripts."""
+random-weight CTC model with the given units, a lexicon and a bigram ARPA LM over the transcripts; and `frames`,
+log-probs written out by hand."""
 
 from __future__ import annotations
 
@@ -16,6 +17,17 @@ from asr.features.kaldi import FeatureConfig
 from asr.model.model import CTCModel, ModelConfig
 
 LEXICON_TXT = "YES Y EH S\nNO N OW\n"
+TOKENS = ["<blank>", "<unk>", "<space>", "A", "B"]  # the units of `frames`
+EPS = 1e-6
+
+
+def frames(*dists: dict) -> torch.Tensor:
+    """(T, 5) log-probs over TOKENS from per-frame {token: probability} (the rest EPS)."""
+    out = torch.full((len(dists), len(TOKENS)), EPS)
+    for t, d in enumerate(dists):
+        for token, p in d.items():
+            out[t, TOKENS.index(token)] = p
+    return out.log()
 
 
 def decode_setup(root: Path, texts: dict[str, str], tokenizer, num_frames: list[int], num_layers: int):
