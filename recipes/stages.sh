@@ -93,6 +93,10 @@ feats() {  # feats SET...: features and CMVN stats of data/SET
     run asr feats "data/$x" --conf conf/fbank.yaml --feat-dir fbank --nj "$nj" --cmd "$cmd" $(strict_flag)
   done
 }
+spelling_lm() {  # spelling_lm TEXT ORDER OUT: a letter n-gram for spelled words (asr.decoding.spelling)
+  run python -m data_prep.spelling --text "$1" --out data/local/spell_train.txt
+  run asr lm data/local/spell_train.txt --out "$3" --order "$2"
+}
 
 stage_prep() { run python -m "data_prep.$corpus" "${corpus_args[@]}" --data-dir data $(strict_flag); }
 stage_perturb() { run asr data perturb-speed data/train "data/$train" --factors 0.9,1.0,1.1; }

@@ -40,9 +40,6 @@ stage_tokens() {
 }
 stage_lm() {
   run asr lm data/local/lm_train.txt --out $lm --order "$lm_order" --lexicon $lexicon
-  if [ "$spell_order" != 0 ]; then  # asr.decoding.spelling; its words: data_prep/spelling.py
-    run python -m data_prep.spelling --text data/local/lm_train.txt --out data/local/spell_train.txt
-    run asr lm data/local/spell_train.txt --out $spell_lm --order "$spell_order"
-  fi
+  if [ "$spell_order" != 0 ]; then spelling_lm data/local/lm_train.txt "$spell_order" $spell_lm; fi
 }
 run_stages prep perturb feats tokens lm train average decode score results

@@ -6,8 +6,8 @@
 # perturbed (0.9/1.0/1.1) and repeated --fsdd-repeat times, AN4 train speed-perturbed too (--an4-sp false: not),
 # combined by `asr data combine`; dev loss (for the best epochs) is over both dev sets. Decoding: FSDD dev (the
 # held-out speaker yweweler) with a lexicon of the ten digit words and no LM (the digits task; the model dir
-# keeps this decoder), AN4 dev with AN4's lexicon + word 3-gram LM tuned on it (is AN4 still as good as
-# egs/an4?). NOTES.md: what each piece buys. Corpora: --corpus-dir DIR holds fsdd/ and an4/ (default
+# keeps this decoder), AN4 dev with AN4's lexicon + word 3-gram LM tuned on it, its 20 best rescored with the
+# spelling LM for AN4's spelled words as egs/an4 does (is AN4 still as good as egs/an4?). NOTES.md: what each piece buys. Corpora: --corpus-dir DIR holds fsdd/ and an4/ (default
 # $ASR_CORPORA), or --fsdd-dir / --an4-dir each.
 . "$(dirname "$0")/../../recipes/stages.sh"
 opt fsdd_dir "" "FSDD root (default: <corpus-dir>/fsdd, \$ASR_CORPORA/fsdd, else download)"
@@ -18,6 +18,7 @@ opt an4_sp true "speed-perturb AN4's training set too (3x its frames; FSDD dev 8
 opt epochs "" "training epochs (default: the config's)"
 opt train_set "" "training config overrides, KEY=VALUE separated by spaces (asr train --set; NOTES.md's rows)"
 opt avg 5 "average the N best epochs by dev loss (0: none)"
+opt spell_order 5 "AN4's decode: letter n-gram order of the spelling LM for spelled words (0: none)"
 opt results RESULTS.md "the results file"
 opt notes "" "Markdown for RESULTS.md's Notes section (--stage 9 --notes F adds it later, the stage times kept)"
 recipe_start "$@"
@@ -27,7 +28,9 @@ lm=data/local/lm/3gram.arpa; decoders=digits; about_decode="decoding: FSDD dev (
 title="Digits: FSDD + AN4, BiLSTM-CTC (phones), FSDD dev = one held-out speaker"
 about_prep="data preparation (FSDD, AN4)"
 about_perturb="speed perturbation 0.9/1.0/1.1 of FSDD$([ "$an4" = true ] && [ "$an4_sp" = true ] && echo " and AN4") train; combine the corpora"
-about_tokens="phone units and the digit lexicon"; about_lm="AN4's word 3-gram LM"
+about_tokens="phone units and the digit lexicon"
+about_lm="AN4's word 3-gram LM$([ "$spell_order" = 0 ] || echo " and letter ${spell_order}-gram spelling LM")"
+spell_lm=data/local/lm/spell_${spell_order}gram.arpa
 
 corpus_arg() {  # corpus_arg NAME DIR: the --corpus-dir of one corpus
   if [ -n "$2" ]; then echo "--corpus-dir $(cd "$start_dir" && realpath -m "$2")"
@@ -63,13 +66,16 @@ stage_train() {
     $(strict_flag) --no-progress
   if [ "${avg:-0}" -eq 0 ]; then ln -sfn "$tag" exp/model; fi
 }
-stage_lm() { run asr lm data/local/lm_train.txt --out $lm --order 3 --lexicon $lexicon; }
+stage_lm() {
+  run asr lm data/local/lm_train.txt --out $lm --order 3 --lexicon $lexicon
+  if [ "$spell_order" != 0 ]; then spelling_lm data/local/lm_train.txt "$spell_order" $spell_lm; fi
+}
 stage_decode() {  # FSDD dev with the digit lexicon; AN4 dev with AN4's lexicon + LM, its weights tuned on it
   run asr decode "$model" data/fsdd_dev --exp-dir "$exp" --decoders digits --decode-config conf/decode.yaml \
     --no-progress
   if [ "$an4" = true ]; then
     run asr decode "$model" data/an4_dev --exp-dir "$exp" --decoders lm --decode-config conf/decode.yaml \
-      --tune-on an4_dev --no-progress
+      --tune-on an4_dev $([ "$spell_order" = 0 ] || echo "--set lm.spell_lm=$spell_lm") --no-progress
   fi
 }
 decode_dirs() {  # the decode dirs of one set (or of all): the digits decoder on FSDD, lexicon + LM on AN4
