@@ -2,7 +2,8 @@
 
 Both refuse a data dir that fails validation (as split_data.sh refuses unsorted files; `asr data fix` repairs)
 and come down to `filter_data_dir`: keep the lines of every file that belong to a set of utterances, their
-speakers (spk2utt, cmvn.scp, spk2gender) and their recordings (wav.scp, reco2dur, ... via segments).
+speakers (spk2utt, cmvn.scp, spk2gender) and their recordings (wav.scp, reco2dur, ... via segments); feats.yaml
+(how the features were made) goes with feats.scp.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from asr.data.validate import KNOWN_FILES, SPK_FILES, UTT_FILES, read_first, req
 from asr.errors import DataError
 
 SUBSET_HOW = ("random", "first", "last", "shortest")
+FEATS_CONFIG = "feats.yaml"  # asr.features.extract's (which imports this module): kept with feats.scp
 
 
 def filter_data_dir(src: str | os.PathLike, dst: str | os.PathLike, utts: Iterable[str],
@@ -58,6 +60,11 @@ def filter_data_dir(src: str | os.PathLike, dst: str | os.PathLike, utts: Iterab
     if not in_place:  # stale files of an earlier run would not match
         for name in set(KNOWN_FILES) - set(tables):
             (dst / name).unlink(missing_ok=True)
+        if "feats.scp" in tables and (src / FEATS_CONFIG).is_file():  # the options the features were made with
+            shutil.copyfile(src / FEATS_CONFIG, dst / FEATS_CONFIG)
+            written.append(FEATS_CONFIG)
+        else:
+            (dst / FEATS_CONFIG).unlink(missing_ok=True)
     return written
 
 

@@ -222,7 +222,10 @@ def test_subset(tmp_path):
     assert subset_data_dir(d, out, 2, how="first") == 2 and list(read_table(out / "utt2spk")) == utts[:2]
     assert validate_data_dir(out) == []
     assert list(read_table(out / "cmvn.scp")) == ["spkA"]
+    assert not (out / "feats.yaml").exists()
+    (d / "feats.yaml").write_text("kind: fbank\n")  # how the features were made: it goes with feats.scp
     subset_data_dir(d, out, 2, how="last")
+    assert (out / "feats.yaml").read_text() == "kind: fbank\n"
     assert list(read_table(out / "utt2spk")) == utts[-2:] and list(read_table(out / "cmvn.scp")) == ["spkC"]
     subset_data_dir(d, out, 2, how="shortest")
     assert list(read_table(out / "utt2spk")) == utts[:2]  # utt2dur grows with the index
