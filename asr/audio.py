@@ -1,7 +1,8 @@
 """Audio input: files (wav/flac/ogg/mp3 through libsndfile), headerless raw PCM, and Kaldi pipes.
 
 Two kinds of Kaldi pipe are read without running a process: sox's raw-to-wav conversion (AN4) and a trailing
-`sox ... speed F` stage (speed perturbation, asr.data.perturb), done as sox does it, by resampling.
+`sox ... speed F` or `sox ... rate R` stage (speed perturbation and narrowband copies, asr.data.perturb), done as
+sox does them, by resampling.
 
 Every loader returns float32 mono samples in [-1, 1] at the requested sample rate, shape (num_samples,).
 Anything that cannot be read raises AudioError with the file named.
@@ -40,11 +41,13 @@ def read_audio(spec: str, raw: RawFormat | None = None) -> tuple[np.ndarray, int
     """Read a wav.scp value (path or `command |`) as it is: float32 (frames, channels) and its rate."""
     spec = spec.strip()
     if is_pipe(spec):
-        speed = sox_speed_stage(spec)
-        if speed is not None:  # Kaldi's speed perturbation: read the input natively, resample as sox would
-            inner, factor = speed
+        stage = sox_effect_stage(spec)
+        if stage is not None:  # a speed or rate stage: read the input natively, resample as sox would
+            inner, effect, value = stage
             data, sr = read_audio(inner, raw)
-            return speed_perturb(data, sr, factor), sr
+            if effect == "speed":
+                return speed_perturb(data, sr, value), sr
+            return resample_frames(data, sr, int(value)), int(value)
         sox_raw = _sox_raw_input(spec)
         if sox_raw is not None:  # a sox raw->wav pipe: read its input file natively
             return read_audio(_sox_raw_input_path(spec), sox_raw)
@@ -159,37 +162,50 @@ def duration_s(spec: str, raw: RawFormat | None = None) -> float:
 # file:   CMD | sox -t wav - -t wav - speed F |      sox -t wav FILE -t wav - speed F |
 # sox's `speed F` is resampling: the samples are taken as recorded at F * rate and resampled to rate, so the
 # length becomes 1/F of the original (pitch and tempo both change). We do the same with torchaudio's resampler.
-_SPEED_TAIL = re.compile(r"^(?P<head>.*\|)\s*sox\s+-t\s+wav\s+-\s+-t\s+wav\s+-\s+speed\s+(?P<f>\S+)\s*\|$")
-_SPEED_FILE = re.compile(r"^sox\s+-t\s+wav\s+(?P<path>\S+)\s+-t\s+wav\s+-\s+speed\s+(?P<f>\S+)\s*\|$")
+# A narrowband copy (asr.data.perturb.rate_copy) has the same form with sox's `rate R`: resampled to R Hz.
+_EFFECT = r"(?P<effect>speed|rate)\s+(?P<f>\S+)\s*\|$"
+_EFFECT_TAIL = re.compile(r"^(?P<head>.*\|)\s*sox\s+-t\s+wav\s+-\s+-t\s+wav\s+-\s+" + _EFFECT)
+_EFFECT_FILE = re.compile(r"^sox\s+-t\s+wav\s+(?P<path>\S+)\s+-t\s+wav\s+-\s+" + _EFFECT)
 
 
-def sox_speed_stage(spec: str) -> tuple[str, float] | None:
-    """(inner wav.scp value, speed factor) when `spec` ends in a `sox ... speed F` stage, else None."""
+def sox_effect_stage(spec: str) -> tuple[str, str, float] | None:
+    """(inner wav.scp value, "speed" or "rate", its value) when `spec` ends in a `sox ... speed F` or
+    `sox ... rate R` stage, else None."""
     spec = spec.strip()
-    m = _SPEED_TAIL.match(spec)
+    m = _EFFECT_TAIL.match(spec)
     inner = m["head"].strip() if m else None
     if m is None:
-        m = _SPEED_FILE.match(spec)
+        m = _EFFECT_FILE.match(spec)
         if m is None:
             return None
         inner = shlex.split(m["path"])[0]
     try:
-        factor = float(m["f"])
+        value = float(m["f"])
     except ValueError:
         return None
-    return (inner, factor) if factor > 0 else None
+    if m["effect"] == "rate" and value != int(value):
+        return None
+    return (inner, m["effect"], value) if value > 0 else None
+
+
+def sox_speed_stage(spec: str) -> tuple[str, float] | None:
+    """(inner wav.scp value, speed factor) when `spec` ends in a `sox ... speed F` stage, else None."""
+    stage = sox_effect_stage(spec)
+    return (stage[0], stage[2]) if stage is not None and stage[1] == "speed" else None
+
+
+def resample_frames(data: np.ndarray, sample_rate: int, new_rate: int) -> np.ndarray:
+    """(frames, channels) samples at `sample_rate` resampled to `new_rate` (sox's `rate`)."""
+    if new_rate == sample_rate:
+        return data
+    return resample(np.ascontiguousarray(data.T), sample_rate, new_rate).T.copy()
 
 
 def speed_perturb(data: np.ndarray, sample_rate: int, factor: float) -> np.ndarray:
     """sox `speed factor` of (frames, channels) samples at `sample_rate`: length becomes frames / factor."""
     if factor == 1.0:
         return data
-    import torch
-    import torchaudio.functional as AF
-
-    orig = int(round(sample_rate * factor))
-    x = torch.from_numpy(np.ascontiguousarray(data.T))
-    return AF.resample(x, orig, sample_rate).numpy().T.copy()
+    return resample_frames(data, int(round(sample_rate * factor)), sample_rate)
 
 
 # Kaldi recipes turn headerless PCM into WAV with a sox pipe, e.g. AN4:

@@ -9,7 +9,7 @@ import typer
 
 from asr.cli.common import app, command, fail
 
-data_app = typer.Typer(help="Kaldi data directories: validate, fix, subset, split, info, perturb-speed.",
+data_app = typer.Typer(help="Kaldi data directories: validate, fix, subset, split, info, perturb-speed, resample.",
                       no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
@@ -114,6 +114,20 @@ def data_perturb_speed_cmd(
         fail(f"--factors: expected numbers separated by commas, got '{factors}'")
     perturb_speed(src, dst, values)
     typer.echo(f"{dst}: speeds {', '.join(f'{f:g}' for f in values)} of {src}")
+
+
+@command(data_app, "resample")
+def data_resample_cmd(
+    src: Path = typer.Argument(..., help="source data dir"),
+    dst: Path = typer.Argument(..., help="new data dir: the copy at RATE"),
+    rate: int = typer.Option(8000, "--rate", help="sample rate in Hz of the copy", min=1),
+):
+    """A copy at another sample rate (`rate8000-` ids, sox rate stage in wav.scp): with features at the original
+    rate, a narrowband copy of wideband speech, for mixed-bandwidth training."""
+    from asr.data.perturb import resample_data_dir
+
+    resample_data_dir(src, dst, rate)
+    typer.echo(f"{dst}: {src} resampled to {rate} Hz")
 
 
 @command(data_app, "combine")

@@ -1,4 +1,5 @@
-"""Speed perturbation: Kaldi's sox stage in wav.scp, read natively (resampling), ids prefixed, durations scaled."""
+"""Speed perturbation and resampled (narrowband) copies: Kaldi's sox stage in wav.scp, read natively (resampling),
+ids prefixed, durations scaled (speed) or kept (rate)."""
 
 import io
 import shutil
@@ -8,9 +9,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from asr.audio import duration_s, load_audio, sox_speed_stage
+from asr.audio import duration_s, load_audio, load_audio_as_recorded, sox_effect_stage, sox_speed_stage
 from asr.data.datadir import DataDir
-from asr.data.perturb import perturb_speed, speed_wav
+from asr.data.perturb import perturb_speed, resample_data_dir, sox_wav, speed_wav
 from asr.errors import DataError
 from helpers.audio import tone
 
@@ -65,16 +66,50 @@ def test_speed_changes_pitch_like_resampling(data_dir, tmp_path):
     assert peak == pytest.approx(484, abs=3)
 
 
+def test_resampled_copy_is_narrowband(tmp_path, monkeypatch):
+    """`asr data resample` at 8 kHz: ids and speakers prefixed `rate8000-`, durations kept, read without sox at
+    8 kHz; taken back to 16 kHz (as `asr feats` at 16 kHz does) a 440 Hz tone is kept and a 6 kHz one is gone."""
+    a = tmp_path / "a.wav"
+    low, high = tone(1.0), tone(1.0, freq=6000.0)
+    sf.write(a, 0.5 * (low + high), SR, subtype="PCM_16")
+    src = DataDir(wav_scp={"s1-a": str(a)}, utt2spk={"s1-a": "s1"}, text={"s1-a": "YES"},
+                  utt2dur={"s1-a": 1.0}).save(tmp_path / "train")
+    from asr.cli import app
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, ["data", "resample", str(src), str(tmp_path / "nb"), "--rate", "8000"])
+    assert result.exit_code == 0, result.output
+    d = DataDir.load(tmp_path / "nb")
+    assert d.utt2spk == {"rate8000-s1-a": "rate8000-s1"} and d.text == {"rate8000-s1-a": "YES"}
+    assert d.utt2dur == {"rate8000-s1-a": 1.0}
+    spec = d.wav_scp["rate8000-s1-a"]
+    assert spec.endswith("-t wav - rate 8000 |") and sox_effect_stage(spec) == (str(a), "rate", 8000.0)
+    assert sox_speed_stage(spec) is None
+
+    def no_process(*a, **k):
+        raise AssertionError("a rate stage must be read without running sox")
+
+    monkeypatch.setattr(subprocess, "run", no_process)
+    y, rate, _ = load_audio_as_recorded(spec)
+    assert rate == 8000 and abs(len(y) - 8000) <= 1
+    back = load_audio(spec, sample_rate=SR)[1000:-1000]  # the copy at 16 kHz, edges of the filters left out
+    spectrum = np.abs(np.fft.rfft(back * np.hanning(len(back))))
+    freqs = np.fft.rfftfreq(len(back), 1 / SR)
+    assert spectrum[np.abs(freqs - 440) < 20].max() > 1000 * spectrum[np.abs(freqs - 6000) < 20].max()
+    with pytest.raises(DataError, match="must differ"):
+        resample_data_dir(src, src, 8000)
+
+
 @pytest.mark.skipif(shutil.which("sox") is None, reason="sox not installed")
-@pytest.mark.parametrize("factor", [0.9, 1.1])
-def test_matches_sox(data_dir, factor):
+@pytest.mark.parametrize("effect", ["speed 0.9", "speed 1.1", "rate 8000"])
+def test_matches_sox(data_dir, effect):
     """Sample by sample against sox itself, for the wav file and the raw-PCM pipe. The resampling filters differ
     (torchaudio's windowed sinc, sox's `rate`) and sox dithers its 16-bit output: measured with sox 14.4.2, the
     waveforms are at most 0.0026 apart and the difference is 66 dB or more below the signal. Linear
     interpolation (0.004 to 0.044 apart), torchaudio's sinc cut to 2 zero crossings (0.007 to 0.011) and one
     sample of delay (0.08 to 0.19) all fail these bounds."""
     for spec in DataDir.load(data_dir).wav_scp.values():
-        spec = speed_wav(spec, factor)
+        spec = sox_wav(spec, effect)
         ours = load_audio(spec)
         sox = subprocess.run(spec[:-1], shell=True, capture_output=True, check=True).stdout
         theirs, _ = sf.read(io.BytesIO(sox), dtype="float32")
@@ -90,6 +125,8 @@ def test_speed_stage_parsing():
     assert sox_speed_stage("sox -t wav /a/b.wav -t wav - speed 1.1 |") == ("/a/b.wav", 1.1)
     assert sox_speed_stage("cat x.wav | sox -t wav - -t wav - tempo 0.9 |") is None
     assert sox_speed_stage("/a/b.wav") is None
+    assert sox_effect_stage("cat x.wav | sox -t wav - -t wav - rate 8000 |") == ("cat x.wav |", "rate", 8000.0)
+    assert sox_effect_stage("cat x.wav | sox -t wav - -t wav - rate 8000.5 |") is None
 
 
 def test_bad_factors(data_dir, tmp_path):
