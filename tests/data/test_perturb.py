@@ -8,8 +8,10 @@ import subprocess
 import numpy as np
 import pytest
 import soundfile as sf
+from typer.testing import CliRunner
 
 from asr.audio import duration_s, load_audio, load_audio_as_recorded, sox_effect_stage, sox_speed_stage
+from asr.cli import app
 from asr.data.datadir import DataDir
 from asr.data.perturb import perturb_speed, resample_data_dir, sox_wav, speed_wav
 from asr.errors import DataError
@@ -74,9 +76,6 @@ def test_resampled_copy_is_narrowband(tmp_path, monkeypatch):
     sf.write(a, 0.5 * (low + high), SR, subtype="PCM_16")
     src = DataDir(wav_scp={"s1-a": str(a)}, utt2spk={"s1-a": "s1"}, text={"s1-a": "YES"},
                   utt2dur={"s1-a": 1.0}).save(tmp_path / "train")
-    from asr.cli import app
-    from typer.testing import CliRunner
-
     result = CliRunner().invoke(app, ["data", "resample", str(src), str(tmp_path / "nb"), "--rate", "8000"])
     assert result.exit_code == 0, result.output
     d = DataDir.load(tmp_path / "nb")
