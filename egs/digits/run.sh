@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # Spoken digits for unseen voices: one BiLSTM-CTC model trained on FSDD's four training speakers plus AN4's 74
-# (census words, digits and letters), both at 8 kHz (AN4's 16 kHz audio resampled by `asr feats`), phone units
-# through AN4's lexicon (an4.dic covers ZERO..NINE), normalised by each speaker's mean and variance (cmn:
-# speaker_mv; `asr transcribe exp/model FOLDER` takes the folder as one speaker). Data: FSDD train speed-
-# perturbed (0.9/1.0/1.1) and repeated --fsdd-repeat times, AN4 train speed-perturbed too (--an4-sp false: not),
-# combined by `asr data combine`; dev loss (for the best epochs) is over both dev sets. Decoding: FSDD dev (the
-# held-out speaker yweweler) with a lexicon of the ten digit words and no LM (the digits task; the model dir
-# keeps this decoder), AN4 dev with AN4's lexicon + word 3-gram LM tuned on it, its 20 best rescored with the
-# spelling LM for AN4's spelled words as egs/an4 does (is AN4 still as good as egs/an4?). NOTES.md: what each piece buys. Corpora: --corpus-dir DIR holds fsdd/ and an4/ (default
-# $ASR_CORPORA), or --fsdd-dir / --an4-dir each.
+# (census words, digits and letters), features at 16 kHz (80 mel bins: AN4's band kept; FSDD's 8 kHz audio is
+# upsampled by `asr feats`, its upper band empty), phone units through AN4's lexicon (an4.dic covers ZERO..NINE),
+# normalised by each speaker's mean and variance (cmn: speaker_mv; `asr transcribe exp/model FOLDER` takes the
+# folder as one speaker). Data: FSDD train speed-perturbed (0.9/1.0/1.1) and repeated --fsdd-repeat times, AN4
+# train speed-perturbed too (--an4-sp false: not) plus a narrowband copy of it (`asr data resample` to 8 kHz:
+# AN4's 74 voices as FSDD's band sounds them; --an4-nb false: not), combined by `asr data combine`; dev loss (for
+# the best epochs) is over both dev sets. Decoding: FSDD dev (the held-out speaker yweweler) with a lexicon of the
+# ten digit words and no LM (the digits task; the model dir keeps this decoder), AN4 dev with AN4's lexicon + word
+# 3-gram LM tuned on it, its 20 best rescored with the spelling LM for AN4's spelled words as egs/an4 does (is AN4
+# still as good as egs/an4?). NOTES.md: what each piece buys. Corpora: --corpus-dir DIR holds fsdd/ and an4/
+# (default $ASR_CORPORA), or --fsdd-dir / --an4-dir each.
 . "$(dirname "$0")/../../recipes/stages.sh"
 opt fsdd_dir "" "FSDD root (default: <corpus-dir>/fsdd, \$ASR_CORPORA/fsdd, else download)"
 opt an4_dir "" "AN4 root (default: <corpus-dir>/an4, \$ASR_CORPORA/an4, else download)"
 opt an4 true "train on AN4 too (false: FSDD alone, for comparison)"
 opt fsdd_repeat 1 "copies of FSDD's train_sp in the training set (oversampling the smaller corpus)"
 opt an4_sp true "speed-perturb AN4's training set too (3x its frames; FSDD dev 8.73 -> 7.27, NOTES.md)"
+opt an4_nb true "add a narrowband copy of AN4's training set (resampled to 8 kHz; mixed-bandwidth training, NOTES.md)"
 opt epochs "" "training epochs (default: the config's)"
 opt train_set "" "training config overrides, KEY=VALUE separated by spaces (asr train --set; NOTES.md's rows)"
 opt avg 5 "average the N best epochs by dev loss (0: none)"
@@ -27,7 +30,7 @@ train=train; dev=dev; eval_sets="fsdd_dev an4_dev"; lang=data/lang; lexicon=data
 lm=data/local/lm/3gram.arpa; decoders=digits; about_decode="decoding: FSDD dev (digits), AN4 dev (lexicon + LM)"
 title="Digits: FSDD + AN4, BiLSTM-CTC (phones), FSDD dev = one held-out speaker"
 about_prep="data preparation (FSDD, AN4)"
-about_perturb="speed perturbation 0.9/1.0/1.1 of FSDD$([ "$an4" = true ] && [ "$an4_sp" = true ] && echo " and AN4") train; combine the corpora"
+about_perturb="speed perturbation 0.9/1.0/1.1 of FSDD$([ "$an4" = true ] && [ "$an4_sp" = true ] && echo " and AN4") train$([ "$an4" = true ] && [ "$an4_nb" = true ] && echo ", AN4 train at 8 kHz"); combine the corpora"
 about_tokens="phone units and the digit lexicon"
 about_lm="AN4's word 3-gram LM$([ "$spell_order" = 0 ] || echo " and letter ${spell_order}-gram spelling LM")"
 spell_lm=data/local/lm/spell_${spell_order}gram.arpa
@@ -50,6 +53,9 @@ stage_perturb() {  # data/train (the corpora combined), data/dev (both dev sets:
     if [ "$an4_sp" = true ]; then
       run asr data perturb-speed data/an4/train data/an4/train_sp --factors 0.9,1.0,1.1; sources+=(data/an4/train_sp)
     else sources+=(data/an4/train); fi
+    if [ "$an4_nb" = true ]; then
+      run asr data resample data/an4/train data/an4/train_nb --rate 8000; sources+=(data/an4/train_nb)
+    fi
   fi
   run asr data combine data/train "${sources[@]}" --prefix always
   run asr data combine data/dev data/fsdd_dev $([ "$an4" = true ] && echo data/an4_dev) --prefix always

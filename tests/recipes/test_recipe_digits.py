@@ -64,6 +64,8 @@ def test_recipe_trains_on_both_corpora_and_its_model_transcribes_digits(tmp_path
     utts = [line.split()[0] for line in (recipe / "data" / "train" / "utt2spk").read_text().splitlines()]
     assert sum(u.startswith("train_sp-") for u in utts) == 3 * 4 * 10 * PER_DIGIT  # FSDD's speeds 0.9, 1.0, 1.1
     assert sum(u.startswith("train_sp_2-") for u in utts) == 3 * 40  # AN4's, speed-perturbed too (--an4-sp)
+    assert sum(u.startswith("train_nb-rate8000-") for u in utts) == 40  # and at 8 kHz (--an4-nb)
+    assert (recipe / "data" / "train" / "feats.yaml").read_text().count("sample_rate: 16000") == 1
     config = yaml.safe_load((recipe / "exp" / "bilstm_ctc" / "config.yaml").read_text())
     assert config["augment"]["vtlp"] == 0.1 and config["model"]["cmn"] == "speaker"
     model = recipe / "exp" / "model"
