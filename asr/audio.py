@@ -188,12 +188,6 @@ def sox_effect_stage(spec: str) -> tuple[str, str, float] | None:
     return (inner, m["effect"], value) if value > 0 else None
 
 
-def sox_speed_stage(spec: str) -> tuple[str, float] | None:
-    """(inner wav.scp value, speed factor) when `spec` ends in a `sox ... speed F` stage, else None."""
-    stage = sox_effect_stage(spec)
-    return (stage[0], stage[2]) if stage is not None and stage[1] == "speed" else None
-
-
 def resample_frames(data: np.ndarray, sample_rate: int, new_rate: int) -> np.ndarray:
     """(frames, channels) samples at `sample_rate` resampled to `new_rate` (sox's `rate`)."""
     if new_rate == sample_rate:
