@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from asr.audio import duration_s
-from asr.data.datadir import DataDir, Segment
+from asr.data.datadir import FEATURE_FILES, DataDir, Segment
 from asr.data.validate import assert_valid_data_dir, require_valid_data_dir
 from asr.errors import AudioError, DataError
 
@@ -160,7 +160,7 @@ def combine_data_dirs(out: str | os.PathLike, sources: list[str | Source], prefi
             if getattr(combined, name) is not None:
                 getattr(combined, name).update(getattr(data, name))
     out.mkdir(parents=True, exist_ok=True)
-    for stale in ("feats.scp", "cmvn.scp", "utt2num_frames", "feats.yaml", "segments", "text"):  # an earlier run's
+    for stale in (*FEATURE_FILES, "segments", "text"):  # an earlier run's
         (out / stale).unlink(missing_ok=True)
     combined.save(out)
     assert_valid_data_dir(out, need_text=bool(with_text))

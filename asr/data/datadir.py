@@ -15,6 +15,8 @@ from asr.data.kaldi_files import read_table, utt2spk_to_spk2utt, write_table
 from asr.errors import DataError
 
 FILES = ("wav.scp", "text", "utt2spk", "spk2utt", "segments", "utt2dur", "feats.scp", "cmvn.scp")
+FEATS_CONFIG = "feats.yaml"  # the options `asr feats` made feats.scp with
+FEATURE_FILES = ("feats.scp", "utt2num_frames", "cmvn.scp", FEATS_CONFIG)  # what `asr feats` writes into a data dir
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import shlex
 from pathlib import Path
 
 from asr.audio import is_pipe
-from asr.data.datadir import DataDir, Segment
+from asr.data.datadir import FEATURE_FILES, DataDir, Segment
 from asr.data.validate import assert_valid_data_dir, require_valid_data_dir
 from asr.errors import DataError
 
@@ -44,9 +44,8 @@ def speed_wav(value: str, factor: float) -> str:
     return sox_wav(value, f"speed {factor:g}")
 
 
-def _copy(data: DataDir, prefix: str, effect: str, factor: float) -> DataDir:
-    """`data` with ids prefixed, `effect` appended to every recording and times divided by `factor`."""
-    p = prefix
+def _copy(data: DataDir, p: str, effect: str, factor: float) -> DataDir:
+    """`data` with ids prefixed `p`, `effect` appended to every recording and times divided by `factor`."""
     out = DataDir(wav_scp={p + r: sox_wav(w, effect) for r, w in data.wav_scp.items()},
                   utt2spk={p + u: p + s for u, s in data.utt2spk.items()})
     if data.text is not None:
@@ -89,7 +88,7 @@ def resample_data_dir(src: str | os.PathLike, dst: str | os.PathLike, rate: int)
 
 def _save(data: DataDir, dst: Path, need_text: bool) -> None:
     data.save(dst)
-    for stale in ("feats.scp", "cmvn.scp", "utt2num_frames", "feats.yaml"):  # features of another dir
+    for stale in FEATURE_FILES:  # features of another dir
         (dst / stale).unlink(missing_ok=True)
     assert_valid_data_dir(dst, need_text=need_text)
 

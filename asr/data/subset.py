@@ -14,12 +14,12 @@ import shutil
 from pathlib import Path
 from typing import Iterable
 
+from asr.data.datadir import FEATS_CONFIG
 from asr.data.kaldi_files import read_entries, utt2spk_to_spk2utt, write_table
 from asr.data.validate import KNOWN_FILES, SPK_FILES, UTT_FILES, read_first, require_valid_data_dir
 from asr.errors import DataError
 
 SUBSET_HOW = ("random", "first", "last", "shortest")
-FEATS_CONFIG = "feats.yaml"  # asr.features.extract's (which imports this module): kept with feats.scp
 
 
 def filter_data_dir(src: str | os.PathLike, dst: str | os.PathLike, utts: Iterable[str],
@@ -143,7 +143,8 @@ def _partition(units: list[list[str]], n: int) -> list[list[list[str]]]:
 
 
 def _up_to_date(d: Path, dirs: list[Path]) -> bool:
-    sources = [d / name for name in KNOWN_FILES if (d / name).is_file()]
+    names = (*KNOWN_FILES, FEATS_CONFIG) if (d / "feats.scp").is_file() else KNOWN_FILES  # as filter_data_dir
+    sources = [d / name for name in names if (d / name).is_file()]
     newest = max(p.stat().st_mtime_ns for p in sources) if sources else 0
     return all((part / p.name).is_file() and (part / p.name).stat().st_mtime_ns >= newest
                for part in dirs for p in sources)

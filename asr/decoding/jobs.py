@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 from pathlib import Path
 
 import yaml
@@ -21,7 +20,6 @@ from asr.data.subset import split_data_dir
 from asr.decoding.config import DecoderConfig
 from asr.decoding.decode import decode_data_dir
 from asr.errors import ConfigError
-from asr.features.extract import FEATS_CONFIG
 from asr.fileio import atomic_write_text
 from asr.parallel import run_jobs
 
@@ -41,10 +39,7 @@ def decode_in_jobs(model_dir: str | os.PathLike, data_dir: str | os.PathLike, ou
                           "--nj 1 (on dev), then decode in jobs with --lm-params")
     data_dir, out = Path(data_dir), Path(out_dir)
     nj = max(1, min(nj, len(read_table(data_dir / "utt2spk"))))
-    parts = split_data_dir(data_dir, nj, per_utt=True)
-    for part in parts:  # the feature options travel with the features
-        if (data_dir / FEATS_CONFIG).is_file():
-            shutil.copyfile(data_dir / FEATS_CONFIG, part / FEATS_CONFIG)
+    parts = split_data_dir(data_dir, nj, per_utt=True)  # feats.yaml travels with feats.scp
     jobs = [(str(model_dir), str(part), str(out / f"split{nj}" / str(j)), device, dataclasses.asdict(config))
             for j, part in enumerate(parts, 1)]
     texts = run_jobs(decode_job, jobs, cmd, out / "log", "decode")

@@ -31,7 +31,7 @@ import yaml
 from tqdm import tqdm
 
 from asr.audio import load_audio_as_recorded
-from asr.data.datadir import DataDir, Utterance
+from asr.data.datadir import FEATS_CONFIG, FEATURE_FILES, DataDir, Utterance
 from asr.data.kaldi_files import read_table, write_table
 from asr.data.screen import Rejected, ScreenReport, report_path
 from asr.data.subset import filter_data_dir, split_data_dir
@@ -41,8 +41,7 @@ from asr.features.kaldi import FeatureConfig, compute_features
 from asr.fileio import atomic_write_text
 from asr.parallel import parse_cmd, run_jobs, tick
 
-FEATS_CONFIG = "feats.yaml"
-OUTPUTS = ("feats.scp", "utt2num_frames", "cmvn.scp", FEATS_CONFIG)  # what the stage writes into the data dir
+OUTPUTS = FEATURE_FILES  # what the stage writes into the data dir
 
 
 AUDIO_NOTES = "feats_audio.txt"  # in data/<set>/log/: what conversions the audio went through

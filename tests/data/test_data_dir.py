@@ -195,6 +195,9 @@ def test_split_keeps_speakers_whole(tmp_path):
     os.utime(d / "text", ns=(stamp + 10**9, stamp + 10**9))
     split_data_dir(d, 2)
     assert (parts[0] / "text").stat().st_mtime_ns > stamp  # redone after the source changed
+    (d / "feats.yaml").write_text("kind: fbank\n")  # a split without the features' options is out of date
+    split_data_dir(d, 2)
+    assert all((p / "feats.yaml").read_text() == "kind: fbank\n" for p in parts)
 
     per_utt = split_data_dir(d, 4, per_utt=True)
     assert per_utt[0].parent.name == "split4utt"
