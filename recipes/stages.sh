@@ -103,11 +103,12 @@ stage_perturb() { run asr data perturb-speed data/train "data/$train" --factors 
 stage_feats() { feats $(feat_sets); }
 averaged() { if [ "$avg_by" = last ]; then echo "last ${avg:-0} epochs"; else echo "best ${avg:-0} by dev loss"; fi; }
 member_seeds() { local i out=(); for ((i = 0; i < ensemble; i++)); do out+=($((seed + i * ensemble))); done; echo "${out[*]}"; }
+train_args=()  # more `asr train` arguments for every model a recipe trains (egs/digits: its --train-set)
 train_one() {  # train_one EXP_DIR SEED [ASR_TRAIN_ARGS...]
   local dir=$1 s=$2; shift 2
   run_train --config "$conf" --train-dir "data/$train" --dev-dir "data/$dev" --tokens "$lang/tokens.txt" \
     --exp-dir "$dir" --set training.seed="$s" ${cell:+--set model.cell=$cell} \
-    ${epochs:+--set training.epochs=$epochs} $(strict_flag) --no-progress "$@"
+    ${epochs:+--set training.epochs=$epochs} $(strict_flag) --no-progress "${train_args[@]}" "$@"
 }
 # --ensemble N: N models, seeds seed, seed+N, ... (so seeds 1..N give disjoint sets). On the CPU in one process
 # each (no --nproc/--ngpu/--nnodes) they train at once, the cores shared out (at least one thread each): small

@@ -9,8 +9,9 @@
 # the best epochs) is over both dev sets. Decoding: FSDD dev (the held-out speaker yweweler) with a lexicon of the
 # ten digit words and no LM (the digits task; the model dir keeps this decoder), AN4 dev with AN4's lexicon + word
 # 3-gram LM tuned on it, its 20 best rescored with the spelling LM for AN4's spelled words as egs/an4 does (is AN4
-# still as good as egs/an4?). NOTES.md: what each piece buys. Corpora: --corpus-dir DIR holds fsdd/ and an4/
-# (default $ASR_CORPORA), or --fsdd-dir / --an4-dir each.
+# still as good as egs/an4?). NOTES.md: what each piece buys. --ensemble N (the template's): N seeds trained at once
+# and decoded as one (three: FSDD dev 5.2-5.4 against 6.6-6.8 each, for three times the training; NOTES.md).
+# Corpora: --corpus-dir DIR holds fsdd/ and an4/ (default $ASR_CORPORA), or --fsdd-dir / --an4-dir each.
 . "$(dirname "$0")/../../recipes/stages.sh"
 opt fsdd_dir "" "FSDD root (default: <corpus-dir>/fsdd, \$ASR_CORPORA/fsdd, else download)"
 opt an4_dir "" "AN4 root (default: <corpus-dir>/an4, \$ASR_CORPORA/an4, else download)"
@@ -25,6 +26,7 @@ opt spell_order 5 "AN4's decode: letter n-gram order of the spelling LM for spel
 opt results RESULTS.md "the results file"
 opt notes "" "Markdown for RESULTS.md's Notes section (--stage 9 --notes F adds it later, the stage times kept)"
 recipe_start "$@"
+for x in $train_set; do train_args+=(--set "$x"); done  # the template's stage_train (--ensemble N too)
 
 train=train; dev=dev; eval_sets="fsdd_dev an4_dev"; lang=data/lang; lexicon=data/local/dict/lexicon.txt
 lm=data/local/lm/3gram.arpa; decoders=digits; about_decode="decoding: FSDD dev (digits), AN4 dev (lexicon + LM)"
@@ -63,14 +65,6 @@ stage_perturb() {  # data/train (the corpora combined), data/dev (both dev sets:
 stage_tokens() {  # phones of the training text; the digits task's lexicon is AN4's entries for ZERO..NINE
   run asr tokens data/train --out $lang/tokens.txt --unit phone --lexicon $lexicon
   grep -E '^(ZERO|ONE|TWO|THREE|FOUR|FIVE|SIX|SEVEN|EIGHT|NINE)[[:space:]]' $lexicon > data/local/digits_lexicon.txt
-}
-stage_train() {
-  local sets=() x
-  for x in $train_set; do sets+=(--set "$x"); done
-  run_train --config "$conf" --train-dir "data/$train" --dev-dir "data/$dev" --tokens "$lang/tokens.txt" \
-    --exp-dir "$exp" --set training.seed="$seed" ${epochs:+--set training.epochs=$epochs} "${sets[@]}" \
-    $(strict_flag) --no-progress
-  if [ "${avg:-0}" -eq 0 ]; then ln -sfn "$tag" exp/model; fi
 }
 stage_lm() {
   run asr lm data/local/lm_train.txt --out $lm --order 3 --lexicon $lexicon

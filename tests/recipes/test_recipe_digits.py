@@ -77,3 +77,12 @@ def test_recipe_trains_on_both_corpora_and_its_model_transcribes_digits(tmp_path
     assert set(" ".join(expected.values()).split()) <= set(fsdd.WORDS), expected
     assert transcribe_cli(model, scp, recipe) == expected
     assert "## WER" in (recipe / "RESULTS.md").read_text()
+    # the template's --ensemble, with --train-set's overrides reaching every member
+    proc = run_recipe(recipe, "--stage", "5", "--stop-stage", "8", "--conf", "conf/tiny.yaml", "--avg", "2",
+                      "--ensemble", "2", "--tag", "ens", "--train-set", "training.epochs=3", timeout=1500)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for seed in (1, 3):
+        member = yaml.safe_load((recipe / "exp" / "ens" / f"seed{seed}" / "config.yaml").read_text())
+        assert member["training"]["epochs"] == 3 and member["training"]["seed"] == seed, member["training"]
+    assert (recipe / "exp" / "model").resolve() == (recipe / "exp" / "ens" / "ensemble").resolve()
+    assert "%WER" in (recipe / "exp" / "ens" / "decode_fsdd_dev_digits" / "scores.txt").read_text()
