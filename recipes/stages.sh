@@ -17,6 +17,7 @@ opt nj 2 "parallel feature jobs"
 opt conf conf/train.yaml "training config (paths: from the recipe's folder)"
 opt tag bilstm_ctc "the experiment: exp/<tag>"
 opt seed 1 "training seed"
+opt train_set "" "training config overrides for every model trained, KEY=VALUE separated by spaces (asr train --set)"
 opt avg_by best "which epochs --avg averages: the best N by dev loss (best) or the last N (last)"
 opt ensemble 1 "train N models (seeds seed, seed+N, ...: exp/<tag>/seed<S>) and decode them as one (--combine)"
 opt combine sequence "--ensemble: sequence (the lm decoder ranks the models' pooled N-best by their mean CTC log-likelihood) or posterior (each frame's mean)"
@@ -30,6 +31,7 @@ dev=dev; eval_sets="dev test"; lang=data/lang; decoders=greedy; decode_opts=(); 
 
 recipe_start() {  # recipe_start "$@": options, then the run log
   parse_options "$@"
+  local x; for x in $train_set; do train_args+=(--set "$x"); done
   case $avg_by in best|last) ;; *) echo "error: --avg-by: best or last, not '$avg_by'" >&2; exit 1 ;; esac
   case $combine in sequence|posterior) ;; *) echo "error: --combine: sequence or posterior, not '$combine'" >&2; exit 1 ;; esac
   if ! [[ $ensemble =~ ^[1-9][0-9]*$ ]]; then
@@ -103,7 +105,7 @@ stage_perturb() { run asr data perturb-speed data/train "data/$train" --factors 
 stage_feats() { feats $(feat_sets); }
 averaged() { if [ "$avg_by" = last ]; then echo "last ${avg:-0} epochs"; else echo "best ${avg:-0} by dev loss"; fi; }
 member_seeds() { local i out=(); for ((i = 0; i < ensemble; i++)); do out+=($((seed + i * ensemble))); done; echo "${out[*]}"; }
-train_args=()  # more `asr train` arguments for every model a recipe trains (egs/digits: its --train-set)
+train_args=()  # `asr train` arguments for every model a recipe trains: --train-set's (recipe_start)
 train_one() {  # train_one EXP_DIR SEED [ASR_TRAIN_ARGS...]
   local dir=$1 s=$2; shift 2
   run_train --config "$conf" --train-dir "data/$train" --dev-dir "data/$dev" --tokens "$lang/tokens.txt" \

@@ -86,7 +86,8 @@ stage_train() {
     echo "- Training config: \`$c\`$how${epochs:+, $epochs epochs}."
     echo "- Units: $unit$pieces; word ${lm_order}-gram LM from the training text."; } > "$notes"
   run_train --config "$c" --train-dir "data/$train" --dev-dir "data/$dev" --tokens "$lang/tokens.txt" \
-    --exp-dir "$exp" --set training.seed="$seed" ${epochs:+--set training.epochs=$epochs} $(strict_flag) --no-progress
+    --exp-dir "$exp" --set training.seed="$seed" ${epochs:+--set training.epochs=$epochs} $(strict_flag) --no-progress \
+    "${train_args[@]}"
   if [ "$avg" -eq 0 ]; then ln -sfn "$tag" exp/model; fi
 }
 run_stages prep perturb feats tokens lm train average decode score results

@@ -20,13 +20,11 @@ opt fsdd_repeat 1 "copies of FSDD's train_sp in the training set (oversampling t
 opt an4_sp true "speed-perturb AN4's training set too (3x its frames; FSDD dev 8.73 -> 7.27, NOTES.md)"
 opt an4_nb true "add a narrowband copy of AN4's training set (resampled to 8 kHz; mixed-bandwidth training, NOTES.md)"
 opt epochs "" "training epochs (default: the config's)"
-opt train_set "" "training config overrides, KEY=VALUE separated by spaces (asr train --set; NOTES.md's rows)"
 opt avg 5 "average the N best epochs by dev loss (0: none)"
 opt spell_order 5 "AN4's decode: letter n-gram order of the spelling LM for spelled words (0: none)"
 opt results RESULTS.md "the results file"
 opt notes "" "Markdown for RESULTS.md's Notes section (--stage 9 --notes F adds it later, the stage times kept)"
 recipe_start "$@"
-for x in $train_set; do train_args+=(--set "$x"); done  # the template's stage_train (--ensemble N too)
 
 train=train; dev=dev; eval_sets="fsdd_dev an4_dev"; lang=data/lang; lexicon=data/local/dict/lexicon.txt
 lm=data/local/lm/3gram.arpa; decoders=digits; about_decode="decoding: FSDD dev (digits), AN4 dev (lexicon + LM)"

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from helpers import corpus_path
 from helpers.recipes import run_recipe, scratch_recipe
@@ -51,7 +52,7 @@ def test_custom_recipe_on_a_folder_and_manifests(tmp_path):
     recipe = scratch_recipe(tmp_path / "repo", "custom")
     # run from tmp_path with relative source paths, as a user would from their own folder
     args = ["--train", "mine/train", "--dev", "mine/dev/dev.csv", "--test", "mine/test.jsonl", "--epochs", "3",
-            "--avg", "2"]
+            "--avg", "2", "--train-set", "training.keep_checkpoints=3"]
     proc = run_recipe(recipe, *args, cwd=tmp_path, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     data = recipe / "data"
@@ -71,6 +72,8 @@ def test_custom_recipe_on_a_folder_and_manifests(tmp_path):
     dirs = [f"exp/bilstm_ctc_char/decode_{x}_{d}" for x in ("dev", "test") for d in ("greedy", "beam", "lm")]
     for line, d in zip(last, dirs):
         assert re.fullmatch(r"%WER \d+\.\d\d \[ \d+ / 24, .*\] " + d, line), (line, d)
+    config = yaml.safe_load((recipe / "exp" / "bilstm_ctc_char" / "config.yaml").read_text())
+    assert config["training"]["keep_checkpoints"] == 3  # --train-set, the template's option
     results = (recipe / "RESULTS.md").read_text()
     assert "Custom corpus: BiLSTM-CTC (char units)" in results and "conf/train_tiny.yaml" in results
     # the same command again: every stage is stamped done; the stamps record the sources (a changed one redoes all)
