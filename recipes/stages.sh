@@ -28,6 +28,7 @@ opt ngpu 0 "training processes per node, one GPU each"
 opt rdzv_endpoint "" "HOST:PORT where the hosts meet (--nnodes > 1)"
 
 dev=dev; eval_sets="dev test"; lang=data/lang; decoders=greedy; decode_opts=(); title=Results
+train_args=()  # `asr train` arguments for every model a recipe trains (recipe_start: --train-set's --set)
 
 recipe_start() {  # recipe_start "$@": options, then the run log
   parse_options "$@"
@@ -105,7 +106,6 @@ stage_perturb() { run asr data perturb-speed data/train "data/$train" --factors 
 stage_feats() { feats $(feat_sets); }
 averaged() { if [ "$avg_by" = last ]; then echo "last ${avg:-0} epochs"; else echo "best ${avg:-0} by dev loss"; fi; }
 member_seeds() { local i out=(); for ((i = 0; i < ensemble; i++)); do out+=($((seed + i * ensemble))); done; echo "${out[*]}"; }
-train_args=()  # `asr train` arguments for every model a recipe trains: --train-set's (recipe_start)
 train_one() {  # train_one EXP_DIR SEED [ASR_TRAIN_ARGS...]
   local dir=$1 s=$2; shift 2
   run_train --config "$conf" --train-dir "data/$train" --dev-dir "data/$dev" --tokens "$lang/tokens.txt" \

@@ -10,7 +10,7 @@
 # ten digit words and no LM (the digits task; the model dir keeps this decoder), AN4 dev with AN4's lexicon + word
 # 3-gram LM tuned on it, its 20 best rescored with the spelling LM for AN4's spelled words as egs/an4 does (is AN4
 # still as good as egs/an4?). NOTES.md: what each piece buys. --ensemble N (the template's): N seeds trained at once
-# and decoded as one (three: FSDD dev 5.2-5.4 against 6.6-6.8 each, for three times the training; NOTES.md).
+# and decoded as one (seeds 1-3 combined: FSDD dev 5.2-5.4 against 6.6-6.8 each, three times the training; NOTES.md).
 # Corpora: --corpus-dir DIR holds fsdd/ and an4/ (default $ASR_CORPORA), or --fsdd-dir / --an4-dir each.
 . "$(dirname "$0")/../../recipes/stages.sh"
 opt fsdd_dir "" "FSDD root (default: <corpus-dir>/fsdd, \$ASR_CORPORA/fsdd, else download)"
