@@ -34,7 +34,9 @@ def transcribe_cmd(
                                                                    "in the audio; ctc: where tokens were emitted"),
     cmn_over: str = typer.Option("inputs", "--cmn-over", help="a cmn: speaker model: normalise by the mean of "
                                                                "all the inputs (one speaker, as Kaldi's per-speaker "
-                                                               "CMVN) or of each recording alone (each)"),
+                                                               "CMVN) or of each recording alone (each); a "
+                                                               "speaker_graph decoder decides the inputs' words "
+                                                               "together, or each alone"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="print each recording's real-time factor"),
     backend: str = typer.Option("pytorch", "--backend", help="pytorch, or onnx: a model.onnx (or .asr exported "
                                                              "--onnx) in onnxruntime, without PyTorch (audio "
@@ -84,7 +86,7 @@ def transcribe_cmd(
                                               word_times=word_times)
     if cmn_over not in ("inputs", "each"):
         raise ConfigError(f"--cmn-over {cmn_over}: choose inputs or each")
-    if transcriber.speaker_cmn and cmn_over == "inputs":
+    if (transcriber.speaker_cmn or transcriber.graph.speaker_graph) and cmn_over == "inputs":
         transcriber.set_speaker(i.spec for i in inputs if not i.error)
     if run_transcribe(transcriber, inputs, out, progress, verbose):
         raise typer.Exit(1)

@@ -2,9 +2,9 @@
 
 Of the scored decode dirs (`decode.yaml` from asr decode, `scores.txt` or `report.json` from asr score) of the
 `on` set, the one with the fewest word errors wins (ties: the first given); its settings (decoder, beam size,
-lexicon, LM, lm_weight, word_score, nbest and any spelling LM as its decoding used them) go into the model dir's
-decoding.yaml, its lexicon and LMs are copied beside it (asr.model.store.write_decoding), and the decode dirs
-given are recorded for the model card. With one decoder among the dirs there is nothing to choose, and no `on`
+lexicon, LM, lm_weight, word_score, nbest, any spelling LM and any speaker graph as its decoding used them) go
+into the model dir's decoding.yaml, its lexicon and LMs are copied beside it (asr.model.store.write_decoding),
+and the decode dirs given are recorded for the model card. With one decoder among the dirs there is nothing to choose, and no `on`
 set is needed.
 """
 
@@ -21,6 +21,7 @@ from asr.errors import ConfigError, DataError
 from asr.model.store import write_decoding
 
 SETTINGS = ("decoder", "beam_size", "lexicon", "lm", "lm_weight", "word_score", "nbest", "spell_lm", "spell_weight")
+GRAPH_SETTINGS = ("speaker_graph", "graph_alpha", "graph_max_dist", "graph_band_hz")  # asr.decoding.speaker_graph
 WER_LINE = re.compile(r"%WER (\d+(?:\.\d+)?) \[ (\d+) / (\d+)")
 
 
@@ -48,6 +49,8 @@ def decoder_settings(settings: dict) -> dict:
     keys = SETTINGS if settings.get("decoder") == "lm" else SETTINGS[:2]
     if not settings.get("spell_lm"):
         keys = [k for k in keys if k != "spell_weight"]
+    if settings.get("decoder") == "lm" and settings.get("speaker_graph"):
+        keys = [*keys, *GRAPH_SETTINGS]
     return {k: settings[k] for k in keys if settings.get(k) is not None}
 
 

@@ -29,6 +29,8 @@ LM_PARAMS = "lm_params.yaml"
 LM_WEIGHT, WORD_SCORE = 1.0, 0.0  # when neither the config, its lm_params nor the model file sets them
 BEAM_SIZE = 10  # when neither the config nor the model (for the same decoder) sets it
 SPELL_WEIGHT = 1.0  # a spelling LM's weight when neither the config nor the model sets it (AN4 dev: NOTES.md)
+# speaker_graph's defaults (asr.decoding.speaker_graph; chosen on FSDD's dev speaker, egs/digits/NOTES.md)
+GRAPH_ALPHA, GRAPH_MAX_DIST, GRAPH_BAND_HZ = 0.9, 1.5, 4000.0
 
 
 @dataclass
@@ -50,6 +52,12 @@ class DecoderConfig:
     spell_lm: str | None = None  # lm: ARPA letter n-gram for hypotheses spelled letter by letter, applied in the
     # N-best rescoring (asr.decoding.spelling); None: the model's, if any
     spell_weight: float | None = None  # lm: the spelling LM's weight (None: the model's, else SPELL_WEIGHT)
+    speaker_graph: int | None = None  # lm without an LM: isolated words (one word of the lexicon per recording), each
+    # speaker's recordings decided together, every word's probability spread over the k recordings that sound most
+    # like it (asr.decoding.speaker_graph); 0: off; None: the model's, else 0
+    graph_alpha: float | None = None  # speaker_graph: the weight of the neighbours (None: the model's, else GRAPH_ALPHA)
+    graph_max_dist: float | None = None  # speaker_graph: no edge between recordings further apart (DTW distance)
+    graph_band_hz: float | None = None  # speaker_graph: the DTW compares the mel bins below this frequency
 
     @property
     def tuned(self) -> bool:
@@ -73,6 +81,14 @@ class DecoderConfig:
             raise ConfigError("a spelling LM acts in the N-best rescoring: it needs nbest above 1, not 1")
         if self.lm_params and (self.tune_lm_weights or self.tune_word_scores):
             raise ConfigError("give either a tuning grid or --lm-params, not both")
+        if self.speaker_graph:
+            if self.speaker_graph < 0:
+                raise ConfigError(f"speaker_graph must be 0 (off) or a number of neighbours, not {self.speaker_graph}")
+            if self.decoder not in ("lm", None) or self.lm or self.spell_lm or (self.nbest or 1) > 1:
+                raise ConfigError("speaker_graph decodes isolated words: decoder lm with a lexicon, no LM, no "
+                                  "spelling LM and no N-best rescoring")
+            if self.graph_alpha is not None and not 0 <= self.graph_alpha < 1:
+                raise ConfigError(f"graph_alpha must be in [0, 1), not {self.graph_alpha}")
         tok = getattr(loaded, "tokenizer", None)
         if tok is not None and self.decoder in ("greedy", "beam") and not tok.word_level and not self.units:
             raise ConfigError(f"a {tok.kind} model gives words only through a lexicon: use --decoder lm")
@@ -97,6 +113,12 @@ class DecoderConfig:
         for key, default in (("lm_weight", LM_WEIGHT), ("word_score", WORD_SCORE), ("spell_weight", SPELL_WEIGHT)):
             value = getattr(self, key)
             values[key] = float(value if value is not None else packed.get(key, default))
+        own_files = decoder == "lm" and bool(self.lexicon or self.lm)  # the model's graph goes with its vocabulary
+        graph = {} if own_files or packed.get("decoder") != decoder else packed
+        for key, default, kind in (("speaker_graph", 0, int), ("graph_alpha", GRAPH_ALPHA, float),
+                                   ("graph_max_dist", GRAPH_MAX_DIST, float), ("graph_band_hz", GRAPH_BAND_HZ, float)):
+            value = getattr(self, key)
+            values[key] = kind(value if value is not None else graph.get(key, default))
         return dataclasses.replace(self, **values)
 
 

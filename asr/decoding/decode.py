@@ -1,8 +1,9 @@
 """The decode stage: a model dir and a data dir with features -> Kaldi `text` of hypotheses.
 
 Decoders: `greedy` (best path), `beam` (CTC prefix beam search, asr.decoding.beam) and `lm` (lexicon-constrained
-beam search with a word n-gram LM, asr.decoding.lm; with `nbest` > 1 its N best rescored, asr.decoding.rescore),
-with their settings in a DecoderConfig (asr.decoding.config). An ensemble combined by sequence gives the rescoring
+beam search with a word n-gram LM, asr.decoding.lm; with `nbest` > 1 its N best rescored, asr.decoding.rescore;
+with `speaker_graph` isolated words, each speaker's decided together, asr.decoding.speaker_graph), with their
+settings in a DecoderConfig (asr.decoding.config). An ensemble combined by sequence gives the rescoring
 its members' log-probs, every other decoder their posterior mean (asr.model.ensemble).
 The network runs once per data dir (for all of its decoders), batch by batch: features are read for one batch at a time and each batch is
 decoded as soon as the network has run, so memory does not grow with the data dir (only a tuning grid keeps every
@@ -30,6 +31,7 @@ from asr.data.kaldi_files import read_table, write_table
 from asr.data.sampler import BucketBatchSampler
 from asr.decoding.config import LM_PARAMS, DecoderConfig
 from asr.decoding.greedy import greedy_decode
+from asr.decoding.speaker_graph import IsolatedWords, bins_below
 from asr.errors import ConfigError, DataError
 from asr.features.extract import load_feats_config, speaker_cmvn
 from asr.fileio import atomic_write_text
@@ -106,6 +108,9 @@ def batch_decoder(loaded: LoadedModel, config: DecoderConfig, cache: dict | None
 
         return lambda lp, lengths, members=None: [tok.decode(ids) for ids in beam_decode(lp, lengths,
                                                                                           config.beam_size)]
+    if config.speaker_graph:  # isolated words; alone here (decode_with_each decides each speaker's together)
+        words = IsolatedWords.from_config(tok, config)
+        return lambda lp, lengths, members=None: [words.best(x[:n]) for x, n in zip(lp, lengths.tolist())]
     if config.nbest > 1 or combines_by_sequence(loaded.model):
         from asr.decoding.rescore import NBestRescorer
 
@@ -119,6 +124,25 @@ def batch_decoder(loaded: LoadedModel, config: DecoderConfig, cache: dict | None
 
     decoder = LexiconLMDecoder.from_config(tok, config)
     return lambda lp, lengths, members=None: [" ".join(words) for words in decoder.decode(lp, lengths)]
+
+
+def speaker_graph_hypotheses(loaded: LoadedModel, config: DecoderConfig, data_dir: str | os.PathLike,
+                             word_log_probs: dict[str, np.ndarray]) -> dict[str, str]:
+    """utt -> word, each speaker's utterances (utt2spk; without it, each utterance alone) decided together from
+    their word log-probs (asr.decoding.speaker_graph.IsolatedWords.log_probs) and their features in feats.scp."""
+    data_dir = Path(data_dir)
+    utt2spk = read_table(data_dir / "utt2spk") if (data_dir / "utt2spk").is_file() else {}
+    groups: dict[str, list[str]] = {}
+    for utt in sorted(word_log_probs):
+        groups.setdefault(utt2spk.get(utt, utt), []).append(utt)
+    words = IsolatedWords.from_config(loaded.tokenizer, config)
+    bins = bins_below(loaded.features, config.graph_band_hz)
+    reader = kaldiio.load_scp(str(data_dir / "feats.scp"))
+    out = {}
+    for utts in groups.values():
+        out.update(zip(utts, words.decide([word_log_probs[u] for u in utts], [reader[u] for u in utts], config,
+                                          bins)))
+    return out
 
 
 def hypotheses(loaded: LoadedModel, log_probs: dict[str, torch.Tensor], config: DecoderConfig,
@@ -153,9 +177,14 @@ def decode_with_each(model_dir: str | os.PathLike, data_dir: str | os.PathLike,
     outs = [Path(out_dir) for out_dir, _ in outputs]
     for out in outs:
         out.mkdir(parents=True, exist_ok=True)
-    refs = _references(data_dir) if any(config.tuned for config in configs) else None
-    decoders = [None if config.tuned else batch_decoder(loaded, config) for config in configs]
+    keep = any(config.tuned for config in configs)
+    refs = _references(data_dir) if keep else None
+    graphs = [IsolatedWords.from_config(loaded.tokenizer, config) if config.speaker_graph else None
+              for config in configs]
+    decoders = [None if config.tuned or graph else batch_decoder(loaded, config)
+                for config, graph in zip(configs, graphs)]
     hyps: list[dict[str, str]] = [{} for _ in configs]
+    word_log_probs: list[dict[str, np.ndarray]] = [{} for _ in configs]  # a speaker graph's, per utterance
     kept: dict[str, torch.Tensor] = {}  # every utterance's log-probs, for a search
     kept_members: dict[str, torch.Tensor] = {}  # and an ensemble's members', when it is combined by sequence
     by_sequence = combines_by_sequence(loaded.model)
@@ -163,7 +192,10 @@ def decode_with_each(model_dir: str | os.PathLike, data_dir: str | os.PathLike,
         for decode, h in zip(decoders, hyps):
             if decode is not None:
                 h.update(zip(utts, decode(log_probs, lengths, members)))
-        if None in decoders:
+        for graph, w in zip(graphs, word_log_probs):
+            if graph is not None:
+                w.update((u, graph.log_probs(lp[:n])) for u, lp, n in zip(utts, log_probs, lengths.tolist()))
+        if keep:
             kept.update((u, lp[:n].clone()) for u, lp, n in zip(utts, log_probs, lengths.tolist()))
             if by_sequence:
                 kept_members.update((u, members[:, i, :n].clone())
@@ -179,6 +211,8 @@ def decode_with_each(model_dir: str | os.PathLike, data_dir: str | os.PathLike,
             atomic_write_text(out / LM_PARAMS, yaml.safe_dump({**best, "tuned_on": str(Path(data_dir))},
                                                                sort_keys=False))
             hyps[i] = hypotheses(loaded, kept, config, kept_members)
+        elif config.speaker_graph:  # each speaker's utterances at once
+            hyps[i] = speaker_graph_hypotheses(loaded, config, data_dir, word_log_probs[i])
         write_table(out / "text", hyps[i])
         write_settings(out, model_dir, data_dir, config)
     return [out / "text" for out in outs]

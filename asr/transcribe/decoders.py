@@ -6,7 +6,8 @@ themselves ride on the spans, so phone and BPE models print words).
 
 What the config leaves open (the decoder itself, its files and weights) is the model's: its decoding.yaml or
 the `.asr` file's (DecoderConfig.resolved). The lexicon decoder with `nbest` > 1 rescores its N best
-(asr.decoding.rescore). An ensemble combined by sequence hands the decoders (T, 1 + M, V): the posterior mean,
+(asr.decoding.rescore); with `speaker_graph` it gives the one word of an isolated-word recording
+(asr.decoding.speaker_graph). An ensemble combined by sequence hands the decoders (T, 1 + M, V): the posterior mean,
 then its M members' log-probs (members_layout); the rescoring takes the members, everything else the mean.
 """
 
@@ -40,6 +41,13 @@ def make_decoder(loaded, config: DecoderConfig) -> Decoder:
         from asr.decoding.beam import prefix_beam_search
 
         decode = timed(lambda log_probs: prefix_beam_search(log_probs, config.beam_size)[0][0])
+    elif config.speaker_graph:  # isolated words; each alone here (the Transcriber decides a speaker's together)
+        from asr.decoding.speaker_graph import IsolatedWords
+
+        words = IsolatedWords.from_config(loaded.tokenizer, config)
+
+        def decode(log_probs: torch.Tensor) -> list[TokenSpan]:
+            return words_to_spans(words, log_probs, [words.best(log_probs)])
     elif config.nbest > 1 or by_sequence:
         from asr.decoding.rescore import NBestRescorer
 

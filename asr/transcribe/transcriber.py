@@ -90,6 +90,9 @@ class _Recording:
     failed: bool = False
     feat_sum: float = 0.0  # of the features' mean over dims, over frames (windows' overlaps counted twice)
     feat_frames: int = 0
+    raw_feats: torch.Tensor | None = None  # a speaker graph's: the features of a recording read in one window
+    log_probs: torch.Tensor | None = None  # and its log-probs
+    result: "Transcript | None" = None  # a speaker graph's: the transcript _finish made
 
 
 @dataclass
@@ -129,6 +132,8 @@ class Transcriber:
         self.hop_samples = hop * self.samples_per_frame
         self.train_level = training_level(loaded.model)
         self.speaker_stats: tuple[torch.Tensor, torch.Tensor] | None = None  # speaker CMN: set_speaker's (mean, std)
+        self.graph = self.decoder_config.resolved(loaded)  # speaker_graph > 0: see _decide_together
+        self._finished: list[_Recording] | None = None
 
     @classmethod
     def from_pretrained(cls, model: str | os.PathLike, device: str | None = None, **options) -> "Transcriber":
@@ -164,7 +169,9 @@ class Transcriber:
     def set_speaker(self, recordings: Iterable[str | os.PathLike]) -> int:
         """For a speaker-CMN model: the features of these recordings (one speaker's, or one session's), pooled,
         give the mean (and, for speaker_mv, the variance) that normalise every recording transcribed after, as
-        Kaldi's per-speaker CMVN; until then each recording is normalised by its own. Recordings that cannot be
+        Kaldi's per-speaker CMVN; until then each recording is normalised by its own. With a speaker_graph
+        decoder, the recordings of each transcribe_many call after it are one speaker's: their words are decided
+        together (asr.decoding.speaker_graph). Recordings that cannot be
         read are left out (reading them again reports why), and so is stdin. Returns the number of feature
         frames pooled (0: unset)."""
         stats = None
@@ -279,6 +286,8 @@ class Transcriber:
                     if feats.shape[0]:
                         rec.feat_sum += float(feats.mean(dim=1).sum())
                         rec.feat_frames += feats.shape[0]
+                        if self._finished is not None and start == 0 and last:
+                            rec.raw_feats = feats
                         feats = self.speaker_normalised(feats)
                         yield _Chunk(rec, first, feats, last, advance)
                     elif last:  # shorter than one analysis frame: no words
@@ -289,6 +298,38 @@ class Transcriber:
                 yield Failure(item.key, f"{item.where}: {e}" if item.where else str(e))
 
     def _run(self, sources, progress=None) -> Iterator[Transcript | Failure]:
+        """Each recording decoded as its windows come through the model; with a speaker graph and a speaker set
+        (set_speaker), every recording first, then each one's word decided with the others (_decide_together)."""
+        if not (self.graph.speaker_graph and self.speaker_stats is not None):
+            yield from self._run_each(sources, progress)
+            return
+        finished = self._finished = []
+        try:
+            results = list(self._run_each(sources, progress))
+        finally:
+            self._finished = None
+        yield from self._decide_together(results, finished)
+
+    def _decide_together(self, results: list, finished: list[_Recording]) -> list[Transcript | Failure]:
+        """The results with the word of each recording read in one window decided together with the others'
+        (asr.decoding.speaker_graph: they are one speaker's isolated words), its time aligned again."""
+        from asr.decoding.speaker_graph import IsolatedWords, bins_below
+        from asr.transcribe.decoders import words_to_spans
+
+        recs = [r for r in finished if r.log_probs is not None]
+        if len(recs) < 2:
+            return results
+        words = IsolatedWords.from_config(self.loaded.tokenizer, self.graph)
+        chosen = words.decide([words.log_probs(r.log_probs) for r in recs], [r.raw_feats for r in recs],
+                              self.graph, bins_below(self.loaded.features, self.graph.graph_band_hz))
+        redone = {}
+        for rec, word in zip(recs, chosen):
+            if [s.word for s in rec.spans if s.word] != [word]:
+                rec.spans = words_to_spans(words, rec.log_probs, [word])
+                redone[id(rec.result)] = self._finish(rec)
+        return [redone.get(id(r), r) for r in results]
+
+    def _run_each(self, sources, progress=None) -> Iterator[Transcript | Failure]:
         batch: list = []
         pending_chunks = 0
         for event in self._chunks(sources):
@@ -325,6 +366,8 @@ class Transcriber:
             if rec.failed:
                 continue
             t0 = time.perf_counter()
+            if self._finished is not None and rec.raw_feats is not None:
+                rec.log_probs = outputs[id(event)]
             pieces = rec.stitcher.add(outputs[id(event)], event.start)
             if event.last:
                 pieces += rec.stitcher.finish()
@@ -349,7 +392,11 @@ class Transcriber:
                             "normalises with the training set's CMVN): the transcript may be empty or wrong; scale "
                             "the audio nearer the training level", rec.key, abs(level_db),
                             "below" if level_db < 0 else "above")
-        return Transcript(rec.key, words, duration, rec.elapsed_s, level_db)
+        result = Transcript(rec.key, words, duration, rec.elapsed_s, level_db)
+        if self._finished is not None:
+            rec.result = result
+            self._finished.append(rec)
+        return result
 
 
 def training_level(model) -> float | None:
