@@ -33,6 +33,12 @@ DECODER_OPTIONS = {  # name: (type, option): the decoder options of `asr decode`
     "spell_weight": (Optional[float], typer.Option(None, "--spell-weight", help="lm: weight of --spell-lm "
                                                                                 "(default: the model's, or 1; "
                                                                                 "0: none)")),
+    "speaker_graph": (Optional[int], typer.Option(None, "--speaker-graph", help="lm without an LM: isolated words, "
+                                                                              "one per recording, each speaker's "
+                                                                              "decided together over the K "
+                                                                              "recordings most alike (0: off; "
+                                                                              "default: the model's)",
+                                                  metavar="K")),
     "units": (bool, typer.Option(False, "--units", help="the model's units (e.g. phones) rather than words: "
                                                         "greedy unless --decoder says otherwise")),
 }

@@ -119,6 +119,8 @@ class DecoderConfig:
                                    ("graph_max_dist", GRAPH_MAX_DIST, float), ("graph_band_hz", GRAPH_BAND_HZ, float)):
             value = getattr(self, key)
             values[key] = kind(value if value is not None else graph.get(key, default))
+        if values["speaker_graph"] and self.nbest is None:  # isolated words: nothing to rescore
+            values["nbest"] = 1
         return dataclasses.replace(self, **values)
 
 

@@ -110,7 +110,8 @@ def batch_decoder(loaded: LoadedModel, config: DecoderConfig, cache: dict | None
                                                                                           config.beam_size)]
     if config.speaker_graph:  # isolated words; alone here (decode_with_each decides each speaker's together)
         words = IsolatedWords.from_config(tok, config)
-        return lambda lp, lengths, members=None: [words.best(x[:n]) for x, n in zip(lp, lengths.tolist())]
+        return lambda lp, lengths, members=None: [words.best((lp[None] if members is None else members)[:, i, :n])
+                                                   for i, n in enumerate(lengths.tolist())]
     if config.nbest > 1 or combines_by_sequence(loaded.model):
         from asr.decoding.rescore import NBestRescorer
 
@@ -193,8 +194,9 @@ def decode_with_each(model_dir: str | os.PathLike, data_dir: str | os.PathLike,
             if decode is not None:
                 h.update(zip(utts, decode(log_probs, lengths, members)))
         for graph, w in zip(graphs, word_log_probs):
-            if graph is not None:
-                w.update((u, graph.log_probs(lp[:n])) for u, lp, n in zip(utts, log_probs, lengths.tolist()))
+            if graph is not None:  # from the members' log-probs, as the rescoring: an ensemble combined by sequence
+                w.update((u, graph.log_probs(members[:, i, :n])) for i, (u, n) in enumerate(zip(utts,
+                                                                                                lengths.tolist())))
         if keep:
             kept.update((u, lp[:n].clone()) for u, lp, n in zip(utts, log_probs, lengths.tolist()))
             if by_sequence:

@@ -1,5 +1,5 @@
 """The decode stage in N jobs, as Kaldi's `steps/decode.sh --nj N --cmd ...`: the data dir's parts
-`split<N>utt/{1..N}` are decoded by asr.parallel (`local` process pool or a `slurm` job array), part j into
+`split<N>utt/{1..N}` (`split<N>/`, whole speakers, for a speaker graph's decoder) are decoded by asr.parallel (`local` process pool or a `slurm` job array), part j into
 `DECODE_DIR/split<N>/<j>/` and logging to `DECODE_DIR/log/decode.<j>.log`; their hypotheses are then merged into
 `DECODE_DIR/text` with `decode.yaml`. Each job loads the model and decodes its part as one data dir, so the
 hypotheses are those of one job (batches of fewer utterances may differ in the last float bits only). An LM
@@ -21,6 +21,7 @@ from asr.decoding.config import DecoderConfig
 from asr.decoding.decode import decode_data_dir
 from asr.errors import ConfigError
 from asr.fileio import atomic_write_text
+from asr.model.store import read_decoding
 from asr.parallel import run_jobs
 
 
@@ -38,8 +39,10 @@ def decode_in_jobs(model_dir: str | os.PathLike, data_dir: str | os.PathLike, ou
         raise ConfigError(f"--nj {nj}: an LM weight search needs the whole data dir in one job; search with "
                           "--nj 1 (on dev), then decode in jobs with --lm-params")
     data_dir, out = Path(data_dir), Path(out_dir)
-    nj = max(1, min(nj, len(read_table(data_dir / "utt2spk"))))
-    parts = split_data_dir(data_dir, nj, per_utt=True)  # feats.yaml travels with feats.scp
+    graph = config.speaker_graph if config.speaker_graph is not None else read_decoding(model_dir).get("speaker_graph")
+    by_speaker = bool(graph)  # a speaker graph decides each speaker's utterances together: in one job
+    nj = max(1, min(nj, len(read_table(data_dir / ("spk2utt" if by_speaker else "utt2spk")))))
+    parts = split_data_dir(data_dir, nj, per_utt=not by_speaker)  # feats.yaml travels with feats.scp
     jobs = [(str(model_dir), str(part), str(out / f"split{nj}" / str(j)), device, dataclasses.asdict(config))
             for j, part in enumerate(parts, 1)]
     texts = run_jobs(decode_job, jobs, cmd, out / "log", "decode")

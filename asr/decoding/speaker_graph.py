@@ -56,11 +56,15 @@ class IsolatedWords:
 
     def log_probs(self, log_probs: torch.Tensor) -> np.ndarray:
         """ln p(word | recording) for each of `.words` under a recording's (T, V) log-probs, normalised over
-        the words."""
-        scores = np.array([ctc_log_likelihood(log_probs, targets) for targets in self._targets])
+        the words; given an ensemble's members' (M, T, V), the mean over them of each word's (as
+        asr.decoding.rescore combines by sequence)."""
+        members = log_probs[None] if log_probs.dim() == 2 else log_probs
+        scores = np.array([sum(ctc_log_likelihood(lp, targets) for lp in members) / len(members)
+                           for targets in self._targets])
         return scores - np.logaddexp.reduce(scores)
 
     def best(self, log_probs: torch.Tensor) -> str:
+        """The word of one recording alone: (T, V) log-probs or members' (M, T, V)."""
         return self.words[int(np.argmax(self.log_probs(log_probs)))]
 
     def decide(self, word_log_probs: Sequence[np.ndarray], raw_feats: Sequence[torch.Tensor | np.ndarray],

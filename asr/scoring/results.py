@@ -93,6 +93,8 @@ def how(decode_dir: Path, set_name: str) -> str:
         cmd += f" --nbest {settings['nbest']}" if (settings.get("nbest") or 1) > 1 else ""
         if settings.get("spell_lm"):
             cmd += f" --spell-lm {settings['spell_lm']} --spell-weight {settings['spell_weight']:g}"
+        if settings.get("speaker_graph"):
+            cmd += f" --speaker-graph {settings['speaker_graph']}"
         lm_weight, word_score = f"{settings['lm_weight']:g}", f"{settings['word_score']:g}"
         if settings.get("tune_lm_weights"):
             cmd += (f" --tune-lm-weights {','.join(f'{v:g}' for v in settings['tune_lm_weights'])}"
@@ -103,7 +105,8 @@ def how(decode_dir: Path, set_name: str) -> str:
             cmd += f" --lm-weight {lm_weight} --word-score {word_score}"
         if settings.get("tune_lm_weights") or settings.get("lm_params"):
             chosen = f" (lm_weight {lm_weight}, word_score {word_score})"
-    return f"`{cmd}` then `asr score data/{set_name}/text {decode_dir}/text --out {decode_dir}`{chosen}"
+    data = settings.get("data", f"data/{set_name}")
+    return f"`{cmd}` then `asr score {data}/text {decode_dir}/text --out {decode_dir}`{chosen}"
 
 
 def write_results(exps: list[Path], run_log: Path, out: Path, title: str = "Results",

@@ -44,10 +44,7 @@ def make_decoder(loaded, config: DecoderConfig) -> Decoder:
     elif config.speaker_graph:  # isolated words; each alone here (the Transcriber decides a speaker's together)
         from asr.decoding.speaker_graph import IsolatedWords
 
-        words = IsolatedWords.from_config(loaded.tokenizer, config)
-
-        def decode(log_probs: torch.Tensor) -> list[TokenSpan]:
-            return words_to_spans(words, log_probs, [words.best(log_probs)])
+        return isolated_word_spans(IsolatedWords.from_config(loaded.tokenizer, config), by_sequence)
     elif config.nbest > 1 or by_sequence:
         from asr.decoding.rescore import NBestRescorer
 
@@ -62,11 +59,27 @@ def make_decoder(loaded, config: DecoderConfig) -> Decoder:
 def rescored_spans(rescorer, by_sequence: bool) -> Decoder:
     """Spans of the words an asr.decoding.rescore.NBestRescorer picks, aligned to the (mean) log-probs."""
     def decode(log_probs: torch.Tensor) -> list[TokenSpan]:
-        mean, members = (log_probs[:, 0], log_probs[:, 1:].transpose(0, 1)) if by_sequence else \
-            (log_probs, log_probs[None])
+        mean, members = split_members(log_probs, by_sequence)
         return words_to_spans(rescorer.search, mean, rescorer.decode_one(members))
 
     return decode
+
+
+def isolated_word_spans(words, by_sequence: bool) -> Decoder:
+    """The span of the one word an asr.decoding.speaker_graph.IsolatedWords picks (from an ensemble's members'
+    log-probs when it is combined by sequence), aligned to the (mean) log-probs."""
+    def decode(log_probs: torch.Tensor) -> list[TokenSpan]:
+        mean, members = split_members(log_probs, by_sequence)
+        return words_to_spans(words, mean, [words.best(members)])
+
+    return decode
+
+
+def split_members(log_probs: torch.Tensor, by_sequence: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """(T, V) mean log-probs and (M, T, V) members' of what the decoders get ((T, 1 + M, V) by sequence)."""
+    if by_sequence:
+        return log_probs[:, 0], log_probs[:, 1:].transpose(0, 1)
+    return log_probs, log_probs[None]
 
 
 def lexicon_spans(decoder) -> Decoder:

@@ -314,18 +314,19 @@ class Transcriber:
         """The results with the word of each recording read in one window decided together with the others'
         (asr.decoding.speaker_graph: they are one speaker's isolated words), its time aligned again."""
         from asr.decoding.speaker_graph import IsolatedWords, bins_below
-        from asr.transcribe.decoders import words_to_spans
+        from asr.transcribe.decoders import split_members, words_to_spans
 
         recs = [r for r in finished if r.log_probs is not None]
         if len(recs) < 2:
             return results
         words = IsolatedWords.from_config(self.loaded.tokenizer, self.graph)
-        chosen = words.decide([words.log_probs(r.log_probs) for r in recs], [r.raw_feats for r in recs],
+        split = [split_members(r.log_probs, members_layout(self.loaded)) for r in recs]  # (mean, members)
+        chosen = words.decide([words.log_probs(members) for _, members in split], [r.raw_feats for r in recs],
                               self.graph, bins_below(self.loaded.features, self.graph.graph_band_hz))
         redone = {}
-        for rec, word in zip(recs, chosen):
+        for rec, (mean, _), word in zip(recs, split, chosen):
             if [s.word for s in rec.spans if s.word] != [word]:
-                rec.spans = words_to_spans(words, rec.log_probs, [word])
+                rec.spans = words_to_spans(words, mean, [word])
                 redone[id(rec.result)] = self._finish(rec)
         return [redone.get(id(r), r) for r in results]
 

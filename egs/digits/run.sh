@@ -7,8 +7,10 @@
 # train speed-perturbed too (--an4-sp false: not) plus a narrowband copy of it (`asr data resample` to 8 kHz:
 # AN4's 74 voices as FSDD's band sounds them; --an4-nb false: not), combined by `asr data combine`; dev loss (for
 # the best epochs) is over both dev sets. Decoding: FSDD dev (the held-out speaker yweweler) with a lexicon of the
-# ten digit words and no LM (the digits task; the model dir keeps this decoder), AN4 dev with AN4's lexicon + word
-# 3-gram LM tuned on it, its 20 best rescored with the spelling LM for AN4's spelled words as egs/an4 does (is AN4
+# ten digit words and no LM (the digits task), each recording alone (`digits`) and each speaker's recordings
+# decided together (`digits_graph`: the model's word probabilities spread over the recordings that sound alike,
+# asr.decoding.speaker_graph; 6.6-8.8 -> 0.6-5.2, NOTES.md); the model dir keeps the better on FSDD dev. AN4 dev
+# with AN4's lexicon + word 3-gram LM tuned on it, its 20 best rescored with the spelling LM for AN4's spelled words as egs/an4 does (is AN4
 # still as good as egs/an4?). NOTES.md: what each piece buys. --ensemble N (the template's): N seeds trained at once
 # and decoded as one (seeds 1-3 combined: FSDD dev 5.2-5.4 against 6.6-6.8 each, three times the training; NOTES.md).
 # Corpora: --corpus-dir DIR holds fsdd/ and an4/ (default $ASR_CORPORA), or --fsdd-dir / --an4-dir each.
@@ -27,7 +29,8 @@ opt notes "" "Markdown for RESULTS.md's Notes section (--stage 9 --notes F adds 
 recipe_start "$@"
 
 train=train; dev=dev; eval_sets="fsdd_dev an4_dev"; lang=data/lang; lexicon=data/local/dict/lexicon.txt
-lm=data/local/lm/3gram.arpa; decoders=digits; about_decode="decoding: FSDD dev (digits), AN4 dev (lexicon + LM)"
+lm=data/local/lm/3gram.arpa; decoders=digits,digits_graph
+about_decode="decoding: FSDD dev (digits, alone and by speaker), AN4 dev (lexicon + LM)"
 title="Digits: FSDD + AN4, BiLSTM-CTC (phones), FSDD dev = one held-out speaker"
 about_prep="data preparation (FSDD, AN4)"
 about_perturb="speed perturbation 0.9/1.0/1.1 of FSDD$([ "$an4" = true ] && [ "$an4_sp" = true ] && echo " and AN4") train$([ "$an4" = true ] && [ "$an4_nb" = true ] && echo ", AN4 train at 8 kHz"); combine the corpora"
@@ -68,21 +71,25 @@ stage_lm() {
   run asr lm data/local/lm_train.txt --out $lm --order 3 --lexicon $lexicon
   if [ "$spell_order" != 0 ]; then spelling_lm data/local/lm_train.txt "$spell_order" $spell_lm; fi
 }
-stage_decode() {  # FSDD dev with the digit lexicon; AN4 dev with AN4's lexicon + LM, its weights tuned on it
-  run asr decode "$model" data/fsdd_dev --exp-dir "$exp" --decoders digits --decode-config conf/decode.yaml \
-    --no-progress
+stage_decode() {  # FSDD dev with the digit lexicon, each recording alone and the speaker's together (the speaker
+  # graph); AN4 dev with AN4's lexicon + LM, its weights tuned on it
+  run asr decode "$model" data/fsdd_dev --exp-dir "$exp" --decoders digits,digits_graph \
+    --decode-config conf/decode.yaml --no-progress
   if [ "$an4" = true ]; then
     run asr decode "$model" data/an4_dev --exp-dir "$exp" --decoders lm --decode-config conf/decode.yaml \
       --tune-on an4_dev $([ "$spell_order" = 0 ] || echo "--set lm.spell_lm=$spell_lm") --no-progress
   fi
 }
-decode_dirs() {  # the decode dirs of one set (or of all): the digits decoder on FSDD, lexicon + LM on AN4
+decode_dirs() {  # the decode dirs of one set (or of all): the digits decoders on FSDD, lexicon + LM on AN4
   local x
   for x in ${1:-$(present_sets)}; do
-    case $x in fsdd_dev) echo "$exp/decode_fsdd_dev_digits" ;; an4_dev) echo "$exp/decode_an4_dev_lm" ;; esac
+    case $x in
+      fsdd_dev) echo "$exp/decode_fsdd_dev_digits $exp/decode_fsdd_dev_digits_graph" ;;
+      an4_dev) echo "$exp/decode_an4_dev_lm" ;;
+    esac
   done
 }
-stage_score() {  # the model keeps the digits decoder (the FSDD task's) and its card
+stage_score() {  # the model keeps the better of the digits decoders on FSDD dev (the FSDD task's) and its card
   local x dir
   for x in $(present_sets); do
     for dir in $(decode_dirs "$x"); do
@@ -91,7 +98,7 @@ stage_score() {  # the model keeps the digits decoder (the FSDD task's) and its 
       fi
     done
   done
-  run asr model set-decoder "$model" "$exp/decode_fsdd_dev_digits" --on fsdd_dev
+  run asr model set-decoder "$model" $(decode_dirs fsdd_dev) --on fsdd_dev
   run asr info "$model" --out "$model/README.md" --run-log exp/log/run.log
 }
 present_sets() { local x; for x in $eval_sets; do if [ -f "data/$x/text" ] && { [ $x = fsdd_dev ] || [ "$an4" = true ]; }; then echo "$x"; fi; done; }

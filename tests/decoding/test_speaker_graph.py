@@ -17,14 +17,18 @@ import pytest
 import soundfile as sf
 import torch
 import torch.nn.functional as F
+from typer.testing import CliRunner
 
+from asr.cli import app
 from asr.data.kaldi_files import read_table
 from asr.decoding.config import DecoderConfig
 from asr.decoding.decode import decode_with_each, speaker_graph_hypotheses
+from asr.decoding.jobs import decode_in_jobs
 from asr.decoding.speaker_graph import IsolatedWords, bins_below, dtw_distances, spread
 from asr.errors import ConfigError
 from asr.features.kaldi import FeatureConfig, compute_features
 from asr.model.store import LoadedModel, load_model_dir
+from asr.scoring.results import how
 from asr.text.tokenizer import CharTokenizer
 from asr.transcribe import Transcriber
 from helpers.decode import decode_setup
@@ -185,3 +189,23 @@ def test_decode_with_each_writes_one_word_per_utterance_and_records_the_graph(tm
         word_lps = {u: isolated.log_probs(loaded.model(torch.from_numpy(reader[u].copy())[None],
                                                        torch.tensor([len(reader[u])]))[0][0]) for u in texts}
     assert hyps == speaker_graph_hypotheses(loaded, resolved, data, word_lps)
+
+
+def test_decode_in_jobs_keeps_each_speaker_in_one_job_and_the_command_line_shows_the_graph(tmp_path):
+    texts = {f"spk{i // 3}-u{i}": "YES" if i % 2 else "NO" for i in range(9)}
+    data, model = decode_setup(tmp_path, texts, CharTokenizer.build(texts.values()), [30 + 3 * i for i in range(9)], 1)
+    lexicon = tmp_path / "lexicon.txt"
+    one = tmp_path / "one"
+    result = CliRunner().invoke(app, ["decode", str(model), str(data), str(one), "--decoder", "lm", "--lexicon",
+                                      str(lexicon), "--lm-weight", "0", "--speaker-graph", "2", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    jobs = tmp_path / "jobs"
+    decode_in_jobs(model, data, jobs, 2, config=DecoderConfig(decoder="lm", lexicon=str(lexicon), lm_weight=0.0,
+                                                              speaker_graph=2))
+    assert read_table(jobs / "text") == read_table(one / "text")
+    assert (data / "split2").is_dir() and not (data / "split2utt").exists()  # whole speakers
+    for part in (data / "split2").iterdir():
+        speakers = set(read_table(part / "utt2spk").values())
+        assert all(set(read_table(other / "utt2spk").values()).isdisjoint(speakers)
+                   for other in (data / "split2").iterdir() if other != part)
+    assert "--speaker-graph 2" in how(one, "data")

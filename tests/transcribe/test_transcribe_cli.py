@@ -160,5 +160,5 @@ def test_decode_and_transcribe_share_the_decoder_options():
     def options(name):
         return {p.name: (p.opts, p.default) for p in commands[name].params if p.name in DECODER_OPTIONS}
 
-    assert options("decode") == options("transcribe") and len(options("decode")) == 11
+    assert options("decode") == options("transcribe") and len(options("decode")) == 12
     assert options("decode")["lm_weight"] == (["--lm-weight"], None)
