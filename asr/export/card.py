@@ -109,6 +109,10 @@ def decoder_note(config: DecoderConfig) -> str:
         return "greedy (best path)"
     if config.decoder == "beam":
         return f"beam (CTC prefix search, beam {config.beam_size})"
+    if config.speaker_graph:
+        return (f"lm, isolated words (one word of the lexicon per recording), a speaker's recordings decided "
+                f"together (speaker_graph {config.speaker_graph}, alpha {config.graph_alpha:g}, max distance "
+                f"{config.graph_max_dist:g}, bins below {config.graph_band_hz:g} Hz)")
     lm = f"LM {Path(config.lm).name}, lm_weight {config.lm_weight:g}, " if config.lm else "no LM, "
     spell = (f", spelling LM {Path(config.spell_lm).name} (weight {config.spell_weight:g})"
              if config.spell_lm and config.spell_weight else "")

@@ -24,8 +24,10 @@ from asr.data.kaldi_files import read_table
 from asr.decoding.config import DecoderConfig
 from asr.decoding.decode import decode_with_each, speaker_graph_hypotheses
 from asr.decoding.jobs import decode_in_jobs
+from asr.decoding.rescore import ctc_log_likelihood, unit_sequences
 from asr.decoding.speaker_graph import IsolatedWords, bins_below, dtw_distances, spread
 from asr.errors import ConfigError
+from asr.export.card import decoder_note
 from asr.features.kaldi import FeatureConfig, compute_features
 from asr.model.store import LoadedModel, load_model_dir
 from asr.scoring.results import how
@@ -209,3 +211,16 @@ def test_decode_in_jobs_keeps_each_speaker_in_one_job_and_the_command_line_shows
         assert all(set(read_table(other / "utt2spk").values()).isdisjoint(speakers)
                    for other in (data / "split2").iterdir() if other != part)
     assert "--speaker-graph 2" in how(one, "data")
+
+
+def test_isolated_words_score_an_ensembles_members_by_their_mean_and_the_card_names_the_graph(tmp_path):
+    tokenizer = CharTokenizer(TOKENS)
+    words = IsolatedWords(tokenizer, ["A", "B"])
+    torch.manual_seed(0)
+    members = torch.randn(3, 6, len(TOKENS)).log_softmax(-1)
+    raw = np.array([[ctc_log_likelihood(m, unit_sequences(tokenizer, [w], words.lexicon)) for w in words.words]
+                    for m in members]).mean(0)
+    assert np.allclose(words.log_probs(members), raw - np.logaddexp.reduce(raw))
+    assert words.best(members) == words.words[int(raw.argmax())]
+    note = decoder_note(DecoderConfig(decoder="lm", lexicon="w.txt", speaker_graph=5).resolved())
+    assert "speaker_graph 5" in note and "max distance 1.5" in note
