@@ -86,7 +86,7 @@ def transcribe_cmd(
                                               word_times=word_times)
     if cmn_over not in ("inputs", "each"):
         raise ConfigError(f"--cmn-over {cmn_over}: choose inputs or each")
-    if (transcriber.speaker_cmn or transcriber.graph.speaker_graph) and cmn_over == "inputs":
+    if (transcriber.speaker_cmn or transcriber.decides_together) and cmn_over == "inputs":
         transcriber.set_speaker(i.spec for i in inputs if not i.error)
     if run_transcribe(transcriber, inputs, out, progress, verbose):
         raise typer.Exit(1)

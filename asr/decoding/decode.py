@@ -180,10 +180,10 @@ def decode_with_each(model_dir: str | os.PathLike, data_dir: str | os.PathLike,
         out.mkdir(parents=True, exist_ok=True)
     keep = any(config.tuned for config in configs)
     refs = _references(data_dir) if keep else None
-    graphs = [IsolatedWords.from_config(loaded.tokenizer, config) if config.speaker_graph else None
-              for config in configs]
-    decoders = [None if config.tuned or graph else batch_decoder(loaded, config)
-                for config, graph in zip(configs, graphs)]
+    isolated = [IsolatedWords.from_config(loaded.tokenizer, config) if config.speaker_graph else None
+                for config in configs]  # a speaker graph's words, decided at the end
+    decoders = [None if config.tuned or words else batch_decoder(loaded, config)
+                for config, words in zip(configs, isolated)]
     hyps: list[dict[str, str]] = [{} for _ in configs]
     word_log_probs: list[dict[str, np.ndarray]] = [{} for _ in configs]  # a speaker graph's, per utterance
     kept: dict[str, torch.Tensor] = {}  # every utterance's log-probs, for a search
@@ -193,9 +193,9 @@ def decode_with_each(model_dir: str | os.PathLike, data_dir: str | os.PathLike,
         for decode, h in zip(decoders, hyps):
             if decode is not None:
                 h.update(zip(utts, decode(log_probs, lengths, members)))
-        for graph, w in zip(graphs, word_log_probs):
-            if graph is not None:  # from the members' log-probs, as the rescoring: an ensemble combined by sequence
-                w.update((u, graph.log_probs(members[:, i, :n])) for i, (u, n) in enumerate(zip(utts,
+        for words, w in zip(isolated, word_log_probs):
+            if words is not None:  # from the members' log-probs, as the rescoring: an ensemble combined by sequence
+                w.update((u, words.log_probs(members[:, i, :n])) for i, (u, n) in enumerate(zip(utts,
                                                                                                 lengths.tolist())))
         if keep:
             kept.update((u, lp[:n].clone()) for u, lp, n in zip(utts, log_probs, lengths.tolist()))

@@ -4,9 +4,9 @@ spreading; in speech recognition Liu & Kirchhoff 2013-2016).
 
 A model trained on other voices can hear a new speaker's word as another word every time he says it (FSDD's
 held-out speaker: his SIX without its S as EIGHT or THREE). The speaker's own recordings of one word, though,
-resemble each other far more than they resemble his other words: dynamic time warping (DTW) over cepstra of his
-normalised log-mel features finds, for 497 of his 500 recordings, a nearest neighbour that is the same word
-(egs/digits/NOTES.md). So every recording starts from the model's probability of each word of the vocabulary
+resemble each other far more than they resemble his other words: by dynamic time warping (DTW) over cepstra of
+his normalised log-mel features, the three recordings nearest each of his 500 are, by a vote of their true words,
+its own word for 498 of them (egs/digits/NOTES.md). So every recording starts from the model's probability of each word of the vocabulary
 (its full CTC likelihood, the sum over alignments and pronunciations, normalised over the vocabulary: one word
 per recording), and the probabilities are spread along the graph of each recording's `k` nearest recordings
 (closer than `max_dist`): where most of a cluster of alike recordings is heard as one word, the rest follow.
@@ -86,6 +86,7 @@ def bins_below(features, hz: float) -> int:
     for features that are not log-mel bins."""
     if features.kind != "fbank":
         raise ConfigError(f"speaker_graph compares log-mel (fbank) features, not {features.kind}")
+
     def mel(f):
         return 1127.0 * np.log1p(f / 700.0)
 
@@ -139,7 +140,7 @@ def dtw_distances(seqs: Sequence[np.ndarray]) -> np.ndarray:
     return (out + out.T) / 2
 
 
-def spread(log_prior: np.ndarray, dist: np.ndarray, k: int, alpha: float, max_dist: float, mutual: bool = False) -> np.ndarray:
+def spread(log_prior: np.ndarray, dist: np.ndarray, k: int, alpha: float, max_dist: float) -> np.ndarray:
     """Label spreading (the module doc): (n, W) log-probabilities and (n, n) distances -> (n, W) spread
     probabilities, each row summing to 1."""
     n = len(log_prior)
@@ -159,7 +160,7 @@ def spread(log_prior: np.ndarray, dist: np.ndarray, k: int, alpha: float, max_di
     sigma = float(np.median(d[rows, cols])) or 1.0
     w = np.zeros((n, n))
     w[rows, cols] = np.exp(-(d[rows, cols] / sigma) ** 2)
-    w = np.minimum(w, w.T) if mutual else np.maximum(w, w.T)
+    w = np.maximum(w, w.T)
     degree = w.sum(1)
     scale = np.where(degree > 0, 1 / np.sqrt(np.where(degree > 0, degree, 1)), 0)
     s = w * scale[:, None] * scale[None]

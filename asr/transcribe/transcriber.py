@@ -132,7 +132,7 @@ class Transcriber:
         self.hop_samples = hop * self.samples_per_frame
         self.train_level = training_level(loaded.model)
         self.speaker_stats: tuple[torch.Tensor, torch.Tensor] | None = None  # speaker CMN: set_speaker's (mean, std)
-        self.graph = self.decoder_config.resolved(loaded)  # speaker_graph > 0: see _decide_together
+        self.resolved_decoder = self.decoder_config.resolved(loaded)  # speaker_graph > 0: _decide_together
         self._finished: list[_Recording] | None = None
 
     @classmethod
@@ -162,6 +162,11 @@ class Transcriber:
         return StreamSession(self, config)
 
     @property
+    def decides_together(self) -> bool:
+        """Whether the decoder decides a speaker's isolated words together (speaker_graph): see set_speaker."""
+        return bool(self.resolved_decoder.speaker_graph)
+
+    @property
     def speaker_cmn(self) -> bool:
         """Whether the model normalises by its speaker's stats (cmn: speaker or speaker_mv): see set_speaker."""
         return getattr(self.loaded.model.config, "cmn", None) in SPEAKER_CMN
@@ -171,9 +176,8 @@ class Transcriber:
         give the mean (and, for speaker_mv, the variance) that normalise every recording transcribed after, as
         Kaldi's per-speaker CMVN; until then each recording is normalised by its own. With a speaker_graph
         decoder, the recordings of each transcribe_many call after it are one speaker's: their words are decided
-        together (asr.decoding.speaker_graph). Recordings that cannot be
-        read are left out (reading them again reports why), and so is stdin. Returns the number of feature
-        frames pooled (0: unset)."""
+        together (asr.decoding.speaker_graph). Recordings that cannot be read are left out (reading them again
+        reports why), and so is stdin. Returns the number of feature frames pooled (0: unset)."""
         stats = None
         for spec in recordings:
             if os.fspath(spec) == "-":
@@ -300,7 +304,7 @@ class Transcriber:
     def _run(self, sources, progress=None) -> Iterator[Transcript | Failure]:
         """Each recording decoded as its windows come through the model; with a speaker graph and a speaker set
         (set_speaker), every recording first, then each one's word decided with the others (_decide_together)."""
-        if not (self.graph.speaker_graph and self.speaker_stats is not None):
+        if not (self.decides_together and self.speaker_stats is not None):
             yield from self._run_each(sources, progress)
             return
         finished = self._finished = []
@@ -319,10 +323,11 @@ class Transcriber:
         recs = [r for r in finished if r.log_probs is not None]
         if len(recs) < 2:
             return results
-        words = IsolatedWords.from_config(self.loaded.tokenizer, self.graph)
+        config = self.resolved_decoder
+        words = IsolatedWords.from_config(self.loaded.tokenizer, config)
         split = [split_members(r.log_probs, members_layout(self.loaded)) for r in recs]  # (mean, members)
         chosen = words.decide([words.log_probs(members) for _, members in split], [r.raw_feats for r in recs],
-                              self.graph, bins_below(self.loaded.features, self.graph.graph_band_hz))
+                              config, bins_below(self.loaded.features, config.graph_band_hz))
         redone = {}
         for rec, (mean, _), word in zip(recs, split, chosen):
             if [s.word for s in rec.spans if s.word] != [word]:
