@@ -4,7 +4,8 @@
 `DECODE_DIR/log/decode.<j>.log`; their hypotheses are then merged into `DECODE_DIR/text` with `decode.yaml`. Each
 job loads the model and decodes its part as one data dir, so the hypotheses are those of one job (batches of
 fewer utterances may differ in the last float bits only). An LM weight search needs every utterance in one place:
-it is refused with nj > 1 (tune on dev with one job, then pass `--lm-params` to the jobs, which `asr decode --decoders ... --tune-on dev --nj N` does: asr.decoding.sets).
+it is refused with nj > 1 (tune on dev with one job, then pass `--lm-params` to the jobs, which `asr decode
+--decoders ... --tune-on dev --nj N` does: asr.decoding.sets).
 """
 
 from __future__ import annotations
