@@ -84,9 +84,9 @@ class DecoderConfig:
         if self.speaker_graph:
             if self.speaker_graph < 0:
                 raise ConfigError(f"speaker_graph must be 0 (off) or a number of neighbours, not {self.speaker_graph}")
-            if self.decoder not in ("lm", None) or self.lm or self.spell_lm or (self.nbest or 1) > 1:
+            if self.decoder not in ("lm", None) or self.lm or self.spell_lm or (self.nbest or 1) > 1 or self.tuned:
                 raise ConfigError("speaker_graph decodes isolated words: decoder lm with a lexicon, no LM, no "
-                                  "spelling LM and no N-best rescoring")
+                                  "spelling LM, no N-best rescoring and no LM weights to tune")
             if self.graph_alpha is not None and not 0 <= self.graph_alpha < 1:
                 raise ConfigError(f"graph_alpha must be in [0, 1), not {self.graph_alpha}")
         tok = getattr(loaded, "tokenizer", None)

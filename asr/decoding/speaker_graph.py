@@ -82,19 +82,13 @@ class IsolatedWords:
 
 def bins_below(features, hz: float) -> int:
     """How many of a fbank config's mel bins (asr.features.kaldi.FeatureConfig) have their centre below `hz`
-    (Kaldi's mel scale, 1127 ln(1 + f / 700), bins evenly spaced between low_freq and high_freq). ConfigError
-    for features that are not log-mel bins."""
+    (Kaldi's filterbank: asr.training.voices.MelAxis). ConfigError for features that are not log-mel bins."""
+    from asr.training.voices import MelAxis
+
     if features.kind != "fbank":
         raise ConfigError(f"speaker_graph compares log-mel (fbank) features, not {features.kind}")
-
-    def mel(f):
-        return 1127.0 * np.log1p(f / 700.0)
-
-    nyquist = features.sample_rate / 2
-    high = features.high_freq if features.high_freq > 0 else nyquist + features.high_freq
-    low, step = mel(features.low_freq), (mel(high) - mel(features.low_freq)) / (features.num_mel_bins + 1)
-    centres = low + step * np.arange(1, features.num_mel_bins + 1)
-    return max(1, int((centres < mel(min(hz, nyquist))).sum()))
+    axis = MelAxis(features.num_mel_bins, features.sample_rate, features.low_freq, features.high_freq)
+    return max(1, int((axis.centres < hz).sum()))
 
 
 def dtw_features(group: Sequence[torch.Tensor | np.ndarray], bins: int | None = None) -> list[np.ndarray]:

@@ -79,6 +79,8 @@ def test_bins_below_counts_the_mel_bins_under_a_frequency():
 def test_decoder_config_checks_and_takes_the_models_graph_with_its_vocabulary(tmp_path):
     with pytest.raises(ConfigError, match="isolated words"):
         DecoderConfig(decoder="lm", lexicon="x", lm="lm.arpa", speaker_graph=5).check()
+    with pytest.raises(ConfigError, match="isolated words"):
+        DecoderConfig(decoder="lm", lexicon="x", speaker_graph=5, tune_word_scores=[0.0, 1.0]).check()
     with pytest.raises(ConfigError, match="graph_alpha"):
         DecoderConfig(decoder="lm", lexicon="x", speaker_graph=5, graph_alpha=1.0).check()
     packed = SimpleNamespace(config={"decoding": {"decoder": "lm", "lexicon": "words.txt", "speaker_graph": 7,
