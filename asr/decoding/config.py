@@ -55,7 +55,7 @@ class DecoderConfig:
     speaker_graph: int | None = None  # lm without an LM: isolated words (one word of the lexicon per recording), each
     # speaker's recordings decided together, every word's probability spread over the k recordings that sound most
     # like it (asr.decoding.speaker_graph); 0: off; None: the model's, else 0
-    graph_alpha: float | None = None  # speaker_graph: the weight of the neighbours (None: the model's, else GRAPH_ALPHA)
+    graph_alpha: float | None = None  # speaker_graph: the neighbours' weight (None: the model's, else GRAPH_ALPHA)
     graph_max_dist: float | None = None  # speaker_graph: no edge between recordings further apart (DTW distance)
     graph_band_hz: float | None = None  # speaker_graph: the DTW compares the mel bins below this frequency
 
