@@ -81,14 +81,13 @@ class IsolatedWords:
 
 
 def bins_below(features, hz: float) -> int:
-    """How many of a fbank config's mel bins (asr.features.kaldi.FeatureConfig) have their centre below `hz`
-    (Kaldi's filterbank: asr.training.voices.MelAxis). ConfigError for features that are not log-mel bins."""
-    from asr.training.voices import MelAxis
+    """How many of a fbank config's mel bins (asr.features.kaldi.FeatureConfig) have their centre below `hz`.
+    ConfigError for features that are not log-mel bins."""
+    from asr.features.kaldi import mel_centres
 
     if features.kind != "fbank":
         raise ConfigError(f"speaker_graph compares log-mel (fbank) features, not {features.kind}")
-    axis = MelAxis(features.num_mel_bins, features.sample_rate, features.low_freq, features.high_freq)
-    return max(1, int((axis.centres < hz).sum()))
+    return max(1, int((mel_centres(features) < hz).sum()))
 
 
 def dtw_features(group: Sequence[torch.Tensor | np.ndarray], bins: int | None = None) -> list[np.ndarray]:

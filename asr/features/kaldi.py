@@ -123,6 +123,7 @@ class _Analysis:
     padded_size: int
     window: torch.Tensor  # (window_size,)
     mel_t: torch.Tensor  # (padded_size / 2 + 1, num_mel_bins): mel filters, transposed, 0 for the Nyquist bin
+    centres: torch.Tensor  # (num_mel_bins,): each mel filter's centre frequency, Hz
     dct: torch.Tensor | None  # mfcc: (num_mel_bins, num_ceps)
     lifter: torch.Tensor | None  # mfcc: (num_ceps,)
 
@@ -141,14 +142,19 @@ def _analysis(key: tuple) -> _Analysis:
     size = int(config.sample_rate * config.frame_length_ms * 0.001)
     padded = 1 if size == 0 else 2 ** (size - 1).bit_length()
     window = kaldi._feature_window_function(config.window_type, size, 0.42, torch.device("cpu"), torch.float32)
-    mel, _ = kaldi.get_mel_banks(config.num_mel_bins, padded, config.sample_rate, config.low_freq,
-                                 config.high_freq, 100.0, -500.0, 1.0)
+    mel, centres = kaldi.get_mel_banks(config.num_mel_bins, padded, config.sample_rate, config.low_freq,
+                                       config.high_freq, 100.0, -500.0, 1.0)
     mel_t = torch.nn.functional.pad(mel.float(), (0, 1)).T.contiguous()
     dct = lifter = None
     if config.kind == "mfcc":
         dct = kaldi._get_dct_matrix(config.num_ceps, config.num_mel_bins).float()
         lifter = kaldi._get_lifter_coeffs(config.num_ceps, 22.0).float()
-    return _Analysis(size, shift, padded, window, mel_t, dct, lifter)
+    return _Analysis(size, shift, padded, window, mel_t, centres.flatten().double(), dct, lifter)
+
+
+def mel_centres(config: FeatureConfig) -> torch.Tensor:
+    """The centre frequencies (Hz) of a configuration's mel filters, as Kaldi places them."""
+    return _analysis(_key(config)).centres
 
 
 def _frames(wave: torch.Tensor, size: int, shift: int, snip_edges: bool) -> torch.Tensor | None:
