@@ -37,7 +37,8 @@ def transcribe_cli(model: Path, scp: Path, cwd: Path) -> dict[str, str]:
 
 
 def transcribe_api(model: Path, scp: Path, cwd: Path) -> dict[str, str]:
-    """utt -> words of Transcriber.from_pretrained(MODEL) with no decoder options."""
+    """utt -> words of Transcriber.from_pretrained(MODEL) with no decoder options (for a speaker-graph decoder,
+    the recordings set as one speaker first, as `asr transcribe` does)."""
     import os
 
     from asr.transcribe import Transcriber
@@ -47,7 +48,10 @@ def transcribe_api(model: Path, scp: Path, cwd: Path) -> dict[str, str]:
     os.chdir(cwd)
     try:
         transcriber = Transcriber.from_pretrained(str(model), "cpu")
-        return {t.audio: t.text for t in transcriber.transcribe_many(expand_inputs([str(scp)]))}
+        inputs = expand_inputs([str(scp)])
+        if transcriber.decides_together:
+            transcriber.set_speaker(i.spec for i in inputs if not i.error)
+        return {t.audio: t.text for t in transcriber.transcribe_many(inputs)}
     finally:
         os.chdir(here)
 
