@@ -128,15 +128,17 @@ def batch_decoder(loaded: LoadedModel, config: DecoderConfig, cache: dict | None
 
 
 def speaker_graph_hypotheses(loaded: LoadedModel, config: DecoderConfig, data_dir: str | os.PathLike,
-                             word_log_probs: dict[str, np.ndarray]) -> dict[str, str]:
+                             word_log_probs: dict[str, np.ndarray], words: IsolatedWords | None = None
+                             ) -> dict[str, str]:
     """utt -> word, each speaker's utterances (utt2spk; without it, each utterance alone) decided together from
-    their word log-probs (asr.decoding.speaker_graph.IsolatedWords.log_probs) and their features in feats.scp."""
+    their word log-probs (asr.decoding.speaker_graph.IsolatedWords.log_probs) and their features in feats.scp;
+    `words`: the IsolatedWords that scored them (default: the config's, built again)."""
     data_dir = Path(data_dir)
     utt2spk = read_table(data_dir / "utt2spk") if (data_dir / "utt2spk").is_file() else {}
     groups: dict[str, list[str]] = {}
     for utt in sorted(word_log_probs):
         groups.setdefault(utt2spk.get(utt, utt), []).append(utt)
-    words = IsolatedWords.from_config(loaded.tokenizer, config)
+    words = words or IsolatedWords.from_config(loaded.tokenizer, config)
     bins = bins_below(loaded.features, config.graph_band_hz)
     reader = kaldiio.load_scp(str(data_dir / "feats.scp"))
     out = {}
@@ -214,7 +216,7 @@ def decode_with_each(model_dir: str | os.PathLike, data_dir: str | os.PathLike,
                                                                sort_keys=False))
             hyps[i] = hypotheses(loaded, kept, config, kept_members)
         elif config.speaker_graph:  # each speaker's utterances at once
-            hyps[i] = speaker_graph_hypotheses(loaded, config, data_dir, word_log_probs[i])
+            hyps[i] = speaker_graph_hypotheses(loaded, config, data_dir, word_log_probs[i], isolated[i])
         write_table(out / "text", hyps[i])
         write_settings(out, model_dir, data_dir, config)
     return [out / "text" for out in outs]
