@@ -9,7 +9,7 @@
 # the best epochs) is over both dev sets. Decoding: FSDD dev (the held-out speaker yweweler) with a lexicon of the
 # ten digit words and no LM (the digits task), each recording alone (`digits`) and each speaker's recordings
 # decided together (`digits_graph`: the model's word probabilities spread over the recordings that sound alike,
-# asr.decoding.speaker_graph; 6.6-8.8 -> 0.6-5.2, NOTES.md); the model dir keeps the better on FSDD dev. AN4 dev
+# asr.decoding.speaker_graph; 6.6-9.8 -> 0.4-5.4, NOTES.md); the model dir keeps the better on FSDD dev. AN4 dev
 # with AN4's lexicon + word 3-gram LM tuned on it, its 20 best rescored with the spelling LM for AN4's spelled words as egs/an4 does (is AN4
 # still as good as egs/an4?). NOTES.md: what each piece buys. --ensemble N (the template's): N seeds trained at once
 # and decoded as one (seeds 1-3 combined: FSDD dev 5.2-5.4 against 6.6-6.8 each, three times the training; NOTES.md).
