@@ -8,8 +8,9 @@ resemble each other far more than they resemble his other words: by dynamic time
 his normalised log-mel features, the three recordings nearest each of his 500 are, by a vote of their true words,
 its own word for 498 of them (egs/digits/NOTES.md). So every recording starts from the model's probability of
 each word of the vocabulary (its full CTC likelihood, the sum over alignments and pronunciations, normalised over
-the vocabulary: one word per recording), and the probabilities are spread along the graph of each recording's `k` nearest recordings
-(closer than `max_dist`): where most of a cluster of alike recordings is heard as one word, the rest follow.
+the vocabulary: one word per recording), and the probabilities are spread along the graph of each recording's `k`
+nearest recordings (closer than `max_dist`): where most of a cluster of alike recordings is heard as one word, the
+rest follow.
 
     F = (1 - alpha) (I - alpha S)^-1 Y,   S = D^-1/2 W D^-1/2,   W_ij = exp(-(d_ij / sigma)^2) for neighbours
 

@@ -65,6 +65,7 @@ def test_model_transcribes_as_its_best_decode(tmp_path):
     decoding = yaml.safe_load((model / "decoding.yaml").read_text())
     assert wers["lexicon"] < wers["greedy"], last
     assert decoding["name"] in ("lexicon", "lexicon_graph") and decoding["chosen_on"] == "dev", decoding
+    assert wers[decoding["name"]] == min(wers.values()), (decoding["name"], wers)
     assert decoding["decoder"] == "lm" and decoding["lexicon"] == "decoding/lexicon.txt", decoding
     assert sorted(Path(d).name for d in decoding["decode_dirs"]) == ["decode_dev_greedy", "decode_dev_lexicon",
                                                                      "decode_dev_lexicon_graph"]
